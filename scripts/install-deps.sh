@@ -20,6 +20,7 @@ PKGS=(
   python3 python3-dbusmock dbus
   # benchmarks
   gnuplot-nox
+  libosip2-dev      # SIP parser contender in tests/bench/sip_parse.sh
 )
 
 missing=()
