@@ -1,0 +1,59 @@
+/*
+ * e164: E.164 number validation and normalisation (ITU-T E.164; visual
+ * separators as in RFC 3966 s.5.1.1). See include/dataline/e164.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dataline/e164.h"
+
+static bool e164_is_separator(char c)
+{
+	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
+}
+
+int e164_normalize(const char *in, size_t len, char out[E164_MAX])
+{
+	char buf[E164_MAX];
+	size_t i = 0, n = 0;
+
+	if (!in)
+		return -EINVAL;
+	/* leading separators are not allowed: the number starts with '+' */
+	if (len == 0 || in[0] != '+')
+		return -EINVAL;
+	buf[n++] = '+';
+	for (i = 1; i < len; i++) {
+		char c = in[i];
+
+		if (e164_is_separator(c))
+			continue;
+		if (c < '0' || c > '9')
+			return -EINVAL;
+		if (n == 1 && c == '0')
+			return -EINVAL;
+		if (n - 1 >= E164_MAX_DIGITS)
+			return -EINVAL;
+		buf[n++] = c;
+	}
+	if (n - 1 < E164_MIN_DIGITS)
+		return -EINVAL;
+	buf[n] = '\0';
+	memcpy(out, buf, n + 1);
+	return 0;
+}
+
+bool e164_is_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || s[0] != '+')
+		return false;
+	n = strlen(s);
+	if (n - 1 < E164_MIN_DIGITS || n - 1 > E164_MAX_DIGITS || s[1] == '0')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}

@@ -1,0 +1,320 @@
+/*
+ * metrics: lock-free counters, gauges and one histogram, rendered as
+ * Prometheus text exposition format 0.0.4. See metrics.h for the names.
+ *
+ * Every metric is a slot in a static array of C11 atomics, updated with
+ * relaxed ordering: a scrape may see two counters from slightly different
+ * instants, which Prometheus tolerates, and no worker ever takes a lock.
+ * Labelled counters use fixed label tables (methods, routes, statuses
+ * 100..699) so that label cardinality is bounded whatever clients send.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define STATUS_MIN 100
+#define STATUS_N 600 /* 100..699 */
+
+static const char *const sip_methods[] = {
+	"REGISTER", "OPTIONS", "INVITE", "ACK", "BYE", "CANCEL", "MESSAGE",
+	"SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "UPDATE", "PRACK", "REFER",
+	"other",
+};
+#define SIP_METHOD_N ARRAY_LEN(sip_methods)
+
+static const char *const http_routes[] = {
+	"/v1/registrations", "/v1/registrations/verify", "/healthz",
+	"/metrics", "other",
+};
+#define HTTP_ROUTE_N ARRAY_LEN(http_routes)
+
+static const char *const verify_names[METRICS_VERIFY__N] = {
+	"ok", "invalid_code", "expired", "too_many_tries", "no_pending",
+};
+static const char *const auth_names[METRICS_AUTH__N] = {
+	"bad_password", "stale_nonce", "replayed_nonce", "unknown_user",
+	"missing", "wrong_aor",
+};
+static const struct {
+	const char *name, *help;
+} counter_info[METRICS_COUNTER__N] = {
+	{ "dataline_sip_parse_errors_total", "SIP messages that failed to parse" },
+	{ "dataline_sip_oversize_messages_total", "SIP messages over --max-msg-size" },
+	{ "dataline_tcp_connections_refused_total", "TCP/TLS connections refused at --max-tcp-conns" },
+	{ "dataline_tls_handshake_failures_total", "TLS handshakes that failed" },
+	{ "dataline_codes_sent_total", "one-time codes queued for SMS" },
+	{ "dataline_codes_rate_limited_total", "code requests refused by the resend limits" },
+	{ "dataline_sms_sent_total", "SMS accepted by the gateway" },
+	{ "dataline_sms_failures_total", "SMS gateway failures (each is retried)" },
+	{ "dataline_http_body_too_large_total", "HTTP requests refused with 413" },
+	{ "dataline_sms_dropped_total", "SMS given up after a day of failures (logged)" },
+};
+static const struct {
+	const char *name, *labels, *help;
+} gauge_info[METRICS_GAUGE__N] = {
+	{ "dataline_registrations", "", "current SIP registration bindings" },
+	{ "dataline_accounts", "", "numbers with at least one device" },
+	{ "dataline_devices", "", "provisioned devices" },
+	{ "dataline_queue_depth", "{queue=\"sms\"}", "items waiting in a queue" },
+	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
+	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
+};
+
+/* Upper bounds of the REGISTER latency buckets, microseconds. */
+static const uint64_t lat_bounds_us[] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 500000, 1000000,
+};
+#define LAT_N (ARRAY_LEN(lat_bounds_us) + 1) /* + the +Inf bucket */
+
+static _Atomic uint64_t sip_req[SIP_METHOD_N][STATUS_N];
+static _Atomic uint64_t http_req[HTTP_ROUTE_N][STATUS_N];
+static _Atomic uint64_t verify_cnt[METRICS_VERIFY__N];
+static _Atomic uint64_t auth_cnt[METRICS_AUTH__N];
+static _Atomic uint64_t counters[METRICS_COUNTER__N];
+static _Atomic int64_t gauges[METRICS_GAUGE__N];
+static _Atomic uint64_t lat_bucket[LAT_N];
+static _Atomic uint64_t lat_sum_us, lat_count;
+
+static void metrics_bump(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t metrics_load(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static size_t metrics_sip_method_idx(const char *method)
+{
+	for (size_t i = 0; method && i < SIP_METHOD_N - 1; i++)
+		if (strcmp(method, sip_methods[i]) == 0)
+			return i;
+	return SIP_METHOD_N - 1;
+}
+
+static size_t metrics_route_idx(const char *route)
+{
+	for (size_t i = 0; route && i < HTTP_ROUTE_N - 1; i++)
+		if (strcmp(route, http_routes[i]) == 0)
+			return i;
+	return HTTP_ROUTE_N - 1;
+}
+
+static int metrics_status_ok(int status)
+{
+	return status >= STATUS_MIN && status < STATUS_MIN + STATUS_N;
+}
+
+void metrics_sip_request(const char *method, int status)
+{
+	if (metrics_status_ok(status))
+		metrics_bump(&sip_req[metrics_sip_method_idx(method)][status - STATUS_MIN], 1);
+}
+
+uint64_t metrics_sip_requests_get(const char *method, int status)
+{
+	if (!metrics_status_ok(status))
+		return 0;
+	return metrics_load(&sip_req[metrics_sip_method_idx(method)][status - STATUS_MIN]);
+}
+
+void metrics_http_request(const char *route, int status)
+{
+	if (metrics_status_ok(status))
+		metrics_bump(&http_req[metrics_route_idx(route)][status - STATUS_MIN], 1);
+}
+
+uint64_t metrics_http_requests_get(const char *route, int status)
+{
+	if (!metrics_status_ok(status))
+		return 0;
+	return metrics_load(&http_req[metrics_route_idx(route)][status - STATUS_MIN]);
+}
+
+void metrics_code_verification(enum metrics_verify_result r)
+{
+	if ((unsigned)r < METRICS_VERIFY__N)
+		metrics_bump(&verify_cnt[r], 1);
+}
+
+void metrics_auth_failure(enum metrics_auth_reason r)
+{
+	if ((unsigned)r < METRICS_AUTH__N)
+		metrics_bump(&auth_cnt[r], 1);
+}
+
+void metrics_inc(enum metrics_counter c)
+{
+	metrics_add(c, 1);
+}
+
+void metrics_add(enum metrics_counter c, uint64_t n)
+{
+	if ((unsigned)c < METRICS_COUNTER__N)
+		metrics_bump(&counters[c], n);
+}
+
+uint64_t metrics_counter_get(enum metrics_counter c)
+{
+	return (unsigned)c < METRICS_COUNTER__N ? metrics_load(&counters[c]) : 0;
+}
+
+void metrics_gauge_set(enum metrics_gauge g, int64_t v)
+{
+	if ((unsigned)g < METRICS_GAUGE__N)
+		atomic_store_explicit(&gauges[g], v, memory_order_relaxed);
+}
+
+void metrics_gauge_add(enum metrics_gauge g, int64_t delta)
+{
+	if ((unsigned)g < METRICS_GAUGE__N)
+		atomic_fetch_add_explicit(&gauges[g], delta, memory_order_relaxed);
+}
+
+int64_t metrics_gauge_get(enum metrics_gauge g)
+{
+	if ((unsigned)g >= METRICS_GAUGE__N)
+		return 0;
+	return atomic_load_explicit(&gauges[g], memory_order_relaxed);
+}
+
+void metrics_register_latency_us(uint64_t usec)
+{
+	size_t i = 0;
+
+	while (i < LAT_N - 1 && usec > lat_bounds_us[i])
+		i++;
+	metrics_bump(&lat_bucket[i], 1);
+	metrics_bump(&lat_sum_us, usec);
+	metrics_bump(&lat_count, 1);
+}
+
+static void metrics_render_labelled(FILE *f)
+{
+	fputs("# HELP dataline_sip_requests_total SIP requests by method and final status sent\n"
+	      "# TYPE dataline_sip_requests_total counter\n", f);
+	for (size_t m = 0; m < SIP_METHOD_N; m++)
+		for (size_t s = 0; s < STATUS_N; s++) {
+			uint64_t v = metrics_load(&sip_req[m][s]);
+
+			if (v)
+				fprintf(f, "dataline_sip_requests_total{method=\"%s\",status=\"%zu\"} %llu\n",
+					sip_methods[m], s + STATUS_MIN, (unsigned long long)v);
+		}
+	fputs("# HELP dataline_http_requests_total HTTP API requests by route and status\n"
+	      "# TYPE dataline_http_requests_total counter\n", f);
+	for (size_t r = 0; r < HTTP_ROUTE_N; r++)
+		for (size_t s = 0; s < STATUS_N; s++) {
+			uint64_t v = metrics_load(&http_req[r][s]);
+
+			if (v)
+				fprintf(f, "dataline_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n",
+					http_routes[r], s + STATUS_MIN, (unsigned long long)v);
+		}
+	fputs("# HELP dataline_code_verifications_total code verification attempts by result\n"
+	      "# TYPE dataline_code_verifications_total counter\n", f);
+	for (size_t i = 0; i < METRICS_VERIFY__N; i++)
+		fprintf(f, "dataline_code_verifications_total{result=\"%s\"} %llu\n",
+			verify_names[i], (unsigned long long)metrics_load(&verify_cnt[i]));
+	fputs("# HELP dataline_sip_auth_failures_total SIP digest authentication failures by reason\n"
+	      "# TYPE dataline_sip_auth_failures_total counter\n", f);
+	for (size_t i = 0; i < METRICS_AUTH__N; i++)
+		fprintf(f, "dataline_sip_auth_failures_total{reason=\"%s\"} %llu\n",
+			auth_names[i], (unsigned long long)metrics_load(&auth_cnt[i]));
+}
+
+static void metrics_render_plain(FILE *f)
+{
+	const char *last = "";
+
+	for (size_t i = 0; i < METRICS_COUNTER__N; i++)
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+			counter_info[i].name, counter_info[i].help,
+			counter_info[i].name, counter_info[i].name,
+			(unsigned long long)metrics_load(&counters[i]));
+	for (size_t i = 0; i < METRICS_GAUGE__N; i++) {
+		/* HELP/TYPE once per family (several label sets share a name) */
+		if (strcmp(last, gauge_info[i].name) != 0)
+			fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n",
+				gauge_info[i].name, gauge_info[i].help,
+				gauge_info[i].name);
+		last = gauge_info[i].name;
+		fprintf(f, "%s%s %lld\n", gauge_info[i].name, gauge_info[i].labels,
+			(long long)metrics_gauge_get((enum metrics_gauge)i));
+	}
+}
+
+static void metrics_render_histogram(FILE *f)
+{
+	uint64_t cum = 0;
+
+	fputs("# HELP dataline_register_duration_seconds REGISTER handling time, arrival to final response\n"
+	      "# TYPE dataline_register_duration_seconds histogram\n", f);
+	for (size_t i = 0; i < LAT_N; i++) {
+		cum += metrics_load(&lat_bucket[i]);
+		if (i < LAT_N - 1)
+			fprintf(f, "dataline_register_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				(double)lat_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			fprintf(f, "dataline_register_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				(unsigned long long)cum);
+	}
+	fprintf(f, "dataline_register_duration_seconds_sum %.6f\n",
+		(double)metrics_load(&lat_sum_us) / 1e6);
+	fprintf(f, "dataline_register_duration_seconds_count %llu\n",
+		(unsigned long long)metrics_load(&lat_count));
+}
+
+int metrics_render(char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return -ENOMEM;
+	metrics_render_labelled(f);
+	metrics_render_plain(f);
+	metrics_render_histogram(f);
+	if (ferror(f)) {
+		fclose(f);
+		free(buf);
+		return -ENOMEM;
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+void metrics_reset(void)
+{
+	for (size_t m = 0; m < SIP_METHOD_N; m++)
+		for (size_t s = 0; s < STATUS_N; s++)
+			atomic_store(&sip_req[m][s], 0);
+	for (size_t r = 0; r < HTTP_ROUTE_N; r++)
+		for (size_t s = 0; s < STATUS_N; s++)
+			atomic_store(&http_req[r][s], 0);
+	for (size_t i = 0; i < METRICS_VERIFY__N; i++)
+		atomic_store(&verify_cnt[i], 0);
+	for (size_t i = 0; i < METRICS_AUTH__N; i++)
+		atomic_store(&auth_cnt[i], 0);
+	for (size_t i = 0; i < METRICS_COUNTER__N; i++)
+		atomic_store(&counters[i], 0);
+	for (size_t i = 0; i < METRICS_GAUGE__N; i++)
+		atomic_store(&gauges[i], 0);
+	for (size_t i = 0; i < LAT_N; i++)
+		atomic_store(&lat_bucket[i], 0);
+	atomic_store(&lat_sum_us, 0);
+	atomic_store(&lat_count, 0);
+}

@@ -1,0 +1,93 @@
+/*
+ * metrics: dataline-server's counters, gauges and the REGISTER latency
+ * histogram, exported as Prometheus text (exposition format 0.0.4) at
+ * GET /metrics. Every call is thread-safe and lock-free (relaxed C11
+ * atomics on static arrays), so any worker thread may call them on its
+ * hot path. Nothing to initialise; metrics_reset() is for tests.
+ */
+#ifndef DATALINE_SERVER_METRICS_H
+#define DATALINE_SERVER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* dataline_sip_requests_total{method="REGISTER",status="200"}: one per
+ * request answered, status = the FINAL response code we sent (200..699).
+ * Unknown methods are counted as method="other". */
+void metrics_sip_request(const char *method, int status);
+
+/* dataline_http_requests_total{route="/v1/registrations",status="202"}.
+ * Routes outside the API's table are counted as route="other". */
+void metrics_http_request(const char *route, int status);
+
+enum metrics_verify_result {
+	METRICS_VERIFY_OK,
+	METRICS_VERIFY_INVALID_CODE,
+	METRICS_VERIFY_EXPIRED,
+	METRICS_VERIFY_TOO_MANY_TRIES,
+	METRICS_VERIFY_NO_PENDING,
+	METRICS_VERIFY__N
+};
+/* dataline_code_verifications_total{result="ok|invalid_code|..."} */
+void metrics_code_verification(enum metrics_verify_result r);
+
+enum metrics_auth_reason {
+	METRICS_AUTH_BAD_PASSWORD,
+	METRICS_AUTH_STALE_NONCE,
+	METRICS_AUTH_REPLAYED_NONCE,
+	METRICS_AUTH_UNKNOWN_USER,
+	METRICS_AUTH_MISSING,       /* no credentials: challenged (401) */
+	METRICS_AUTH_WRONG_AOR,     /* To user is not the device's number (403) */
+	METRICS_AUTH__N
+};
+/* dataline_sip_auth_failures_total{reason="bad_password|..."} */
+void metrics_auth_failure(enum metrics_auth_reason r);
+
+/* Plain counters: dataline_<name>_total. */
+enum metrics_counter {
+	METRICS_SIP_PARSE_ERRORS,     /* dataline_sip_parse_errors_total */
+	METRICS_SIP_OVERSIZE,         /* dataline_sip_oversize_messages_total */
+	METRICS_TCP_REFUSED,          /* dataline_tcp_connections_refused_total */
+	METRICS_TLS_HANDSHAKE_FAIL,   /* dataline_tls_handshake_failures_total */
+	METRICS_CODES_SENT,           /* dataline_codes_sent_total */
+	METRICS_CODES_RATE_LIMITED,   /* dataline_codes_rate_limited_total */
+	METRICS_SMS_SENT,             /* dataline_sms_sent_total (gateway took it) */
+	METRICS_SMS_FAILURES,         /* dataline_sms_failures_total (will retry) */
+	METRICS_HTTP_BODY_TOO_LARGE,  /* dataline_http_body_too_large_total */
+	METRICS_SMS_DROPPED,          /* dataline_sms_dropped_total (gave up) */
+	METRICS_COUNTER__N
+};
+void metrics_inc(enum metrics_counter c);
+void metrics_add(enum metrics_counter c, uint64_t n);
+
+/* Gauges: dataline_<name>. */
+enum metrics_gauge {
+	METRICS_REGISTRATIONS,        /* dataline_registrations (bindings) */
+	METRICS_ACCOUNTS,             /* dataline_accounts */
+	METRICS_DEVICES,              /* dataline_devices */
+	METRICS_QUEUE_SMS,            /* dataline_queue_depth{queue="sms"} */
+	METRICS_CONNECTIONS_TCP,      /* dataline_connections{transport="tcp"} */
+	METRICS_CONNECTIONS_TLS,      /* dataline_connections{transport="tls"} */
+	METRICS_GAUGE__N
+};
+void metrics_gauge_set(enum metrics_gauge g, int64_t v);
+void metrics_gauge_add(enum metrics_gauge g, int64_t delta);
+int64_t metrics_gauge_get(enum metrics_gauge g);
+
+/* dataline_register_duration_seconds histogram: time from a REGISTER's
+ * arrival to its final response being sent, in microseconds. */
+void metrics_register_latency_us(uint64_t usec);
+
+/* Reads back one counter (tests and /metrics). */
+uint64_t metrics_sip_requests_get(const char *method, int status);
+uint64_t metrics_http_requests_get(const char *route, int status);
+uint64_t metrics_counter_get(enum metrics_counter c);
+
+/* Renders everything as Prometheus text into a malloc'd NUL-terminated
+ * buffer (*out, free() it) of *len bytes. Returns 0 or -ENOMEM. */
+int metrics_render(char **out, size_t *len);
+
+/* Zeroes every metric (unit tests only). */
+void metrics_reset(void);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * http_api: the provisioning API's server side on libevent's evhttp:
+ * listeners (HTTPS through bufferevent_openssl; plain HTTP only on
+ * loopback addresses), the route table, JSON replies, /healthz and
+ * /metrics (Prometheus text format 0.0.4). HTTP/1.1 per RFC 9110/9112;
+ * TLS per RFC 8446/5246 through server/core/tls.
+ *
+ * Every request ends in exactly one reply: the dispatcher answers 404,
+ * 405 and 413 itself and every handler's paths end in http_reply_json()
+ * or http_reply_error(), which also count the request in /metrics.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/metrics.h"
+#include "../sms/sms.h"
+#include "../store/store.h"
+#include "dataline/log.h"
+#include "http_impl.h"
+
+/* evhttp's own hard limits, beyond which it drops/answers by itself; the
+ * API's JSON 413 (cfg.max_body) is far below them. */
+#define HTTP_HARD_MAX_BODY (64 * 1024)
+#define HTTP_MAX_HEADERS (8 * 1024)
+#define HTTP_TIMEOUT_S 15
+#define HTTP_GC_INTERVAL_S 60
+/* expired codes are kept this long so a late verify gets 410, not 404 */
+#define HTTP_CODE_GRACE_S 3600
+
+static const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 410: return "Gone";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	}
+	return "Unknown";
+}
+
+static void http_send(struct evhttp_request *req, const char *route,
+		      int status, const char *ctype, const char *body,
+		      size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (buf && body)
+		evbuffer_add(buf, body, len);
+	evhttp_send_reply(req, status, http_reason(status), buf);
+	if (buf)
+		evbuffer_free(buf);
+	metrics_http_request(route, status);
+}
+
+void http_reply_json(struct evhttp_request *req, const char *route,
+		     int status, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	if (body && !s) {
+		json_decref(body);
+		http_send(req, route, 500, "application/json",
+			  "{\"error\":\"internal\"}", 20);
+		return;
+	}
+	http_send(req, route, status, "application/json", s ? s : "",
+		  s ? strlen(s) : 0);
+	free(s);
+	json_decref(body);
+}
+
+void http_reply_error(struct evhttp_request *req, const char *route,
+		      int status, const char *code, const char *msg,
+		      json_t *extra)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", code, "message", msg);
+
+	if (o && extra)
+		json_object_update(o, extra);
+	json_decref(extra);
+	http_reply_json(req, route, status, o);
+}
+
+void http_client_addr(struct evhttp_request *req, char *buf, size_t cap)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (c)
+		evhttp_connection_get_peer(c, &addr, &port);
+	snprintf(buf, cap, "%s", addr ? addr : "unknown");
+}
+
+/* ---------------------------------------------------------- routes */
+
+static void http_healthz(struct http_api *api, struct evhttp_request *req)
+{
+	http_reply_json(req, "/healthz", 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void http_metrics(struct http_api *api, struct evhttp_request *req)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (metrics_render(&text, &len) != 0) {
+		http_reply_error(req, "/metrics", 500, "internal",
+				 "cannot render metrics", NULL);
+		return;
+	}
+	http_send(req, "/metrics", 200, "text/plain; version=0.0.4", text, len);
+	free(text);
+}
+
+struct http_route {
+	const char *path;
+	enum evhttp_cmd_type method;
+	const char *allow;
+	void (*handler)(struct http_api *api, struct evhttp_request *req);
+};
+
+static const struct http_route http_routes[] = {
+	{ "/v1/registrations", EVHTTP_REQ_POST, "POST", http_reg_request },
+	{ "/v1/registrations/verify", EVHTTP_REQ_POST, "POST", http_reg_verify },
+	{ "/healthz", EVHTTP_REQ_GET, "GET", http_healthz },
+	{ "/metrics", EVHTTP_REQ_GET, "GET", http_metrics },
+};
+
+static void http_dispatch_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_api *api = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const struct http_route *r = NULL;
+	size_t body;
+
+	for (size_t i = 0; path && i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
+		if (strcmp(path, http_routes[i].path) == 0)
+			r = &http_routes[i];
+	if (!r) {
+		http_reply_error(req, "other", 404, "not_found", "no such route", NULL);
+		return;
+	}
+	if (evhttp_request_get_command(req) != r->method) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+				  r->allow);
+		http_reply_error(req, r->path, 405, "method_not_allowed",
+				 "method not allowed on this route", NULL);
+		return;
+	}
+	body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (body > (size_t)api->cfg.max_body) {
+		metrics_inc(METRICS_HTTP_BODY_TOO_LARGE);
+		http_reply_error(req, r->path, 413, "body_too_large",
+				 "request body too large", NULL);
+		return;
+	}
+	r->handler(api, req);
+}
+
+/* ---------------------------------------------------------- listeners */
+
+int http_parse_hostport(const char *s, char *host, size_t cap, int *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL; /* unbracketed IPv6 */
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= cap)
+		return -EINVAL;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p < 0 || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+int http_host_is_loopback(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int loop = 1;
+
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *a = (const void *)ai->ai_addr;
+
+			if ((ntohl(a->sin_addr.s_addr) >> 24) != 127)
+				loop = 0;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
+
+			if (!IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+				loop = 0;
+		} else {
+			loop = 0;
+		}
+	}
+	freeaddrinfo(res);
+	return loop;
+}
+
+static struct bufferevent *http_tls_bevcb(struct event_base *base, void *arg)
+{
+	struct http_api *api = arg;
+	struct bufferevent *bev;
+	SSL *ssl = SSL_new(api->ssl_ctx);
+
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+					     BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static int http_listen(struct http_api *api, const char *spec, int tls,
+		       struct evhttp **out)
+{
+	char host[256];
+	int port, err;
+	struct evhttp *h;
+
+	err = http_parse_hostport(spec, host, sizeof(host), &port);
+	if (err) {
+		log_err("http: bad address '%s' (want ADDR:PORT)", spec);
+		return err;
+	}
+	if (!tls && !http_host_is_loopback(host)) {
+		log_err("http: refusing plain HTTP on non-loopback address %s; "
+			"use --https for other addresses", spec);
+		return -EPERM;
+	}
+	h = evhttp_new(api->base);
+	if (!h)
+		return -ENOMEM;
+	evhttp_set_gencb(h, http_dispatch_cb, api);
+	evhttp_set_timeout(h, HTTP_TIMEOUT_S);
+	evhttp_set_max_body_size(h, HTTP_HARD_MAX_BODY);
+	evhttp_set_max_headers_size(h, HTTP_MAX_HEADERS);
+	/* every method reaches the dispatcher, which answers 405 itself */
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+				   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+				   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+				   EVHTTP_REQ_PATCH);
+	if (tls)
+		evhttp_set_bevcb(h, http_tls_bevcb, api);
+	errno = 0;
+	if (!evhttp_bind_socket_with_handle(h, host, (ev_uint16_t)port)) {
+		err = errno ? -errno : -EADDRNOTAVAIL;
+		log_err("http: cannot listen on %s (%s): %s", spec,
+			tls ? "https" : "http", strerror(-err));
+		evhttp_free(h);
+		return err;
+	}
+	log_info("http: %s listening on %s", tls ? "https" : "http", spec);
+	*out = h;
+	return 0;
+}
+
+static int http_enabled(const char *spec)
+{
+	return spec && *spec && strcmp(spec, "off") != 0;
+}
+
+/* The SIP URI handed to devices for one listener. A wildcard bind
+ * address is replaced by the domain, which clients can resolve. */
+static int http_add_sip_uri(struct http_api *api, const char *spec,
+			    const char *scheme, const char *transport)
+{
+	char host[256], *uri;
+	int port, v6;
+	const char *h;
+
+	if (!http_enabled(spec))
+		return 0;
+	if (http_parse_hostport(spec, host, sizeof(host), &port) != 0) {
+		log_err("http: bad SIP listener address '%s'", spec);
+		return -EINVAL;
+	}
+	h = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0
+		    ? api->domain : host;
+	v6 = strchr(h, ':') != NULL;
+	if (asprintf(&uri, "%s:%s%s%s:%d;transport=%s", scheme, v6 ? "[" : "",
+		     h, v6 ? "]" : "", port, transport) < 0)
+		return -ENOMEM;
+	api->sip_uris[api->n_sip_uris++] = uri;
+	return 0;
+}
+
+static void http_gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_api *api = arg;
+	int64_t now = (int64_t)time(NULL);
+	int err = store_codes_gc(api->st, now - HTTP_CODE_GRACE_S, now - 3600);
+
+	if (err)
+		log_warn("http: code cleanup failed: %s", strerror(-err));
+}
+
+void http_api_config_defaults(struct http_api_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->code_ttl = 600;
+	cfg->code_max_tries = 5;
+	cfg->code_resend_interval = 60;
+	cfg->code_max_per_number_hour = 5;
+	cfg->code_max_per_client_hour = 20;
+	cfg->max_body = 4096;
+}
+
+int http_api_start(struct event_base *base, const struct http_api_config *cfg,
+		   struct http_api **out)
+{
+	struct timeval gc = { HTTP_GC_INTERVAL_S, 0 };
+	struct http_api *api;
+	char dbbuf[512];
+	const char *db;
+	int err;
+
+	if (!base || !cfg || !out)
+		return -EINVAL;
+	if (http_enabled(cfg->https_addr) && !cfg->ssl_ctx) {
+		log_err("http: --https needs a TLS context");
+		return -EINVAL;
+	}
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		return -ENOMEM;
+	api->base = base;
+	api->cfg = *cfg;
+	if (api->cfg.code_ttl <= 0 || api->cfg.code_max_tries <= 0 ||
+	    api->cfg.code_resend_interval < 0 || api->cfg.max_body <= 0 ||
+	    api->cfg.code_max_per_number_hour <= 0 ||
+	    api->cfg.code_max_per_client_hour <= 0) {
+		log_err("http: code limits and max body must be positive");
+		err = -EINVAL;
+		goto fail;
+	}
+	api->domain = strdup(cfg->domain && *cfg->domain ? cfg->domain
+							 : "dataline.local");
+	if (!api->domain) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if ((err = http_add_sip_uri(api, cfg->sip_udp, "sip", "udp")) ||
+	    (err = http_add_sip_uri(api, cfg->sip_tcp, "sip", "tcp")) ||
+	    (err = http_add_sip_uri(api, cfg->sip_tls, "sips", "tls")))
+		goto fail;
+	db = cfg->db;
+	if (!db || !*db) {
+		snprintf(dbbuf, sizeof(dbbuf), "%s/dataline.db",
+			 cfg->var_dir && *cfg->var_dir ? cfg->var_dir : ".");
+		db = dbbuf;
+	}
+	err = store_open(db, &api->st);
+	if (err) {
+		log_err("http: cannot open the store %s: %s", db, strerror(-err));
+		goto fail;
+	}
+	http_reg_update_gauges(api);
+	err = sms_gateway_new(base, api->st, cfg->sms, cfg->var_dir, &api->sms);
+	if (err)
+		goto fail;
+	if (cfg->ssl_ctx) {
+		SSL_CTX_up_ref(cfg->ssl_ctx);
+		api->ssl_ctx = cfg->ssl_ctx;
+	}
+	if (http_enabled(cfg->http_addr) &&
+	    (err = http_listen(api, cfg->http_addr, 0, &api->http)))
+		goto fail;
+	if (http_enabled(cfg->https_addr) &&
+	    (err = http_listen(api, cfg->https_addr, 1, &api->https)))
+		goto fail;
+	api->gc_timer = event_new(base, -1, EV_PERSIST, http_gc_cb, api);
+	if (!api->gc_timer) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	event_add(api->gc_timer, &gc);
+	*out = api;
+	return 0;
+fail:
+	http_api_free(api);
+	return err;
+}
+
+void http_api_free(struct http_api *api)
+{
+	if (!api)
+		return;
+	if (api->gc_timer)
+		event_free(api->gc_timer);
+	if (api->http)
+		evhttp_free(api->http);
+	if (api->https)
+		evhttp_free(api->https);
+	sms_gateway_free(api->sms);
+	store_close(api->st);
+	if (api->ssl_ctx)
+		SSL_CTX_free(api->ssl_ctx);
+	for (int i = 0; i < api->n_sip_uris; i++)
+		free(api->sip_uris[i]);
+	free(api->domain);
+	free(api);
+}

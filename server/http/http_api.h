@@ -1,0 +1,53 @@
+/*
+ * http_api: the provisioning HTTP API of dataline-server (JSON over HTTPS,
+ * and plain HTTP on loopback only), plus GET /healthz and GET /metrics.
+ * Routes and bodies are in docs/protocol.md, "HTTP provisioning API".
+ * Runs on libevent's evhttp in the thread of the event_base it is given;
+ * it opens its own store connection and drives the SMS gateway (server/sms)
+ * on that same base.
+ */
+#ifndef DATALINE_SERVER_HTTP_API_H
+#define DATALINE_SERVER_HTTP_API_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+struct event_base;
+struct http_api;
+
+struct http_api_config {
+	const char *http_addr;    /* "127.0.0.1:8080"; NULL or "off": none.
+				     Must be a loopback address (else -EPERM) */
+	const char *https_addr;   /* "127.0.0.1:8443"; NULL or "off": none */
+	SSL_CTX *ssl_ctx;         /* borrowed; required when https_addr set */
+	const char *db;           /* store URI (see store_open) */
+	const char *var_dir;      /* for the default SMS spool */
+	const char *sms;          /* "spool:PATH" | "http:URL-TEMPLATE";
+				     NULL: spool:VAR/sms.spool */
+	const char *domain;       /* SIP domain = digest realm */
+	/* The SIP listeners handed to devices ("127.0.0.1:5060"; NULL or
+	   "off" when that transport is disabled). */
+	const char *sip_udp, *sip_tcp, *sip_tls;
+	int code_ttl;             /* seconds, default 600 */
+	int code_max_tries;       /* default 5 */
+	int code_resend_interval; /* seconds, default 60 */
+	int code_max_per_number_hour; /* default 5 */
+	int code_max_per_client_hour; /* default 20 */
+	int max_body;             /* bytes, default 4096 (larger: 413) */
+};
+
+/* Fills *cfg with the defaults above (strings NULL). */
+void http_api_config_defaults(struct http_api_config *cfg);
+
+/*
+ * Binds the listeners and starts serving on BASE. Returns 0 and *out, or
+ * -errno: -EPERM plain HTTP on a non-loopback address, -EINVAL a bad
+ * address or missing ssl_ctx, -EADDRINUSE etc. from bind, or the store's
+ * error. Logs the reason.
+ */
+int http_api_start(struct event_base *base, const struct http_api_config *cfg,
+		   struct http_api **out);
+/* Stops listening and frees everything; call from BASE's thread. */
+void http_api_free(struct http_api *api);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * http_impl: what the HTTP API's files share: the server object, the
+ * JSON reply helpers (http_api.c) and the registration handlers
+ * (http_reg.c). Private to server/http/.
+ */
+#ifndef DATALINE_SERVER_HTTP_IMPL_H
+#define DATALINE_SERVER_HTTP_IMPL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "http_api.h"
+
+struct evhttp;
+struct evhttp_request;
+struct event;
+struct store;
+struct sms_gateway;
+
+#define HTTP_MAX_SIP_URIS 3
+
+struct http_api {
+	struct event_base *base;     /* borrowed */
+	struct http_api_config cfg;  /* copy; its strings are not used after
+					start, except those copied below */
+	char *domain;                /* owned */
+	char *sip_uris[HTTP_MAX_SIP_URIS]; /* owned */
+	int n_sip_uris;
+	struct evhttp *http;         /* owned: plain HTTP (loopback), or NULL */
+	struct evhttp *https;        /* owned: HTTPS, or NULL */
+	SSL_CTX *ssl_ctx;            /* own reference (SSL_CTX_up_ref) */
+	struct store *st;            /* owned: this thread's connection */
+	struct sms_gateway *sms;     /* owned */
+	struct event *gc_timer;      /* owned: expired codes and send log */
+};
+
+/* Sends BODY (stolen, may be NULL) as JSON with STATUS and counts it
+ * under ROUTE in dataline_http_requests_total. */
+void http_reply_json(struct evhttp_request *req, const char *route,
+		     int status, json_t *body);
+/* {"error": code, "message": msg}, plus the fields of EXTRA (stolen). */
+void http_reply_error(struct evhttp_request *req, const char *route,
+		      int status, const char *code, const char *msg,
+		      json_t *extra);
+
+/* The client's address, for the per-client resend limit. */
+void http_client_addr(struct evhttp_request *req, char *buf, size_t cap);
+
+void http_reg_request(struct http_api *api, struct evhttp_request *req);
+void http_reg_verify(struct http_api *api, struct evhttp_request *req);
+/* Recounts dataline_accounts / dataline_devices from the store. */
+void http_reg_update_gauges(struct http_api *api);
+
+/* Parses "host:port" / "[v6]:port" into host (cap bytes) and port. */
+int http_parse_hostport(const char *s, char *host, size_t cap, int *port);
+/* 1 if every address HOST resolves to is a loopback address. */
+int http_host_is_loopback(const char *host);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * dataline-server: SIP registrar over UDP, TCP and TLS (RFC 3261, 3581,
+ * 5626 keep-alive, digest per RFC 8760) and the HTTPS provisioning API that
+ * turns a phone number + SMS code into SIP credentials (issue 3).
+ *
+ * Threads: the main thread runs one event_base with the signals and the
+ * HTTP API; N worker threads (--workers, default one per CPU) each run
+ * their own event_base with their own SO_REUSEPORT SIP sockets.
+ * Start-up: config -> log -> SIP ports free? -> var dir -> TLS context -> store migration ->
+ * shared SIP state -> HTTP API -> workers; shutdown (SIGTERM/SIGINT) tears
+ * down in the reverse order. SIGHUP reopens the log file.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/tls.h"
+#include "core/worker.h"
+#include "http/http_api.h"
+#include "store/store.h"
+#include "dataline/log.h"
+
+static struct config cfg;
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (log_reopen() == 0)
+			log_info("log reopened");
+		return;
+	}
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(base);
+}
+
+static int is_off(const char *s)
+{
+	return !s[0] || !strcmp(s, "off");
+}
+
+/* Migrates the schema once before anyone else opens the file, and sets
+ * the gauges that describe what is already there. */
+static int store_prepare(void)
+{
+	struct store *st;
+	uint64_t n;
+	int err = store_open(cfg.db, &st);
+
+	if (err) {
+		log_err("store %s: %s", cfg.db, strerror(-err));
+		return err;
+	}
+	if (store_count_accounts(st, &n) == 0)
+		metrics_gauge_set(METRICS_ACCOUNTS, (int64_t)n);
+	if (store_count_devices(st, &n) == 0)
+		metrics_gauge_set(METRICS_DEVICES, (int64_t)n);
+	store_close(st);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct event_base *base = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	SSL_CTX *ssl_ctx = NULL;
+	struct sipd_shared sh;
+	struct http_api_config hc;
+	struct http_api *api = NULL;
+	struct worker *workers = NULL;
+	enum log_level lvl;
+	int i, nstarted = 0, err, shared = 0, rc = 1;
+
+	err = config_from_args(&cfg, argc, argv);
+	if (err)
+		return err > 0 ? 0 : 2;
+	config_finish(&cfg);
+	if (log_parse_level(cfg.log_level, &lvl)) {
+		fprintf(stderr, "bad --log-level '%s'\n", cfg.log_level);
+		return 2;
+	}
+	log_set_level(lvl);
+	if (cfg.log_file[0] && (err = log_open(cfg.log_file))) {
+		fprintf(stderr, "log file %s: %s\n", cfg.log_file,
+			strerror(-err));
+		return 1;
+	}
+	if (sipd_check_ports(&cfg))
+		goto out;
+	if (mkdir(cfg.var_dir, 0750) != 0 && errno != EEXIST) {
+		log_err("var dir %s: %s", cfg.var_dir, strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		log_err("libevent without pthreads");
+		goto out;
+	}
+	if (!is_off(cfg.sip_tls) || !is_off(cfg.https)) {
+		err = tls_server_ctx_new_for(cfg.tls_cert, cfg.tls_key,
+					     cfg.var_dir, cfg.domain, &ssl_ctx);
+		if (err) {
+			log_err("tls: cannot set up the certificate (%s)",
+				strerror(-err));
+			goto out;
+		}
+	}
+	if (store_prepare())
+		goto out;
+
+	base = event_base_new();
+	if (!base)
+		goto out;
+	ev_term = evsignal_new(base, SIGTERM, signal_cb, base);
+	ev_int = evsignal_new(base, SIGINT, signal_cb, base);
+	ev_hup = evsignal_new(base, SIGHUP, signal_cb, base);
+	if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) ||
+	    evsignal_add(ev_int, NULL) || evsignal_add(ev_hup, NULL))
+		goto out;
+
+	if (sipd_shared_init(&sh, &cfg, ssl_ctx))
+		goto out;
+	shared = 1;
+
+	http_api_config_defaults(&hc);
+	hc.http_addr = cfg.http;
+	hc.https_addr = cfg.https;
+	hc.ssl_ctx = ssl_ctx;
+	hc.db = cfg.db;
+	hc.var_dir = cfg.var_dir;
+	hc.sms = cfg.sms;
+	hc.domain = cfg.domain;
+	hc.sip_udp = cfg.sip_udp;
+	hc.sip_tcp = cfg.sip_tcp;
+	hc.sip_tls = cfg.sip_tls;
+	hc.code_ttl = cfg.code_ttl;
+	hc.code_max_tries = cfg.code_max_tries;
+	hc.code_resend_interval = cfg.code_resend_interval;
+	hc.code_max_per_number_hour = cfg.code_max_per_number_hour;
+	hc.code_max_per_client_hour = cfg.code_max_per_client_hour;
+	if (!is_off(cfg.http) || !is_off(cfg.https)) {
+		err = http_api_start(base, &hc, &api);
+		if (err) {
+			log_err("http api: %s", strerror(-err));
+			goto out;
+		}
+	}
+
+	workers = calloc((size_t)cfg.workers, sizeof(*workers));
+	if (!workers)
+		goto out;
+	for (i = 0; i < cfg.workers; i++) {
+		err = worker_start(&workers[i], &sh, i);
+		if (err) {
+			log_err("worker %d: %s", i, strerror(-err));
+			goto out;
+		}
+		nstarted++;
+	}
+	log_info("dataline-server up: domain %s, %d workers; sip udp %s, "
+		 "tcp %s, tls %s; http %s, https %s; db %s; sms %s",
+		 cfg.domain, cfg.workers, cfg.sip_udp, cfg.sip_tcp,
+		 cfg.sip_tls, cfg.http, cfg.https, cfg.db, cfg.sms);
+
+	event_base_dispatch(base);
+	rc = 0;
+out:
+	/* reverse order of creation */
+	for (i = nstarted - 1; i >= 0; i--)
+		worker_stop(&workers[i]);
+	free(workers);
+	if (api)
+		http_api_free(api);
+	if (shared)
+		sipd_shared_fini(&sh);
+	if (ev_hup)
+		event_free(ev_hup);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_term)
+		event_free(ev_term);
+	if (base)
+		event_base_free(base);
+	SSL_CTX_free(ssl_ctx);
+	if (rc == 0)
+		log_info("dataline-server stopped");
+	log_close();
+	return rc;
+}

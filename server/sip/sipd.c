@@ -1,0 +1,271 @@
+/*
+ * sipd: one worker's SIP side -- its sockets (SO_REUSEPORT, so every worker
+ * binds the same addresses and the kernel spreads the peers), its
+ * transaction table and timer, its store connection; plus the state all
+ * workers share (sipd_shared) and address helpers. RFC 3261 s.18.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "sipd.h"
+#include "../core/config.h"
+#include "../core/metrics.h"
+#include "../store/store.h"
+#include "dataline/log.h"
+
+#define GC_INTERVAL_S 10
+
+extern const struct sip_tx_ops sipd_tx_ops;
+
+int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len)
+{
+	char host[256];
+	const char *colon;
+	char *end;
+	unsigned long port;
+	union sipd_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port > 65535)
+		return -EINVAL;
+	if (!strcmp(host, "*") || !host[0])
+		strcpy(host, "0.0.0.0");
+	if (inet_pton(AF_INET, host, &a.sin.sin_addr) == 1) {
+		a.sin.sin_family = AF_INET;
+		a.sin.sin_port = htons((uint16_t)port);
+		*len = sizeof(a.sin);
+	} else if (inet_pton(AF_INET6, host, &a.sin6.sin6_addr) == 1) {
+		a.sin6.sin6_family = AF_INET6;
+		a.sin6.sin6_port = htons((uint16_t)port);
+		*len = sizeof(a.sin6);
+	} else {
+		return -EINVAL;
+	}
+	*out = a;
+	return 0;
+}
+
+void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
+		   uint16_t *port)
+{
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->sin6.sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(a->sin6.sin6_port);
+	} else {
+		inet_ntop(AF_INET, &a->sin.sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(a->sin.sin_port);
+	}
+}
+
+static int is_off(const char *s)
+{
+	return !s[0] || !strcmp(s, "off");
+}
+
+/* "SHA-256,MD5" -> the algorithms in that order (no repeats). */
+int sipd_parse_algs(const char *list, enum sip_digest_alg *algs, int *n)
+{
+	char buf[64], *tok, *save = NULL;
+	int k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		enum sip_digest_alg a;
+		if (!strcasecmp(tok, "SHA-256"))
+			a = SIP_DIGEST_SHA256;
+		else if (!strcasecmp(tok, "MD5"))
+			a = SIP_DIGEST_MD5;
+		else
+			return -EINVAL;
+		if (k == 2 || (k == 1 && algs[0] == a))
+			return -EINVAL;
+		algs[k++] = a;
+	}
+	if (!k)
+		return -EINVAL;
+	*n = k;
+	return 0;
+}
+
+int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
+		     SSL_CTX *ssl_ctx)
+{
+	int err;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->cfg = cfg;
+	sh->ssl_ctx = ssl_ctx;
+	err = sipd_parse_algs(cfg->digest_algorithms, sh->algs, &sh->nalgs);
+	if (err) {
+		log_err("sip: bad --digest-algorithms '%s' (SHA-256, MD5)",
+			cfg->digest_algorithms);
+		return err;
+	}
+	err = sip_nonce_key_new(sh->nonce_key);
+	if (err)
+		return err;
+	err = auth_nc_new(&sh->nc);
+	if (err)
+		return err;
+	pthread_mutex_init(&sh->write_lock, NULL);
+	atomic_init(&sh->stream_conns, 0);
+	return 0;
+}
+
+void sipd_shared_fini(struct sipd_shared *sh)
+{
+	auth_nc_free(sh->nc);
+	sh->nc = NULL;
+	pthread_mutex_destroy(&sh->write_lock);
+}
+
+/*
+ * Workers bind with SO_REUSEPORT, which would also let a SECOND server of
+ * the same user bind the same ports and silently take half the traffic.
+ * So first try a bind without SO_REUSEPORT: it fails with EADDRINUSE if
+ * anything holds the port, and the server refuses to start.
+ */
+static int probe_port(int type, const char *what, const char *hostport)
+{
+	union sipd_addr a;
+	socklen_t alen;
+	int fd, err = 0, one = 1;
+
+	if (sipd_parse_hostport(hostport, &a, &alen)) {
+		log_err("sip: bad %s address '%s'", what, hostport);
+		return -EINVAL;
+	}
+	fd = socket(a.sa.sa_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* TCP: SO_REUSEADDR passes over TIME_WAIT leftovers of a previous
+	 * run but still fails on a live listener */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, &a.sa, alen) < 0) {
+		err = -errno;
+		log_err("sip: %s %s: %s (another server running?)", what,
+			hostport, strerror(errno));
+	}
+	close(fd);
+	return err;
+}
+
+int sipd_check_ports(const struct config *cfg)
+{
+	int err = 0;
+
+	if (!is_off(cfg->sip_udp))
+		err = probe_port(SOCK_DGRAM, "--sip-udp", cfg->sip_udp);
+	if (!err && !is_off(cfg->sip_tcp))
+		err = probe_port(SOCK_STREAM, "--sip-tcp", cfg->sip_tcp);
+	if (!err && !is_off(cfg->sip_tls))
+		err = probe_port(SOCK_STREAM, "--sip-tls", cfg->sip_tls);
+	return err;
+}
+
+static void gc_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reg_gc(arg);
+}
+
+int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
+	      struct event_base *base)
+{
+	const struct config *cfg = sh->cfg;
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	w->sh = sh;
+	w->id = id;
+	w->base = base;
+	w->udp_fd = -1;
+	w->pend_tail = &w->pend;
+	w->rxcap = (size_t)cfg->max_msg_size + 1;
+	w->rxbuf = malloc(w->rxcap + 1);
+	w->txcap = 65536;
+	w->txbuf = malloc(w->txcap);
+	if (!w->rxbuf || !w->txbuf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = store_open(cfg->db, &w->store);
+	if (err) {
+		log_err("sip: worker %d: store %s: %s", id, cfg->db,
+			strerror(-err));
+		goto fail;
+	}
+	err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->tx);
+	if (err)
+		goto fail;
+	if (!is_off(cfg->sip_udp) && (err = udp_open(w, cfg->sip_udp)))
+		goto fail;
+	if (!is_off(cfg->sip_tcp) &&
+	    (err = stream_listen(w, SIPD_TCP, cfg->sip_tcp)))
+		goto fail;
+	if (!is_off(cfg->sip_tls) &&
+	    (err = stream_listen(w, SIPD_TLS, cfg->sip_tls)))
+		goto fail;
+	if (id == 0) {
+		struct timeval tv = { GC_INTERVAL_S, 0 };
+		w->gc_timer = event_new(base, -1, EV_PERSIST, gc_cb, w);
+		if (!w->gc_timer) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		event_add(w->gc_timer, &tv);
+		reg_gc(w);
+	}
+	return 0;
+fail:
+	sipd_fini(w);
+	return err;
+}
+
+/* Tears down in reverse order of sipd_init. */
+void sipd_fini(struct sipd *w)
+{
+	if (w->pend_tail)
+		sipd_write_abort(w); /* nothing is open between batches */
+	if (w->gc_timer)
+		event_free(w->gc_timer);
+	w->gc_timer = NULL;
+	stream_close_all(w);
+	udp_close(w);
+	if (w->tx_timer)
+		event_free(w->tx_timer);
+	w->tx_timer = NULL;
+	sip_tx_table_free(w->tx);
+	w->tx = NULL;
+	if (w->store)
+		store_close(w->store);
+	w->store = NULL;
+	free(w->txbuf);
+	free(w->rxbuf);
+	w->txbuf = w->rxbuf = NULL;
+}

@@ -1,0 +1,175 @@
+/*
+ * sipd: the SIP side of dataline-server (RFC 3261 over UDP, TCP and TLS;
+ * RFC 3581 rport; RFC 5626 CRLF keep-alive). Private to server/.
+ *
+ * Threads: every worker thread owns one `struct sipd` (its event_base, its
+ * SO_REUSEPORT sockets, its transaction table and its store connection) and
+ * touches nothing of another worker. What workers share lives in
+ * `struct sipd_shared`: read-only settings, the SSL_CTX (thread-safe), the
+ * digest nonce key, the nonce-count tracker (locked inside auth.c) and the
+ * lock that serialises registrar writes (SQLite has one writer at a time;
+ * queueing on a mutex is much cheaper than SQLite's sleeping busy handler).
+ */
+#ifndef DATALINE_SERVER_SIPD_H
+#define DATALINE_SERVER_SIPD_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "dataline/sip.h"
+#include "dataline/sip_tx.h"
+
+struct config;
+struct event;
+struct event_base;
+struct evconnlistener;
+struct store;
+struct auth_nc;
+struct stream_conn;
+
+enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
+
+union sipd_addr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+/* Where a message came from, and so where its responses go. */
+struct sipd_peer {
+	enum sipd_tp tp;
+	union sipd_addr addr;      /* source address */
+	socklen_t addrlen;
+	struct stream_conn *conn;  /* TCP/TLS: borrowed; NULL for UDP */
+};
+
+struct sipd_shared {
+	const struct config *cfg;        /* borrowed, read-only */
+	SSL_CTX *ssl_ctx;                /* borrowed; NULL without TLS */
+	uint8_t nonce_key[SIP_NONCE_KEY_LEN];
+	struct auth_nc *nc;              /* owned; locks inside */
+	pthread_mutex_t write_lock;      /* registrar write transactions */
+	atomic_int stream_conns;         /* open TCP+TLS connections, all */
+	enum sip_digest_alg algs[2];     /* offered, in challenge order */
+	int nalgs;
+};
+
+struct sipd {
+	struct sipd_shared *sh;          /* borrowed */
+	int id;                          /* worker number, for logs */
+	struct event_base *base;         /* borrowed: the worker's loop */
+	struct store *store;             /* owned: this thread's connection */
+	struct sip_tx_table *tx;         /* owned: UDP server transactions */
+	struct event *tx_timer;          /* owned */
+	int udp_fd;                      /* owned, -1 if UDP is off */
+	struct event *udp_ev;            /* owned */
+	struct evconnlistener *tcp_lst;  /* owned, NULL if off */
+	struct evconnlistener *tls_lst;  /* owned, NULL if off */
+	struct stream_conn *conns;       /* owned list of open connections */
+	struct event *gc_timer;          /* owned: worker 0 expires bindings */
+	char *rxbuf;                     /* owned: one UDP datagram */
+	size_t rxcap;
+	char *txbuf;                     /* owned: the response being built */
+	size_t txcap;
+	/* Group commit (see dispatch.c): while a read batch runs, registrar
+	 * writes share one store transaction, and every reply waits in
+	 * `pend` until it has committed. */
+	int batching;                    /* inside one read batch */
+	int txn_open;                    /* transaction open, write_lock held */
+	struct sipd_pending *pend;       /* owned FIFO of held replies */
+	struct sipd_pending **pend_tail;
+};
+
+/* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
+ * Returns 0 or -errno (logged). */
+int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
+	      struct event_base *base);
+void sipd_fini(struct sipd *w);
+int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
+		     SSL_CTX *ssl_ctx);
+void sipd_shared_fini(struct sipd_shared *sh);
+/* Fails (-EADDRINUSE, logged) when a SIP port is already taken; call
+ * before the workers bind with SO_REUSEPORT. */
+int sipd_check_ports(const struct config *cfg);
+int sipd_parse_algs(const char *list, enum sip_digest_alg *algs, int *n);
+/* Parses ADDR:PORT ("127.0.0.1:5060", "[::1]:5060", "*:5060"). */
+int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len);
+/* "1.2.3.4" / "::1" and the port of an address. */
+void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
+		   uint16_t *port);
+
+/* dispatch.c: one complete message from PEER. STREAM: from TCP/TLS. */
+void sipd_input(struct sipd *w, const struct sipd_peer *peer,
+		const char *buf, size_t len);
+/* Answers 513 to an oversize message when its head allows a response. */
+void sipd_too_large(struct sipd *w, const struct sipd_peer *peer,
+		    const char *buf, size_t len);
+/* Sends BUF to PEER (UDP: to DEST if non-NULL, else the source). */
+int sipd_send(struct sipd *w, const struct sipd_peer *peer,
+	      const union sipd_addr *dest, const char *buf, size_t len);
+uint64_t sipd_now_ms(void);
+uint64_t sipd_now_us(void);
+void sipd_tx_arm(struct sipd *w);
+
+/* udp.c */
+int udp_open(struct sipd *w, const char *hostport);
+void udp_close(struct sipd *w);
+
+/* stream.c: TCP and TLS listeners and connections. */
+int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
+void stream_close_all(struct sipd *w);
+int stream_send(struct stream_conn *c, const char *buf, size_t len);
+
+/* A response being built for a request (dispatch.c helpers). */
+struct sipd_reply {
+	struct sipd *w;
+	const struct sipd_peer *peer;
+	const struct sip_msg *req;
+	struct sip_buf b;
+	int status;
+	char to_tag[24];
+	uint64_t t0_us;             /* arrival, for the REGISTER latency */
+	/* UDP: the transaction key, used when the answer is stateful */
+	int have_key;
+	struct sip_tx_key key;
+	char sent_by[300], cseq[16];
+};
+
+/* Group commit around one batch of input (a UDP read burst, or what one
+ * stream read delivered): replies are held until the batch's registrar
+ * writes are committed, so a 200 never precedes its durable binding. */
+void sipd_batch_begin(struct sipd *w);
+void sipd_batch_end(struct sipd *w);
+/* Opens (or joins) the write transaction: 0 or -errno. */
+int sipd_write_begin(struct sipd *w);
+/* Ends the caller's part: commits at once outside a batch. 0 or -errno. */
+int sipd_write_end(struct sipd *w);
+/* Rolls the whole transaction back; held replies of the batch are dropped
+ * (their clients retransmit or time out). */
+void sipd_write_abort(struct sipd *w);
+/* Status line + copied headers + Server; add headers to r->b, then
+ * sipd_reply_send(). */
+void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason);
+int sipd_reply_send(struct sipd_reply *r);
+/* Shortcut: a complete response with no extra headers. */
+int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
+
+/* registrar.c */
+void reg_handle(struct sipd_reply *r);
+/* Expires old bindings and refreshes the registrations gauge. */
+void reg_gc(struct sipd *w);
+
+/* auth.c: nonce-count replay tracker (RFC 7616 s.3.4.6, RFC 8760). */
+int auth_nc_new(struct auth_nc **out);
+void auth_nc_free(struct auth_nc *nc);
+/* 0 if NC is higher than any count seen with NONCE (and records it),
+ * -EALREADY for a replay. NOW/TTL in seconds bound how long entries live. */
+int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
+		  uint64_t now, uint64_t ttl);
+
+#endif

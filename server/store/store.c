@@ -1,0 +1,223 @@
+/*
+ * store: the public storage API. Picks the backend from the URI given to
+ * store_open() and forwards each call through the backend's operation
+ * table (store_impl.h), after checking the arguments every backend would
+ * otherwise have to check itself.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+int store_open(const char *uri, struct store **out)
+{
+	if (!uri || !*uri || !out)
+		return -EINVAL;
+	if (strncmp(uri, "sqlite:", 7) == 0)
+		return uri[7] ? store_sqlite_open(uri + 7, out) : -EINVAL;
+	/* "postgres://..." etc.: a scheme we do not (yet) have */
+	if (strstr(uri, "://"))
+		return -ENOTSUP;
+	return store_sqlite_open(uri, out);
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+#define STORE_CALL(st, op, ...) \
+	((st) ? (st)->ops->op((st), ##__VA_ARGS__) : -EINVAL)
+
+int store_schema_version(struct store *st, int *out)
+{
+	return out ? STORE_CALL(st, schema_version, out) : -EINVAL;
+}
+
+int store_begin(struct store *st) { return STORE_CALL(st, begin); }
+int store_commit(struct store *st) { return STORE_CALL(st, commit); }
+int store_rollback(struct store *st) { return STORE_CALL(st, rollback); }
+
+int store_device_add(struct store *st, const struct store_device *dev)
+{
+	if (!dev || !dev->username[0] || !dev->number[0])
+		return -EINVAL;
+	return STORE_CALL(st, device_add, dev);
+}
+
+int store_device_get(struct store *st, const char *username,
+		     struct store_device *out)
+{
+	return username && out ? STORE_CALL(st, device_get, username, out) : -EINVAL;
+}
+
+int store_device_delete(struct store *st, const char *username)
+{
+	return username ? STORE_CALL(st, device_delete, username) : -EINVAL;
+}
+
+int store_count_accounts(struct store *st, uint64_t *out)
+{
+	return out ? STORE_CALL(st, count_accounts, out) : -EINVAL;
+}
+
+int store_count_devices(struct store *st, uint64_t *out)
+{
+	return out ? STORE_CALL(st, count_devices, out) : -EINVAL;
+}
+
+int store_code_put(struct store *st, const struct store_code *code)
+{
+	return code && code->number[0] ? STORE_CALL(st, code_put, code) : -EINVAL;
+}
+
+int store_code_get(struct store *st, const char *number, struct store_code *out)
+{
+	return number && out ? STORE_CALL(st, code_get, number, out) : -EINVAL;
+}
+
+int store_code_add_try(struct store *st, const char *number, int *tries_out)
+{
+	return number && tries_out ? STORE_CALL(st, code_add_try, number, tries_out)
+				   : -EINVAL;
+}
+
+int store_code_delete(struct store *st, const char *number)
+{
+	return number ? STORE_CALL(st, code_delete, number) : -EINVAL;
+}
+
+int store_send_log_add(struct store *st, const char *number,
+		       const char *client, int64_t now)
+{
+	return number && client ? STORE_CALL(st, send_log_add, number, client, now)
+				: -EINVAL;
+}
+
+int store_send_log_count(struct store *st, const char *number,
+			 const char *client, int64_t since, uint64_t *out)
+{
+	return out ? STORE_CALL(st, send_log_count, number, client, since, out)
+		   : -EINVAL;
+}
+
+int store_send_log_nth(struct store *st, const char *number,
+		       const char *client, int64_t since, uint64_t n,
+		       int64_t *out)
+{
+	if (!out || n > INT64_MAX)
+		return -EINVAL;
+	return STORE_CALL(st, send_log_nth, number, client, since, n, out);
+}
+
+int store_send_log_last(struct store *st, const char *number, int64_t *out)
+{
+	return number && out ? STORE_CALL(st, send_log_last, number, out) : -EINVAL;
+}
+
+int store_codes_gc(struct store *st, int64_t now, int64_t log_before)
+{
+	return STORE_CALL(st, codes_gc, now, log_before);
+}
+
+int store_sms_add(struct store *st, const char *to, const char *text,
+		  int64_t now, int64_t *id_out)
+{
+	return to && text ? STORE_CALL(st, sms_add, to, text, now, id_out) : -EINVAL;
+}
+
+int store_sms_due(struct store *st, int64_t now, int limit,
+		  int (*cb)(const struct store_sms *sms, void *arg), void *arg)
+{
+	return cb && limit > 0 ? STORE_CALL(st, sms_due, now, limit, cb, arg)
+			       : -EINVAL;
+}
+
+int store_sms_done(struct store *st, int64_t id)
+{
+	return STORE_CALL(st, sms_done, id);
+}
+
+int store_sms_retry(struct store *st, int64_t id, int64_t next_try,
+		    const char *error)
+{
+	return STORE_CALL(st, sms_retry, id, next_try, error ? error : "");
+}
+
+int store_sms_count(struct store *st, uint64_t *out)
+{
+	return out ? STORE_CALL(st, sms_count, out) : -EINVAL;
+}
+
+int store_sms_next_due(struct store *st, int64_t *out)
+{
+	return out ? STORE_CALL(st, sms_next_due, out) : -EINVAL;
+}
+
+static int store_binding_valid(const struct store_binding *b)
+{
+	return b && b->number && b->username && b->contact && b->call_id &&
+	       b->transport && b->received && b->path && b->instance &&
+	       b->number[0] && b->contact[0];
+}
+
+int store_binding_upsert(struct store *st, const struct store_binding *b)
+{
+	return store_binding_valid(b) ? STORE_CALL(st, binding_upsert, b) : -EINVAL;
+}
+
+int store_binding_get(struct store *st, const char *number,
+		      const char *contact, store_binding_cb cb, void *arg)
+{
+	if (!number || !contact || !cb)
+		return -EINVAL;
+	return STORE_CALL(st, binding_get, number, contact, cb, arg);
+}
+
+int store_binding_delete(struct store *st, const char *number,
+			 const char *contact)
+{
+	return number && contact ? STORE_CALL(st, binding_delete, number, contact)
+				 : -EINVAL;
+}
+
+int store_binding_delete_all(struct store *st, const char *number,
+			     const char *username, uint64_t *removed_out)
+{
+	return number ? STORE_CALL(st, binding_delete_all, number, username,
+				   removed_out)
+		      : -EINVAL;
+}
+
+int store_binding_list(struct store *st, const char *number, int64_t now,
+		       store_binding_cb cb, void *arg)
+{
+	return number && cb ? STORE_CALL(st, binding_list, number, now, cb, arg)
+			    : -EINVAL;
+}
+
+int store_binding_count_device(struct store *st, const char *username,
+			       int64_t now, uint64_t *out)
+{
+	return username && out ? STORE_CALL(st, binding_count_device, username,
+					    now, out)
+			       : -EINVAL;
+}
+
+int store_binding_load_all(struct store *st, int64_t now, store_binding_cb cb,
+			   void *arg)
+{
+	return cb ? STORE_CALL(st, binding_load_all, now, cb, arg) : -EINVAL;
+}
+
+int store_binding_expire(struct store *st, int64_t now, uint64_t *removed_out)
+{
+	return STORE_CALL(st, binding_expire, now, removed_out);
+}
+
+int store_binding_count(struct store *st, int64_t now, uint64_t *out)
+{
+	return out ? STORE_CALL(st, binding_count, now, out) : -EINVAL;
+}

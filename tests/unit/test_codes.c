@@ -1,0 +1,199 @@
+/*
+ * test_codes: the pure parts of the provisioning API: one-time code
+ * generation (format, uniform first digit), HMAC hashing (a known vector),
+ * checking (right/wrong/malformed/expired/too many tries, and their order),
+ * the resend limits, and the SIP credentials with their HA1 values
+ * (RFC 2617 s.3.5 MD5 vector; SHA-256 vector computed independently).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../server/http/code.h"
+#include "../../server/http/creds.h"
+
+static void test_generate_format_and_spread(void **state)
+{
+	int first[10] = { 0 };
+	char c[CODE_DIGITS + 1];
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		assert_int_equal(code_generate(c), 0);
+		assert_int_equal(strlen(c), 6);
+		for (int j = 0; j < 6; j++)
+			assert_true(isdigit((unsigned char)c[j]));
+		first[c[0] - '0']++;
+	}
+	/* expected 2000 each (sd ~42): a biased or constant generator fails */
+	for (int d = 0; d < 10; d++) {
+		assert_in_range(first[d], 1600, 2400);
+	}
+}
+
+static void test_hash_vector(void **state)
+{
+	static const uint8_t want[32] = {
+		0x23, 0x83, 0xf9, 0x85, 0xea, 0x6a, 0xe7, 0x04, 0x16, 0x06, 0xfb,
+		0x8b, 0x2a, 0xb6, 0x4d, 0x4f, 0x45, 0x25, 0x8e, 0x81, 0x2c, 0x3b,
+		0x63, 0x2c, 0x4d, 0xf5, 0x7c, 0x77, 0x9e, 0xc8, 0xdb, 0xaa,
+	};
+	uint8_t salt[16], h[32];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		salt[i] = (uint8_t)i;
+	assert_int_equal(code_hash(salt, "123456", 6, h), 0);
+	assert_memory_equal(h, want, 32);
+}
+
+static void test_check(void **state)
+{
+	struct store_code c, c2;
+	char code[CODE_DIGITS + 1], wrong[CODE_DIGITS + 1];
+
+	(void)state;
+	assert_int_equal(code_new("+8613800138000", 1000, 600, &c, code), 0);
+	assert_string_equal(c.number, "+8613800138000");
+	assert_int_equal(c.created, 1000);
+	assert_int_equal(c.expires_at, 1600);
+	assert_int_equal(c.tries, 0);
+	snprintf(wrong, sizeof(wrong), "%06u", (unsigned)(atoi(code) + 1) % 1000000u);
+
+	assert_int_equal(code_check(&c, code, 6, 1000, 5), CODE_OK);
+	assert_int_equal(code_check(&c, code, 6, 1599, 5), CODE_OK);
+	assert_int_equal(code_check(&c, wrong, 6, 1000, 5), CODE_INVALID);
+	assert_int_equal(code_check(&c, code, 5, 1000, 5), CODE_INVALID);
+	assert_int_equal(code_check(&c, "12345a", 6, 1000, 5), CODE_INVALID);
+	assert_int_equal(code_check(&c, "", 0, 1000, 5), CODE_INVALID);
+	assert_int_equal(code_check(&c, NULL, 6, 1000, 5), CODE_INVALID);
+	/* expiry is exclusive: at expires_at the code is dead */
+	assert_int_equal(code_check(&c, code, 6, 1600, 5), CODE_EXPIRED);
+	assert_int_equal(code_check(&c, wrong, 6, 1600, 5), CODE_EXPIRED);
+	/* spent tries win over everything, even the right code */
+	c.tries = 5;
+	assert_int_equal(code_check(&c, code, 6, 1000, 5), CODE_TOO_MANY_TRIES);
+	assert_int_equal(code_check(&c, code, 6, 2000, 5), CODE_TOO_MANY_TRIES);
+	c.tries = 4;
+	assert_int_equal(code_check(&c, code, 6, 1000, 5), CODE_OK);
+
+	/* two codes for one number have different salts and hashes */
+	assert_int_equal(code_new("+8613800138000", 1000, 600, &c2, wrong), 0);
+	assert_memory_not_equal(c.salt, c2.salt, sizeof(c.salt));
+	assert_int_equal(code_check(&c2, code, 6, 1000, 5),
+			 strcmp(code, wrong) == 0 ? CODE_OK : CODE_INVALID);
+
+	assert_int_equal(code_new(NULL, 0, 600, &c, code), -EINVAL);
+	assert_int_equal(code_new("+8613800138000", 0, 0, &c, code), -EINVAL);
+}
+
+static void test_rate_limits(void **state)
+{
+	const struct code_limits lim = { 60, 5, 20 };
+	struct code_history h = { .last_sent = -1 };
+	int64_t ra = -1;
+
+	(void)state;
+	/* nothing sent yet */
+	assert_int_equal(code_rate_check(&lim, 1000, &h, &ra), 0);
+	assert_int_equal(ra, -1);
+	/* resend interval: 59 s after the last code, 1 s to wait */
+	h = (struct code_history){ .last_sent = 1000, .sent_number = 1, .sent_client = 1 };
+	assert_int_equal(code_rate_check(&lim, 1059, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 1);
+	assert_int_equal(code_rate_check(&lim, 1010, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 50);
+	assert_int_equal(code_rate_check(&lim, 1060, &h, &ra), 0);
+	/* per number per hour: the 5th send of the window happened at 2000;
+	 * the oldest (at 1000) leaves the window at 4601 */
+	h = (struct code_history){ .last_sent = 2000, .sent_number = 4,
+				   .sent_client = 4 };
+	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra), 0);
+	h.sent_number = 5;
+	h.number_oldest = 1000;
+	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 1601);
+	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 1);
+	/* the window and the interval: the longer wait wins */
+	h.last_sent = 4590;
+	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 50);
+	/* per client per hour, whatever the number */
+	h = (struct code_history){ .last_sent = -1, .sent_client = 19 };
+	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), 0);
+	h.sent_client = 20;
+	h.client_oldest = 4000;
+	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 2601);
+	/* stale data (oldest already out of the window) still waits >= 1 s */
+	h.client_oldest = 0;
+	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), -EAGAIN);
+	assert_int_equal(ra, 1);
+}
+
+static void test_ha1_vectors(void **state)
+{
+	char m[STORE_HA1_MD5_LEN], s[STORE_HA1_SHA256_LEN];
+
+	(void)state;
+	/* RFC 2617 s.3.5 */
+	assert_int_equal(creds_ha1("Mufasa", "testrealm@host.com",
+				   "Circle Of Life", m, s), 0);
+	assert_string_equal(m, "939e7578ed9e3c518a452acee763bce9");
+	/* RFC 7616 s.3.9.1's user, SHA-256 of "Mufasa:http-auth@example.org:
+	 * Circle of Life" (computed with Python's hashlib) */
+	assert_int_equal(creds_ha1("Mufasa", "http-auth@example.org",
+				   "Circle of Life", m, s), 0);
+	assert_string_equal(s, "7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232");
+	assert_int_equal(creds_ha1(NULL, "r", "p", m, s), -EINVAL);
+}
+
+static void test_creds_new(void **state)
+{
+	struct creds a, b;
+	char m[STORE_HA1_MD5_LEN], s[STORE_HA1_SHA256_LEN];
+
+	(void)state;
+	assert_int_equal(creds_new("+8613800138000", "dataline.local", 77, &a), 0);
+	assert_int_equal(creds_new("+8613800138000", "dataline.local", 77, &b), 0);
+	/* "<digits>-<8 hex>" */
+	assert_int_equal(strlen(a.dev.username), 13 + 1 + 8);
+	assert_memory_equal(a.dev.username, "8613800138000-", 14);
+	for (int i = 14; i < 22; i++)
+		assert_true(isxdigit((unsigned char)a.dev.username[i]));
+	assert_string_equal(a.dev.number, "+8613800138000");
+	assert_int_equal(a.dev.created, 77);
+	assert_int_equal(strlen(a.password), CREDS_PASSWORD_LEN);
+	for (int i = 0; i < CREDS_PASSWORD_LEN; i++)
+		assert_true(isalnum((unsigned char)a.password[i]));
+	assert_string_not_equal(a.password, b.password);
+	assert_string_not_equal(a.dev.username, b.dev.username);
+	/* the stored HA1s are those of the password handed out */
+	assert_int_equal(creds_ha1(a.dev.username, "dataline.local", a.password, m, s), 0);
+	assert_string_equal(a.dev.ha1_md5, m);
+	assert_string_equal(a.dev.ha1_sha256, s);
+	assert_int_equal(creds_new("8613800138000", "r", 0, &a), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_generate_format_and_spread),
+		cmocka_unit_test(test_hash_vector),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_rate_limits),
+		cmocka_unit_test(test_ha1_vectors),
+		cmocka_unit_test(test_creds_new),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

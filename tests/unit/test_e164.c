@@ -1,0 +1,98 @@
+/*
+ * test_e164: E.164 normalisation and validation, table-driven, with the
+ * edges (8 and 15 digits, leading 0, separators, embedded NUL).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dataline/e164.h"
+
+static const struct {
+	const char *in;
+	const char *out; /* NULL: rejected */
+} cases[] = {
+	{ "+8613800138000", "+8613800138000" },
+	{ "+86 138 0013 8000", "+8613800138000" },
+	{ "+1 (415) 555-0100", "+14155550100" },
+	{ "+49.151.1234.5678", "+4915112345678" },
+	{ "+12345678", "+12345678" },                 /* 8 digits */
+	{ "+123456789012345", "+123456789012345" },   /* 15 digits */
+	{ "+1234567", NULL },                         /* 7 digits */
+	{ "+1234567890123456", NULL },                /* 16 digits */
+	{ "+0123456789", NULL },                      /* leading 0 */
+	{ "+ 0123456789", NULL },                     /* leading 0 after sep */
+	{ "8613800138000", NULL },                    /* no + */
+	{ "008613800138000", NULL },
+	{ " +8613800138000", NULL },
+	{ "+86138001380a0", NULL },
+	{ "++8613800138000", NULL },
+	{ "+", NULL },
+	{ "", NULL },
+	{ "+86-138-0013-8000-", "+8613800138000" },
+	{ "+８613800138000", NULL },                  /* fullwidth digit */
+	{ "+861380013800\t", NULL },
+};
+
+static void test_normalize_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[E164_MAX];
+		int rc;
+
+		memset(out, 'X', sizeof(out));
+		rc = e164_normalize(cases[i].in, strlen(cases[i].in), out);
+		if (cases[i].out) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(out, cases[i].out);
+			assert_true(e164_is_valid(out));
+		} else {
+			assert_int_equal(rc, -EINVAL);
+			assert_int_equal(out[0], 'X'); /* untouched on failure */
+		}
+	}
+}
+
+static void test_length_is_respected(void **state)
+{
+	const char buf[] = "+8613800138000\0" "999";
+	char out[E164_MAX];
+
+	(void)state;
+	/* only len bytes are read: a prefix is parsed on its own */
+	assert_int_equal(e164_normalize(buf, 9, out), 0);
+	assert_string_equal(out, "+86138001");
+	/* an embedded NUL inside len is not a digit */
+	assert_int_equal(e164_normalize(buf, sizeof(buf) - 1, out), -EINVAL);
+	assert_int_equal(e164_normalize(NULL, 0, out), -EINVAL);
+}
+
+static void test_is_valid(void **state)
+{
+	(void)state;
+	assert_true(e164_is_valid("+8613800138000"));
+	assert_false(e164_is_valid("+86 13800138000"));
+	assert_false(e164_is_valid("8613800138000"));
+	assert_false(e164_is_valid("+0613800138000"));
+	assert_false(e164_is_valid("+1234567"));
+	assert_false(e164_is_valid("+1234567890123456"));
+	assert_false(e164_is_valid(NULL));
+	assert_false(e164_is_valid("+"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normalize_table),
+		cmocka_unit_test(test_length_is_respected),
+		cmocka_unit_test(test_is_valid),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

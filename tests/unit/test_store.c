@@ -1,0 +1,511 @@
+/*
+ * test_store: the store API on a real SQLite file in a temp directory:
+ * schema creation from an empty file, reopening (data and version kept),
+ * refusing a newer schema, devices/HA1 lookup, codes and send-log counts,
+ * the SMS queue, bindings (upsert, list, expire, per-device counts) and
+ * transactions (rollback really discards).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "../../server/store/store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/dataline.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->st), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct store_device mkdev(const char *user, const char *number)
+{
+	struct store_device d = { .created = 1000 };
+
+	snprintf(d.username, sizeof(d.username), "%s", user);
+	snprintf(d.number, sizeof(d.number), "%s", number);
+	memset(d.ha1_md5, 'a', 32);
+	memset(d.ha1_sha256, 'b', 64);
+	return d;
+}
+
+static void test_open_migrates_empty_file(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+	int v = -1;
+
+	assert_int_equal(store_schema_version(f->st, &v), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
+	/* the file holds HA1 values: private */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d = mkdev("8613800138000-0011aabb", "+8613800138000");
+	struct store_device got;
+	int v = 0;
+
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_open(f->path, &f->st), 0);
+	assert_int_equal(store_schema_version(f->st, &v), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
+	assert_int_equal(store_device_get(f->st, d.username, &got), 0);
+	assert_string_equal(got.number, "+8613800138000");
+	assert_string_equal(got.ha1_md5, d.ha1_md5);
+	assert_string_equal(got.ha1_sha256, d.ha1_sha256);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	sqlite3 *db;
+	char sql[96];
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+		 STORE_SCHEMA_VERSION + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &st), -EPROTO);
+	assert_null(st);
+	/* and the test's teardown still needs a store */
+	assert_int_equal(store_open(":memory:", &f->st), 0);
+}
+
+static void test_unknown_scheme(void **state)
+{
+	struct store *st = NULL;
+
+	(void)state;
+	assert_int_equal(store_open("postgres://db/dataline", &st), -ENOTSUP);
+	assert_int_equal(store_open("", &st), -EINVAL);
+	assert_int_equal(store_open("sqlite:", &st), -EINVAL);
+	assert_int_equal(store_open("/nonexistent-dir/x.db", &st), -ENOENT);
+	assert_null(st);
+}
+
+static void test_devices(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device a = mkdev("u-a", "+8613800138000");
+	struct store_device b = mkdev("u-b", "+8613800138000");
+	struct store_device c = mkdev("u-c", "+4915112345678");
+	struct store_device got;
+	uint64_t n = 99;
+
+	assert_int_equal(store_count_accounts(f->st, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_device_add(f->st, &a), 0);
+	assert_int_equal(store_device_add(f->st, &b), 0);
+	assert_int_equal(store_device_add(f->st, &c), 0);
+	assert_int_equal(store_device_add(f->st, &a), -EEXIST);
+	assert_int_equal(store_count_accounts(f->st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_count_devices(f->st, &n), 0);
+	assert_int_equal(n, 3);
+
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(store_device_get(f->st, "nobody", &got), -ENOENT);
+	assert_int_equal((unsigned char)got.username[0], 0x5a); /* untouched */
+	assert_int_equal(store_device_get(f->st, "u-c", &got), 0);
+	assert_string_equal(got.number, "+4915112345678");
+	assert_int_equal(got.created, 1000);
+
+	assert_int_equal(store_device_delete(f->st, "u-c"), 0);
+	assert_int_equal(store_device_delete(f->st, "u-c"), -ENOENT);
+	assert_int_equal(store_count_devices(f->st, &n), 0);
+	assert_int_equal(n, 2);
+	/* an account with no device left is not counted */
+	assert_int_equal(store_count_accounts(f->st, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+static void test_codes(void **state)
+{
+	struct fixture *f = *state;
+	struct store_code c = { .created = 100, .expires_at = 700, .tries = 0 };
+	struct store_code got;
+	uint64_t n;
+	int tries = -1;
+
+	snprintf(c.number, sizeof(c.number), "+8613800138000");
+	memset(c.hash, 0x11, sizeof(c.hash));
+	memset(c.salt, 0x22, sizeof(c.salt));
+	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+	assert_int_equal(store_code_add_try(f->st, c.number, &tries), -ENOENT);
+	assert_int_equal(tries, -1);
+	assert_int_equal(store_code_put(f->st, &c), 0);
+	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(tries, 1);
+	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(tries, 2);
+	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_memory_equal(got.hash, c.hash, sizeof(c.hash));
+	assert_memory_equal(got.salt, c.salt, sizeof(c.salt));
+	assert_int_equal(got.tries, 2);
+	assert_int_equal(got.expires_at, 700);
+	/* a resend replaces the code and resets the tries */
+	memset(c.hash, 0x33, sizeof(c.hash));
+	assert_int_equal(store_code_put(f->st, &c), 0);
+	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(got.tries, 0);
+	assert_int_equal(got.hash[0], 0x33);
+
+	/* send log: windows by number and by client */
+	assert_int_equal(store_send_log_add(f->st, c.number, "127.0.0.1", 100), 0);
+	assert_int_equal(store_send_log_add(f->st, c.number, "127.0.0.2", 200), 0);
+	assert_int_equal(store_send_log_add(f->st, "+4915112345678", "127.0.0.1", 300), 0);
+	assert_int_equal(store_send_log_count(f->st, c.number, NULL, 0, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_send_log_count(f->st, c.number, NULL, 150, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_send_log_count(f->st, NULL, "127.0.0.1", 0, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
+	assert_int_equal(n, 3);
+	int64_t last = -1;
+	assert_int_equal(store_send_log_last(f->st, "+10000000000", &last), -ENOENT);
+	assert_int_equal(last, -1);
+	assert_int_equal(store_send_log_last(f->st, c.number, &last), 0);
+	assert_int_equal(last, 200);
+	int64_t t = -1;
+	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 0, 0, &t), 0);
+	assert_int_equal(t, 100);
+	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 0, 1, &t), 0);
+	assert_int_equal(t, 200);
+	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 150, 0, &t), 0);
+	assert_int_equal(t, 200);
+	assert_int_equal(store_send_log_nth(f->st, NULL, "127.0.0.1", 0, 1, &t), 0);
+	assert_int_equal(t, 300);
+	t = -1;
+	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 0, 2, &t), -ENOENT);
+	assert_int_equal(t, -1);
+
+	/* gc: the code expires at 700, log entries before 250 go */
+	assert_int_equal(store_codes_gc(f->st, 699, 250), 0);
+	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_codes_gc(f->st, 700, 0), 0);
+	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+
+	assert_int_equal(store_code_put(f->st, &c), 0);
+	assert_int_equal(store_code_delete(f->st, c.number), 0);
+	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+}
+
+struct sms_seen {
+	int n;
+	int64_t ids[8];
+	char to[8][32];
+	int attempts[8];
+	char err[8][32];
+};
+
+static int sms_cb(const struct store_sms *m, void *arg)
+{
+	struct sms_seen *s = arg;
+
+	s->ids[s->n] = m->id;
+	snprintf(s->to[s->n], sizeof(s->to[0]), "%s", m->to);
+	snprintf(s->err[s->n], sizeof(s->err[0]), "%s", m->last_error);
+	s->attempts[s->n] = m->attempts;
+	s->n++;
+	return 0;
+}
+
+static void test_sms_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct sms_seen seen = { 0 };
+	int64_t id1 = 0, id2 = 0, due;
+	uint64_t n;
+
+	assert_int_equal(store_sms_next_due(f->st, &due), -ENOENT);
+	assert_int_equal(store_sms_add(f->st, "+8613800138000", "Your dataline code is 123456", 10, &id1), 0);
+	assert_int_equal(store_sms_add(f->st, "+4915112345678", "Your dataline code is 654321", 20, &id2), 0);
+	assert_true(id2 > id1);
+	assert_int_equal(store_sms_count(f->st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_sms_next_due(f->st, &due), 0);
+	assert_int_equal(due, 10);
+
+	assert_int_equal(store_sms_due(f->st, 15, 10, sms_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.to[0], "+8613800138000");
+
+	/* the first fails: retried later, the second becomes the first due */
+	assert_int_equal(store_sms_retry(f->st, id1, 100, "HTTP 503"), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_sms_due(f->st, 50, 10, sms_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.ids[0], id2);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_sms_due(f->st, 100, 10, sms_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], id2); /* next_try 20 < 100 */
+	assert_int_equal(seen.ids[1], id1);
+	assert_int_equal(seen.attempts[1], 1);
+	assert_string_equal(seen.err[1], "HTTP 503");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_sms_due(f->st, 100, 1, sms_cb, &seen), 0);
+	assert_int_equal(seen.n, 1); /* limit */
+
+	assert_int_equal(store_sms_done(f->st, id1), 0);
+	assert_int_equal(store_sms_done(f->st, id1), -ENOENT);
+	assert_int_equal(store_sms_retry(f->st, id1, 1, "x"), -ENOENT);
+	assert_int_equal(store_sms_count(f->st, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+struct bind_seen {
+	int n;
+	char contact[8][64];
+	char user[8][32];
+	uint32_t cseq[8];
+	int64_t exp[8];
+	char path[8][64];
+	uint32_t reg_id[8];
+};
+
+static int bind_cb(const struct store_binding *b, void *arg)
+{
+	struct bind_seen *s = arg;
+
+	if (s->n >= 8)
+		return -E2BIG;
+	snprintf(s->contact[s->n], 64, "%s", b->contact);
+	snprintf(s->user[s->n], 32, "%s", b->username);
+	snprintf(s->path[s->n], 64, "%s", b->path);
+	s->cseq[s->n] = b->cseq;
+	s->exp[s->n] = b->expires_at;
+	s->reg_id[s->n] = b->reg_id;
+	s->n++;
+	return 0;
+}
+
+static struct store_binding mkbind(const char *num, const char *user,
+				   const char *contact, int64_t exp)
+{
+	struct store_binding b = {
+		.number = num, .username = user, .contact = contact,
+		.call_id = "cid-1@host", .cseq = 1, .expires_at = exp,
+		.q = 1000, .transport = "udp", .received = "udp:127.0.0.1:40000",
+		.path = "", .instance = "", .reg_id = 0,
+	};
+	return b;
+}
+
+static void test_bindings(void **state)
+{
+	struct fixture *f = *state;
+	const char *num = "+8613800138000";
+	struct store_binding b1 = mkbind(num, "u-a", "sip:+8613800138000@127.0.0.1:40000", 1000);
+	struct store_binding b2 = mkbind(num, "u-b", "sip:+8613800138000@127.0.0.1:40002;transport=tcp", 500);
+	struct store_binding b3 = mkbind("+4915112345678", "u-c", "sip:x@127.0.0.1", 2000);
+	struct bind_seen seen = { 0 };
+	uint64_t n;
+
+	assert_int_equal(store_binding_upsert(f->st, &b1), 0);
+	assert_int_equal(store_binding_upsert(f->st, &b2), 0);
+	assert_int_equal(store_binding_upsert(f->st, &b3), 0);
+	assert_int_equal(store_binding_list(f->st, num, 0, bind_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.contact[0], b2.contact); /* newest first */
+
+	/* refresh b1: same key, new cseq/expiry/path; still one row */
+	b1.cseq = 2;
+	b1.expires_at = 1500;
+	b1.path = "<sip:edge.example;lr>";
+	b1.instance = "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";
+	b1.reg_id = 1;
+	assert_int_equal(store_binding_upsert(f->st, &b1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_binding_get(f->st, num, b1.contact, bind_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.cseq[0], 2);
+	assert_int_equal(seen.exp[0], 1500);
+	assert_int_equal(seen.reg_id[0], 1);
+	assert_string_equal(seen.path[0], "<sip:edge.example;lr>");
+	assert_int_equal(store_binding_get(f->st, num, "sip:none", bind_cb, &seen), -ENOENT);
+
+	/* expiry: at t=600 b2 (500) is gone from lists and counts */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_binding_list(f->st, num, 600, bind_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(store_binding_count(f->st, 0, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_binding_count(f->st, 600, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_binding_count_device(f->st, "u-b", 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_binding_count_device(f->st, "u-b", 600, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_binding_expire(f->st, 600, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_binding_count(f->st, 0, &n), 0);
+	assert_int_equal(n, 2);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_binding_load_all(f->st, 0, bind_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+
+	assert_int_equal(store_binding_delete(f->st, num, b1.contact), 0);
+	assert_int_equal(store_binding_delete(f->st, num, b1.contact), -ENOENT);
+
+	/* delete_all: by device, then the whole AOR ("Contact: *") */
+	assert_int_equal(store_binding_upsert(f->st, &b1), 0);
+	assert_int_equal(store_binding_upsert(f->st, &b2), 0);
+	assert_int_equal(store_binding_delete_all(f->st, num, "u-a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_binding_delete_all(f->st, num, NULL, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_binding_count(f->st, 0, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* a callback's error stops the walk and is returned */
+	for (int i = 0; i < 9; i++) {
+		char c[32];
+
+		snprintf(c, sizeof(c), "sip:%d@h", i);
+		struct store_binding b = mkbind(num, "u-a", c, 1000);
+		assert_int_equal(store_binding_upsert(f->st, &b), 0);
+	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_binding_load_all(f->st, 0, bind_cb, &seen), -E2BIG);
+
+	/* deleting a device removes its bindings */
+	struct store_device d = mkdev("u-a", num);
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	assert_int_equal(store_device_delete(f->st, "u-a"), 0);
+	assert_int_equal(store_binding_count_device(f->st, "u-a", 0, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* invalid arguments */
+	b1.contact = NULL;
+	assert_int_equal(store_binding_upsert(f->st, &b1), -EINVAL);
+}
+
+static void test_transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d = mkdev("u-tx", "+8613800138000");
+	struct store_device got;
+	struct store *other;
+	uint64_t n;
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	assert_int_equal(store_rollback(f->st), 0);
+	assert_int_equal(store_device_get(f->st, "u-tx", &got), -ENOENT);
+
+	/* a committed batch is seen by another connection to the same file */
+	assert_int_equal(store_begin(f->st), 0);
+	for (int i = 0; i < 50; i++) {
+		char c[32];
+
+		snprintf(c, sizeof(c), "sip:dev%d@10.0.0.1", i);
+		struct store_binding b = mkbind("+8613800138000", "u-tx", c, 9999);
+		assert_int_equal(store_binding_upsert(f->st, &b), 0);
+	}
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_open(f->path, &other), 0);
+	assert_int_equal(store_binding_count(other, 0, &n), 0);
+	assert_int_equal(n, 50);
+	assert_int_equal(store_device_get(other, "u-tx", &got), 0);
+	store_close(other);
+
+	/* a duplicate inside a device_add does not leave half a row */
+	assert_int_equal(store_device_add(f->st, &d), -EEXIST);
+	assert_int_equal(store_count_devices(f->st, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+/*
+ * Opening a second connection must not drop the first one's POSIX locks
+ * (closing any fd of the file does that). With the locks gone, another
+ * process that opens and closes the database believes it is the last user
+ * and checkpoints and deletes the WAL under our feet, losing later writes.
+ */
+static void test_second_connection_keeps_locks(void **state)
+{
+	struct fixture *f = *state;
+	struct store *second;
+	struct store_device d = mkdev("u-lock", "+8613800138000"), got;
+	char wal[160];
+	struct stat sb;
+	char cmd[256];
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(store_open(f->path, &second), 0);
+	/* another process (a fresh one: a fork would share SQLite's lock
+	 * bookkeeping) opens, reads and closes the database */
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'SELECT count(*) FROM devices' >/dev/null",
+		 f->path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(stat(wal, &sb), 0); /* the WAL is still ours */
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	assert_int_equal(store_device_get(second, "u-lock", &got), 0);
+	store_close(second);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_migrates_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test(test_unknown_scheme),
+		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sms_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_connection_keeps_locks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
