@@ -1,0 +1,126 @@
+/*
+ * agent: the handset's SIP user agent, registration part (RFC 3261 s.10).
+ * Keeps one binding alive at the dataline registrar over UDP, TCP or TLS:
+ * REGISTER with digest authentication (RFC 3261 s.22, RFC 8760 SHA-256 or
+ * MD5, qop=auth), refresh before the granted expiry, CRLF keep-alive over
+ * TCP/TLS (RFC 5626 s.4.4.1), reconnect and re-register with the backoff
+ * of RFC 5626 s.4.5 after a failure, and Expires: 0 on a clean stop.
+ * Runs on the caller's libevent event_base.
+ *
+ * TLS trust (agent_tls_*): either a CA file (chain + host name checked), or
+ * a pinned SHA-256 fingerprint of the server's certificate (the server's
+ * default certificate is self-signed; the pin is learned when the handset
+ * provisions its account), or trust on first use, which accepts the first
+ * certificate and reports its fingerprint so the caller can pin it.
+ */
+#ifndef DATALINE_AGENT_H
+#define DATALINE_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+enum agent_transport { AGENT_TP_UDP, AGENT_TP_TCP, AGENT_TP_TLS };
+
+/* Hex SHA-256 fingerprint: 64 lowercase hex digits + NUL. */
+#define AGENT_PIN_LEN 65
+
+struct agent_trust {
+	const char *ca_file;     /* PEM CA bundle; NULL for the system store */
+	const char *pin_sha256;  /* expected leaf fingerprint (hex, ':' allowed) */
+	int tofu;                /* no CA, no pin: accept the first certificate */
+};
+
+/*
+ * Client SSL_CTX (TLS 1.2+) that applies TRUST in its certificate check.
+ * TRUST's strings must outlive the context. 0 or -errno.
+ */
+int agent_tls_ctx_new(const struct agent_trust *trust, SSL_CTX **out);
+/* Prepares SSL for HOST (SNI for names; host/IP checked with a CA). */
+int agent_tls_ssl_setup(SSL *ssl, const char *host);
+/* Fingerprint of the peer certificate of an established SSL. */
+int agent_tls_peer_pin(SSL *ssl, char out[AGENT_PIN_LEN]);
+/* Normalises a fingerprint ("AB:CD.." or "abcd..") to 64 lowercase hex. */
+int agent_pin_normalize(const char *in, char out[AGENT_PIN_LEN]);
+
+enum agent_state {
+	AGENT_IDLE,          /* created, not started */
+	AGENT_CONNECTING,    /* TCP/TLS connect or TLS handshake running */
+	AGENT_REGISTERING,   /* REGISTER in flight (maybe after a challenge) */
+	AGENT_REGISTERED,    /* binding granted; refresh timer armed */
+	AGENT_BACKOFF,       /* failed; waiting to retry (RFC 5626 s.4.5) */
+	AGENT_UNREGISTERING, /* REGISTER with Expires: 0 in flight */
+	AGENT_STOPPED,       /* stopped (after unregistering, or gave up) */
+};
+
+struct agent_config {
+	enum agent_transport transport;
+	const char *host;        /* registrar address (IP literal or name) */
+	uint16_t port;
+	const char *domain;      /* SIP domain: Request-URI and AOR host */
+	const char *user;        /* AOR user part: the E.164 number */
+	const char *username;    /* digest username (device credential) */
+	const char *password;
+	const char *instance;    /* +sip.instance URN (RFC 5626), may be NULL */
+	const char *stale_contact; /* Contact URI an earlier run left bound;
+				    * removed (expires=0) with the first
+				    * REGISTER. May be NULL. */
+	uint32_t expires;        /* requested binding lifetime, 0 -> 3600 */
+	uint32_t keepalive;      /* CRLF ping interval (s) on TCP/TLS, 0 -> 120 */
+	uint32_t retry_base;     /* backoff base (s), 0 -> RFC 5626's 30 */
+	uint32_t retry_max;      /* backoff cap (s), 0 -> 1800 */
+	struct agent_trust trust;
+};
+
+struct agent_events {
+	/* Every state change; STATUS is the last final SIP status (or 0). */
+	void (*state)(void *arg, enum agent_state st, int status);
+	/* TOFU: the server certificate's fingerprint was accepted unpinned. */
+	void (*pin)(void *arg, const char *pin_sha256);
+};
+
+struct agent;
+
+/* CFG's strings are copied. EV may be NULL. */
+int agent_new(struct event_base *base, const struct agent_config *cfg,
+	      const struct agent_events *ev, void *arg, struct agent **out);
+/* Connects and registers; failures are retried with backoff. */
+int agent_start(struct agent *a);
+/*
+ * Sends REGISTER with Expires: 0 for our contact and moves to STOPPED when
+ * it is answered, or after at most TIMEOUT_MS. -EALREADY if not running.
+ */
+int agent_stop(struct agent *a, uint32_t timeout_ms);
+/* Cancels timers, closes the connection; no callbacks run. */
+void agent_free(struct agent *a);
+
+enum agent_state agent_state(const struct agent *a);
+const char *agent_state_name(enum agent_state st);
+/* Granted expiry of the current binding in seconds (0 if none). */
+uint32_t agent_granted(const struct agent *a);
+/* Our Contact URI as last sent (empty before the first REGISTER). */
+const char *agent_contact(const struct agent *a);
+const char *agent_transport_name(enum agent_transport tp);
+int agent_transport_parse(const char *s, enum agent_transport *out);
+
+/*
+ * Pure helpers, exposed for tests.
+ * agent_refresh_delay: seconds after a 200 to send the refreshing REGISTER:
+ * half the lifetime, but no earlier than 600 s before expiry.
+ * agent_backoff_delay: RFC 5626 s.4.5 wait after FAILURES (>=1)
+ * consecutive failures: min(max, base * 2^failures) scaled into
+ * [50%, 100%] by RND (0..UINT32_MAX).
+ * agent_parse_server_uri: "sip:HOST[:PORT][;transport=udp|tcp|tls]" or
+ * "sips:..." (IPv6 in brackets) -> transport, host (without brackets) and
+ * port (default 5060, or 5061 for TLS). 0 or -EINVAL.
+ */
+uint32_t agent_refresh_delay(uint32_t granted);
+uint32_t agent_backoff_delay(uint32_t base, uint32_t max, unsigned failures,
+			     uint32_t rnd);
+int agent_parse_server_uri(const char *uri, enum agent_transport *tp,
+			   char *host, size_t hostlen, uint16_t *port);
+
+#endif

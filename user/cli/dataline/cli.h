@@ -1,0 +1,55 @@
+/*
+ * cli: private header of the `dataline` handset command (patent steps
+ * A1-A3 and the SIP registration). Commands live one per file (cmd_*.c);
+ * state.c keeps the credentials file, api.c talks to the provisioning API.
+ */
+#ifndef DATALINE_CLI_H
+#define DATALINE_CLI_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "dataline/agent.h"
+
+struct cli_opts {
+	const char *state_dir;   /* resolved state directory */
+	const char *server;      /* --server URL */
+	const char *ca_file;     /* --ca FILE */
+	const char *pin;         /* --pin SHA256 */
+	int insecure;            /* --insecure: trust on first use */
+	int no_modem;            /* --no-modem */
+	int yes;                 /* --yes */
+	const char *transport;   /* --transport udp|tcp|tls */
+	uint32_t expires;        /* --expires */
+	uint32_t keepalive;      /* --keepalive */
+	uint32_t retry_base;     /* --retry-base */
+	const char *log_file;    /* --log-file */
+	int argc;                /* positional arguments after the command */
+	char **argv;
+};
+
+/* state.c: STATE_DIR/state.json, mode 0600, written atomically. */
+#define CLI_STATE_FILE  "state.json"
+#define CLI_STATUS_FILE "daemon.json"
+int cli_state_dir_default(char *buf, size_t len);
+int cli_state_load(const char *dir, const char *file, json_t **out);
+int cli_state_save(const char *dir, const char *file, json_t *st);
+const char *cli_json_str(json_t *obj, const char *key);
+
+/* api.c: POST JSON to BASE_URL + PATH. STATUS/RESP set on any HTTP answer
+ * (RESP may be NULL if the body is not JSON). PIN_SEEN gets the server's
+ * certificate fingerprint over HTTPS (else ""). RETRY_AFTER: header value
+ * or 0. Returns 0 or -errno (no answer at all). */
+int cli_api_post(const char *base_url, const struct agent_trust *trust,
+		 const char *path, json_t *body, int *status, json_t **resp,
+		 char pin_seen[AGENT_PIN_LEN], long *retry_after);
+/* Fills TRUST from the state's "trust" object (strings point into ST). */
+void cli_trust_from_state(json_t *st, struct agent_trust *trust);
+
+int cmd_register(struct cli_opts *o);
+int cmd_verify(struct cli_opts *o);
+int cmd_daemon(struct cli_opts *o);
+int cmd_status(struct cli_opts *o);
+int cmd_modem(struct cli_opts *o);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * status and modem: what the handset has. `status` prints the account from
+ * the state file (never the password) and the daemon's last reported SIP
+ * registration state (daemon.json, written on every state change; the pid
+ * in it tells whether the daemon still runs). `modem` prints what
+ * ModemManager reports: the modem, the SIM's number (A1) and the newest
+ * dataline code SMS (A3).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dataline/modem.h"
+
+int cmd_status(struct cli_opts *o)
+{
+	json_t *st = NULL, *d = NULL, *acct, *pending, *uris, *v;
+	const char *pin, *ca;
+	size_t i;
+	int r;
+
+	r = cli_state_load(o->state_dir, CLI_STATE_FILE, &st);
+	if (r < 0) {
+		printf("state:     %s (none: run dataline register)\n", o->state_dir);
+		return 1;
+	}
+	printf("state:     %s/%s\n", o->state_dir, CLI_STATE_FILE);
+	printf("server:    %s\n", cli_json_str(st, "server") ? cli_json_str(st, "server") : "-");
+	pin = cli_json_str(json_object_get(st, "trust"), "pin_sha256");
+	ca = cli_json_str(json_object_get(st, "trust"), "ca_file");
+	printf("tls trust: %s%s\n", ca ? "CA " : pin ? "pinned sha256 " : "system CAs",
+	       ca ? ca : pin ? pin : "");
+	pending = json_object_get(st, "pending");
+	if (pending)
+		printf("pending:   code requested for %s at %lld\n",
+		       cli_json_str(pending, "number"),
+		       (long long)json_integer_value(json_object_get(pending, "requested_at")));
+	acct = json_object_get(st, "account");
+	if (!acct) {
+		printf("account:   none (run dataline verify)\n");
+		r = 1;
+		goto out;
+	}
+	printf("number:    %s\n", cli_json_str(acct, "number"));
+	printf("aor:       %s\n", cli_json_str(acct, "aor") ? cli_json_str(acct, "aor") : "-");
+	printf("username:  %s\n", cli_json_str(acct, "username"));
+	printf("domain:    %s\n", cli_json_str(acct, "domain"));
+	uris = json_object_get(acct, "sip_uris");
+	json_array_foreach(uris, i, v)
+		printf("sip uri:   %s\n", json_string_value(v));
+
+	if (cli_state_load(o->state_dir, CLI_STATUS_FILE, &d) < 0) {
+		printf("daemon:    never ran\n");
+		r = 0;
+		goto out;
+	}
+	json_int_t pid = json_integer_value(json_object_get(d, "pid"));
+	int alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	printf("daemon:    %s (pid %lld)\n", alive ? "running" : "not running", (long long)pid);
+	printf("sip:       %s over %s, contact %s, expires %lld s, last change %lld\n",
+	       cli_json_str(d, "state"), cli_json_str(d, "transport"),
+	       cli_json_str(d, "contact") ? cli_json_str(d, "contact") : "-",
+	       (long long)json_integer_value(json_object_get(d, "expires")),
+	       (long long)json_integer_value(json_object_get(d, "updated_at")));
+	r = 0;
+out:
+	json_decref(d);
+	json_decref(st);
+	return r;
+}
+
+int cmd_modem(struct cli_opts *o)
+{
+	char num[32], code[MODEM_CODE_LEN + 1];
+	struct modem_sms sms;
+	struct modem *m;
+	int r;
+
+	r = modem_open(&m);
+	if (r < 0) {
+		printf("modem:     none (%s)\n", r == -EHOSTUNREACH ?
+		       "ModemManager is not running" : strerror(-r));
+		return 1;
+	}
+	printf("modem:     %s\n", modem_path(m));
+	r = modem_own_number(m, num, sizeof(num));
+	printf("number:    %s\n", r == 0 ? num : "unknown (the SIM reports none)");
+	r = modem_newest_code_sms(m, 0, &sms, code);
+	if (r == 0)
+		printf("code sms:  %s from %s at %s (%s)\n", code, sms.number,
+		       sms.timestamp, sms.path);
+	else
+		printf("code sms:  none\n");
+	modem_close(m);
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * dataline: the handset command. Registers the phone's number with a
+ * dataline server (patent steps A1-A3: number from the SIM through
+ * ModemManager, one-time code by SMS, code back to the server) and keeps
+ * the SIP registration alive (RFC 3261 s.10). See docs/handset.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataline/log.h"
+
+static const char usage[] =
+"Usage: dataline [OPTIONS] COMMAND [ARGS]\n"
+"\n"
+"Registers this phone's number with a dataline server and keeps its SIP\n"
+"registration alive.\n"
+"\n"
+"Commands:\n"
+"  register [+NUMBER] --server URL   ask the server for a code by SMS (A1, A2);\n"
+"                                    the number comes from the SIM through\n"
+"                                    ModemManager when a modem is present\n"
+"  verify [CODE]                     send the code back (A3); without CODE it is\n"
+"                                    read from the newest SMS and confirmed (y/N)\n"
+"  daemon                            register over SIP and keep it alive;\n"
+"                                    SIGTERM unregisters and exits\n"
+"  status                            show the account and the daemon's state\n"
+"  modem                             show what ModemManager reports\n"
+"\n"
+"Options:\n"
+"  --state-dir DIR      state directory (default $XDG_STATE_HOME/dataline,\n"
+"                       ~/.local/state/dataline, or /var/lib/dataline for root)\n"
+"  --server URL         provisioning API, https://HOST[:PORT] (http:// only to\n"
+"                       a loopback address)\n"
+"  --ca FILE            verify the server's certificate against this CA\n"
+"  --pin SHA256         expect this SHA-256 fingerprint of the server certificate\n"
+"  --insecure           trust on first use: accept the server's certificate the\n"
+"                       first time and pin it from then on\n"
+"  --no-modem           do not ask ModemManager (number/code from arguments)\n"
+"  -y, --yes            verify: accept the code from the SMS without asking\n"
+"  --transport T        daemon: udp, tcp or tls (default tls)\n"
+"  --expires S          daemon: requested registration lifetime (default 3600)\n"
+"  --keepalive S        daemon: CRLF keep-alive interval on TCP/TLS (default 120)\n"
+"  --retry-base S       daemon: retry backoff base (default 30, RFC 5626)\n"
+"  --log-file PATH      daemon: log here (SIGHUP reopens it)\n"
+"  -v, --verbose        debug logging\n"
+"  -h, --help           this text\n"
+"\n"
+"Examples:\n"
+"  dataline register --server https://sip.example.net:8443 --insecure\n"
+"  dataline register +8613800138000 --server http://127.0.0.1:8080 --no-modem\n"
+"  dataline verify              # code from the newest SMS, asks y/N\n"
+"  dataline verify 123456\n"
+"  dataline daemon --transport tls &\n"
+"  dataline status\n";
+
+enum {
+	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
+	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
+	OPT_LOG_FILE,
+};
+
+static const struct option long_opts[] = {
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "server", required_argument, NULL, OPT_SERVER },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "pin", required_argument, NULL, OPT_PIN },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "no-modem", no_argument, NULL, OPT_NO_MODEM },
+	{ "yes", no_argument, NULL, 'y' },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "retry-base", required_argument, NULL, OPT_RETRY },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* GNU getopt permutes argv, so options may come before or after the
+ * command word; the positional arguments end up at argv[optind..]. */
+int main(int argc, char **argv)
+{
+	static char dir[PATH_MAX], ca_abs[PATH_MAX];
+	struct cli_opts o = { 0 };
+	const char *cmd;
+	int c, r = 0;
+
+	while ((c = getopt_long(argc, argv, "yvh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
+		case OPT_SERVER: o.server = optarg; break;
+		case OPT_CA:
+			if (!realpath(optarg, ca_abs)) {
+				fprintf(stderr, "dataline: --ca %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			o.ca_file = ca_abs;
+			break;
+		case OPT_PIN: o.pin = optarg; break;
+		case OPT_INSECURE: o.insecure = 1; break;
+		case OPT_NO_MODEM: o.no_modem = 1; break;
+		case 'y': o.yes = 1; break;
+		case OPT_TRANSPORT: o.transport = optarg; break;
+		case OPT_EXPIRES: r = parse_u32(optarg, &o.expires); break;
+		case OPT_KEEPALIVE: r = parse_u32(optarg, &o.keepalive); break;
+		case OPT_RETRY: r = parse_u32(optarg, &o.retry_base); break;
+		case OPT_LOG_FILE: o.log_file = optarg; break;
+		case 'v': log_set_level(LOG_LVL_DEBUG); break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+		if (r) {
+			fprintf(stderr, "dataline: bad number '%s'\n", optarg);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	o.argv = argv + optind + 1;
+	o.argc = argc - optind - 1;
+	if (!o.state_dir) {
+		r = cli_state_dir_default(dir, sizeof(dir));
+		if (r < 0) {
+			fprintf(stderr, "dataline: no state directory (set --state-dir)\n");
+			return 2;
+		}
+		o.state_dir = dir;
+	}
+	if (strcmp(cmd, "register") == 0)
+		r = cmd_register(&o);
+	else if (strcmp(cmd, "verify") == 0)
+		r = cmd_verify(&o);
+	else if (strcmp(cmd, "daemon") == 0)
+		r = cmd_daemon(&o);
+	else if (strcmp(cmd, "status") == 0)
+		r = cmd_status(&o);
+	else if (strcmp(cmd, "modem") == 0)
+		r = cmd_modem(&o);
+	else if (strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	} else {
+		fprintf(stderr, "dataline: unknown command '%s'\n\n%s", cmd, usage);
+		return 2;
+	}
+	return r;
+}
