@@ -25,6 +25,7 @@ endif
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS  := -O2 -g -gdwarf-4 -std=gnu11 -Wall -Wextra -Werror \
@@ -158,7 +159,7 @@ deps:
 	$(Q)scripts/install-deps.sh --if-missing
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(FUZZERS)
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all $(FUZZERS)
 	$(Q)OUT=$(OUT) scripts/run-tests.sh
 
 unit: all
@@ -167,15 +168,15 @@ unit: all
 fuzz: $(FUZZERS)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)OUT=$(OUT) scripts/bench.sh
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)OUT=$(OUT) scripts/demo.sh
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)OUT=$(OUT) scripts/run-server.sh
 
 PREFIX ?= /usr/local

@@ -44,6 +44,7 @@ done
 if [ $unit_only -eq 0 ]; then
   for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue
+    [ "$(basename "$t")" = lib.sh ] && continue   # sourced helpers, not a test
     selected "$t" || continue
     name=$(basename "$t" .sh)
     echo "== integration $name"

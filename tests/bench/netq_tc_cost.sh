@@ -26,8 +26,13 @@ prog() { # id -> "run_cnt run_time_ns"
 }
 netq_ids=$(bpftool prog show --json | jq -r --argjson m "$mid" \
   '.[] | select(.type == "sched_cls" and ((.map_ids // []) | index($m))) | "\(.id) \(.name)"')
+# netq's tracing programs (net_dev_xmit after the qdisc, TCP tracepoints):
+# not tc programs, but the transmit hook runs per packet too, so its cost is
+# reported beside them.
+trace_ids=$(bpftool prog show --json | jq -r --argjson m "$mid" \
+  '.[] | select(.type != "sched_cls" and ((.map_ids // []) | index($m))) | "\(.id) \(.name)"')
 declare -A c0 t0
-for id in $eg $in $(cut -d' ' -f1 <<<"$netq_ids"); do read -r c0[$id] t0[$id] <<<"$(prog "$id")"; done
+for id in $eg $in $(cut -d' ' -f1 <<<"$netq_ids") $(cut -d' ' -f1 <<<"$trace_ids"); do read -r c0[$id] t0[$id] <<<"$(prog "$id")"; done
 
 # The same traffic for all: small UDP packets both ways (a0 egress and
 # ingress), each packet one skb.
@@ -56,6 +61,14 @@ row() { # label id -> prints row, sets NS
     case "$name" in *egress*) n_eg=$NS ;; *ingress*) n_in=$NS ;; esac
   done <<<"$netq_ids"
 } > "$BENCH_TMP/table"
+{
+  echo "| netq tracing program (same run) | runs | ns per run |"
+  echo "| --- | ---: | ---: |"
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    row "$name" "$id"
+  done <<<"$trace_ids"
+} > "$BENCH_TMP/trace"
 d_eg=$(awk -v a="${n_eg:-0}" -v b="$e_eg" 'BEGIN{printf "%.1f", a - b}')
 d_in=$(awk -v a="${n_in:-0}" -v b="$e_in" 'BEGIN{printf "%.1f", a - b}')
 
@@ -73,4 +86,14 @@ $(cat "$BENCH_TMP/table")
 
 netq above the empty program: **egress ${d_eg} ns, ingress ${d_in} ns**
 per packet (target: at most 25 ns).
+
+The tx *rate* is counted after the qdisc by a \`net_dev_xmit\` tracepoint
+program (docs/netq.md), which runs once per transmitted packet on every
+interface of the host and returns at once for interfaces netq does not
+watch; the TCP tracepoints run per TCP event. Their own run-time from the
+same accounting (the UDP traffic above has no TCP events, so those show 0
+runs; the empty tc program's figure above is the floor of this accounting,
+most of it the clock reads around each run):
+
+$(cat "$BENCH_TMP/trace")
 MD

@@ -47,6 +47,15 @@ for f in ifname ifindex up rx_bps tx_bps rx_bytes tx_bytes rx_packets tx_packets
          min_rtt_us retrans loss_pct probe_rtt_us probe_kbps age_ms; do
   jq -e ".interfaces[0] | has(\"$f\")" <<<"$j" >/dev/null || { fail "smoke: json lacks $f"; break; }
 done && ok "smoke: json has all fields"
+# BTF on the pinned maps: bpftool prints named fields, and the figures in
+# them are the ones the CLI reported (rx packets of the slot of n1s0).
+dump=$(bpftool map dump pinned "$PIN/netq_ifaces" 2>&1)
+bt_rxp=$(jq -r --argjson i "$(jq -r '.interfaces[0].ifindex' <<<"$j")" \
+  '[.[] | .formatted.value // .value | select(.ifindex? == $i) | .rx.b][0]' <<<"$(bpftool -j map dump pinned "$PIN/netq_ifaces" 2>/dev/null)" 2>/dev/null)
+[[ "$dump" == *'"ifname"'* && "$dump" == *'"srtt_us"'* && "$dump" == *'"marks"'* ]] &&
+  [ -n "$bt_rxp" ] && [ "$bt_rxp" != null ] && [ "$bt_rxp" -ge "$rxp" ] &&
+  ok "smoke: bpftool map dump shows named fields (rx.b $bt_rxp >= $rxp)" ||
+  fail "smoke: bpftool map dump lacks named fields or figures: rx.b '$bt_rxp' (cli $rxp): $(head -c 300 <<<"$dump")"
 
 ELOG=$(mktemp)
 nsenter --net=/var/run/netns/$B "$NETQ" echo 198.19.77.2:$PORT 2>"$ELOG" &
