@@ -7,8 +7,8 @@
 # through /metrics (registrations gauge 3, then 0) and baresip's own log.
 #
 # The server offers only MD5 here (--digest-algorithms MD5): libre 1.1.0
-# walks every WWW-Authenticate of a 401 and gives up ("Register: Function
-# not implemented", ENOSYS) as soon as one has an algorithm other than
+# walks every WWW-Authenticate of a 401 and gives up with ENOSYS
+# ("Register: Function not impl." in its log) as soon as one has an algorithm other than
 # MD5, whatever its position, instead of skipping it. So with the default
 # (SHA-256 and MD5 challenges, RFC 8760) baresip 1.0.0 cannot register.
 # Ports 25100-25109 (server), 25150-25151 (baresip).
