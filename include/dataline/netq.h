@@ -153,7 +153,9 @@ int netq_snapshot_read(const struct netq *q, uint32_t ifindex,
 /* All monitored interfaces; returns the count filled. */
 int netq_snapshot_all(const struct netq *q, struct netq_snapshot *out, int max);
 
-/* The decision over all monitored interfaces, from memory. */
+/* The decision over all monitored interfaces, from memory: exactly what
+ * netq_snapshot_all() + netq_decide_many() (default-route ones first) give,
+ * but reading only what the verdict needs (~50 ns; docs/netq.md, "Costs"). */
 int netq_decide(const struct netq *q, enum netq_service svc,
 		const struct netq_thresholds *t, struct netq_decision *out);
 

@@ -33,7 +33,7 @@ GP
 cat <<MD
 ## netq: decision latency
 
-One voice decision (default thresholds, netq_decide_snapshot() at the end of
+One voice decision (default thresholds, the same rules of user/netq/netq_rules.h at the end of
 each) with its figures taken from four sources, $ITERS decisions each,
 interleaved in rounds of 1000 in one process on one interface (a0 of a
 netns.sh pair, ~1 Mbit/s of UDP flowing). Each decision is timed alone with

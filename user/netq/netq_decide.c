@@ -6,7 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <dataline/netq.h>
+#include "netq_priv.h"
+#include "netq_rules.h"
 
 void netq_thresholds_default(enum netq_service svc, struct netq_thresholds *t)
 {
@@ -67,75 +68,31 @@ int netq_decide_snapshot(const struct netq_snapshot *s, enum netq_service svc,
 			 const struct netq_thresholds *t,
 			 struct netq_decision *out)
 {
+	struct netq_evidence e;
 	struct netq_decision d;
-	uint64_t traffic_kbps;
-	int probe_fresh;
 
 	if (!s || !t || !out)
 		return -EINVAL;
+	e.up = s->up;
+	e.route = s->default_route;
+	e.traffic_kbps = (s->rx_bps > s->tx_bps ? s->rx_bps : s->tx_bps) / 1000;
+	e.have_probe = s->have_probe;
+	e.probe_age_ms = s->probe_age_ms;
+	e.probe_kbps = s->probe_kbps;
+	e.probe_rtt_us = s->probe_rtt_us;
+	e.probe_sent = s->probe_sent;
+	e.probe_recv = s->probe_recv;
+	e.have_tcp = s->have_tcp;
+	e.srtt_us = s->srtt_us;
+	e.have_loss = s->have_loss;
+	e.tcp_loss_pct = s->loss_pct;
 	memset(&d, 0, sizeof(d));
-	d.verdict = NETQ_FALLBACK;
 	d.ifindex = s->ifindex;
 	memcpy(d.ifname, s->ifname, sizeof(d.ifname));
 	d.ifname[sizeof(d.ifname) - 1] = 0;
-	d.loss_pct = -1;
-
-	probe_fresh = s->have_probe && s->probe_recv > 0 &&
-		      (!t->probe_max_age_s ||
-		       s->probe_age_ms <= (uint64_t)t->probe_max_age_s * 1000);
-	traffic_kbps = (s->rx_bps > s->tx_bps ? s->rx_bps : s->tx_bps) / 1000;
-	d.rate_kbps = traffic_kbps;
-	if (probe_fresh && s->probe_kbps > traffic_kbps) {
-		d.rate_kbps = s->probe_kbps;
-		d.rate_from_probe = 1;
-	}
-	if (s->have_tcp)
-		d.rtt_us = s->srtt_us;
-	else if (probe_fresh)
-		d.rtt_us = s->probe_rtt_us;
-	if (s->have_loss)
-		d.loss_pct = s->loss_pct;
-	else if (probe_fresh && s->probe_sent)
-		d.loss_pct = 100.0 * (s->probe_sent - s->probe_recv) /
-			     s->probe_sent;
-
-	if (!s->up)
-		d.reason = NETQ_R_LINK_DOWN;
-	else if (!s->default_route)
-		d.reason = NETQ_R_NO_ROUTE;
-	else if (svc == NETQ_TEXT)
-		d.reason = NETQ_R_OK;
-	else if (t->min_kbps && !probe_fresh && traffic_kbps < t->min_kbps)
-		d.reason = NETQ_R_NO_RATE;
-	else if (d.rate_kbps < t->min_kbps)
-		d.reason = NETQ_R_RATE_LOW;
-	else if (t->max_rtt_ms && d.rtt_us &&
-		 d.rtt_us > (uint64_t)t->max_rtt_ms * 1000)
-		d.reason = NETQ_R_RTT_HIGH;
-	else if (t->max_loss_pct >= 0 && d.loss_pct >= 0 &&
-		 d.loss_pct > t->max_loss_pct)
-		d.reason = NETQ_R_LOSS_HIGH;
-	else
-		d.reason = NETQ_R_OK;
-	if (d.reason == NETQ_R_OK)
-		d.verdict = NETQ_DATA;
+	netq_rules(&e, svc, t, &d);
 	*out = d;
 	return 0;
-}
-
-/* How far a fallback got: a later check failing means a better link. */
-static int progress(enum netq_reason r)
-{
-	switch (r) {
-	case NETQ_R_OK:        return 9;
-	case NETQ_R_LOSS_HIGH: return 6;
-	case NETQ_R_RTT_HIGH:  return 5;
-	case NETQ_R_RATE_LOW:  return 4;
-	case NETQ_R_NO_RATE:   return 3;
-	case NETQ_R_NO_ROUTE:  return 2;
-	case NETQ_R_LINK_DOWN: return 1;
-	default:               return 0;
-	}
 }
 
 int netq_decide_many(const struct netq_snapshot *s, size_t n,
@@ -154,7 +111,8 @@ int netq_decide_many(const struct netq_snapshot *s, size_t n,
 			*out = d;
 			return 0;
 		}
-		if (!have || progress(d.reason) > progress(best.reason))
+		if (!have || netq_reason_progress(d.reason) >
+			      netq_reason_progress(best.reason))
 			best = d;
 		have = 1;
 	}

@@ -21,6 +21,11 @@
 #define NETQ_LINK_XMIT        "link_xmit"
 #define NETQ_TC_HANDLE 0x4e51  /* "NQ": our clsact filters */
 #define NETQ_TC_PRIO   1
+/* The windows of the figures (fill_slot() and netq_decide() share them). */
+#define NETQ_RATE_WIN_NS   1000000000ull  /* rx_bps/tx_bps: last second */
+#define NETQ_LOSS_WIN_NS  10000000000ull  /* loss_pct: last 10 s */
+#define NETQ_LOSS_MIN_SEGS 50             /* fewer segments: no loss figure */
+#define NETQ_TCP_FRESH_NS 30000000000ull  /* srtt older than this: stale */
 
 struct nl_sock;
 struct nl_cache;
@@ -88,7 +93,31 @@ int netq_lstate_open(struct netq *q);
 void netq_lstate_close(struct netq *q);
 void netq_lstate_refresh(struct netq *q);
 void netq_link_probe_static(const char *ifname, struct netq_lstate *ls);
-/* Delta of a stream's counters over [now - win, now] (netq_read.c). */
+/* How far a fallback got: a later check failing means a better link
+ * (netq_decide_many() and netq_decide() pick the furthest). */
+static inline int netq_reason_progress(enum netq_reason r)
+{
+	switch (r) {
+	case NETQ_R_OK:        return 9;
+	case NETQ_R_LOSS_HIGH: return 6;
+	case NETQ_R_RTT_HIGH:  return 5;
+	case NETQ_R_RATE_LOW:  return 4;
+	case NETQ_R_NO_RATE:   return 3;
+	case NETQ_R_NO_ROUTE:  return 2;
+	case NETQ_R_LINK_DOWN: return 1;
+	default:               return 0;
+	}
+}
+
+/* netq_snapshot_all() and netq_decide() at a given time (CLOCK_MONOTONIC
+ * ns; for netq_decide_at, 0 = read the clock when first needed), so that
+ * a test can compare the two on the same maps at the same moment. */
+int netq_snapshot_all_at(const struct netq *q, uint64_t now,
+			 struct netq_snapshot *out, int max);
+int netq_decide_at(const struct netq *q, enum netq_service svc,
+		   const struct netq_thresholds *t, uint64_t now,
+		   struct netq_decision *out);
+/* Delta of a stream's counters over [now - win, now] (netq_live.c). */
 void netq_stream_delta(const struct netq_stream *s, uint64_t now,
 		       uint64_t win, uint64_t d[3]);
 

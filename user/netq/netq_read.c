@@ -4,10 +4,9 @@
  * (clock_gettime is a vDSO call). No RFCs.
  *
  * One-read rates: every stream keeps cumulative counters and, per epoch of
- * 2^27 ns, a "mark" (time + counters at the first event of the epoch). The
- * counter value at t0 = now - window is interpolated between the marks
- * around t0, using what the marks prove: epochs with no mark had no
- * events, so the events after mark P happened before the end of P's epoch.
+ * 2^27 ns, a "mark" (time + counters at the first event of the epoch);
+ * netq_stream_delta() (netq_live.c, beside netq_decide()) turns them into
+ * the traffic of the last window.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,12 +16,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "netq_priv.h"
-
-#define RATE_WIN_NS   1000000000ull   /* rx_bps/tx_bps: last second */
-#define LOSS_WIN_NS  10000000000ull   /* loss_pct: last 10 s */
-#define LOSS_MIN_SEGS 50              /* fewer segments: no loss figure */
-#define TCP_FRESH_NS 30000000000ull   /* srtt older than this: stale */
-#define BACK_SCAN     16              /* epochs searched before t0 */
 
 #define RD(x) (*(const volatile typeof(x) *)&(x))
 
@@ -40,100 +33,6 @@ int netq_map_mmap(int fd, size_t value_size, uint32_t n, void **out,
 	*out = p;
 	*len = sz;
 	return 0;
-}
-
-/* A complete mark of epoch e, or 0. */
-static int mark_get(const struct netq_stream *s, uint64_t e,
-		    struct netq_mark *out)
-{
-	const struct netq_mark *m = &s->marks[e & (NETQ_NMARKS - 1)];
-	uint64_t seq = RD(m->seq);
-
-	if (seq != 2 * e + 2)
-		return 0;
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	out->t_ns = RD(m->t_ns);
-	out->a = RD(m->a);
-	out->b = RD(m->b);
-	out->c = RD(m->c);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return RD(m->seq) == seq;
-}
-
-static uint64_t lerp(uint64_t v0, uint64_t v1, uint64_t t0, uint64_t t1,
-		     uint64_t t)
-{
-	if (t <= t0 || t1 <= t0)
-		return v0;
-	if (t >= t1)
-		return v1;
-	return v0 + (uint64_t)((double)(v1 - v0) * (double)(t - t0) /
-			       (double)(t1 - t0));
-}
-
-void netq_stream_delta(const struct netq_stream *s, uint64_t now,
-		       uint64_t win, uint64_t d[3])
-{
-	uint64_t cur[3] = { RD(s->a), RD(s->b), RD(s->c) };
-	uint64_t t0 = now > win ? now - win : 0;
-	uint64_t e0 = t0 >> NETQ_EPOCH_SHIFT, ecur = now >> NETQ_EPOCH_SHIFT;
-	uint64_t pv[3], nv[3], at[3], e, hi = 0, pe = 0;
-	struct netq_mark pm, nm;
-	int have_p = 0, have_n = 0, i;
-
-	uint64_t elast = RD(s->epoch);  /* no mark is newer than this */
-
-	/*
-	 * Idle stream: every event belongs to an epoch that has a mark, and
-	 * the newest marked epoch ended at or before t0, so nothing happened
-	 * inside the window. This is the common case for rx/tcp on a quiet
-	 * link and keeps the decision from scanning the mark ring.
-	 */
-	if (((elast + 1) << NETQ_EPOCH_SHIFT) <= t0) {
-		d[0] = d[1] = d[2] = 0;
-		return;
-	}
-
-	/* N: first mark after t0 (its epoch is e0 or later) */
-	for (e = e0; e <= ecur && e <= elast && e < e0 + NETQ_NMARKS; e++) {
-		if (mark_get(s, e, &nm) && nm.t_ns > t0) {
-			have_n = 1;
-			break;
-		}
-	}
-	/* P: last mark at or before t0 */
-	for (e = e0 < elast ? e0 : elast; e + BACK_SCAN >= e0 && e <= e0; e--) {
-		if (mark_get(s, e, &pm) && pm.t_ns <= t0) {
-			have_p = 1;
-			pe = e;
-			break;
-		}
-		if (!e)
-			break;
-	}
-	if (have_n) {
-		nv[0] = nm.a; nv[1] = nm.b; nv[2] = nm.c;
-	}
-	if (have_p) {
-		pv[0] = pm.a; pv[1] = pm.b; pv[2] = pm.c;
-		/* events after P happened before the end of P's epoch (an
-		 * epoch without a mark had no events) and before now */
-		hi = (pe + 1) << NETQ_EPOCH_SHIFT;
-		if (!have_n && now < hi)
-			hi = now;
-		if (have_n && nm.t_ns < hi)
-			hi = nm.t_ns;
-	}
-	for (i = 0; i < 3; i++) {
-		if (have_p)
-			at[i] = lerp(pv[i], have_n ? nv[i] : cur[i], pm.t_ns,
-				     hi, t0);
-		else if (have_n)
-			at[i] = nv[i];
-		else
-			at[i] = cur[i];  /* nothing in the window */
-		d[i] = cur[i] >= at[i] ? cur[i] - at[i] : 0;
-	}
 }
 
 int netq_slot_find(const struct netq *q, uint32_t ifindex)
@@ -185,12 +84,12 @@ static void fill_slot(const struct netq *q, int slot, uint64_t now,
 	o->tx_bytes = RD(st->tx.a);
 	o->tx_packets = RD(st->tx.b);
 	o->tx_wire_packets = o->tx_packets + RD(st->tx.c);
-	netq_stream_delta(&st->rx, now, RATE_WIN_NS, d);
-	o->rx_bps = d[0] * 8 * 1000000000ull / RATE_WIN_NS;
+	netq_stream_delta(&st->rx, now, NETQ_RATE_WIN_NS, d);
+	o->rx_bps = d[0] * 8 * 1000000000ull / NETQ_RATE_WIN_NS;
 	/* tx rate after the qdisc when the xmit hook counts it */
 	netq_stream_delta(RD(st->flags) & NETQ_IF_TXW ? &st->txw : &st->tx,
-			  now, RATE_WIN_NS, d);
-	o->tx_bps = d[0] * 8 * 1000000000ull / RATE_WIN_NS;
+			  now, NETQ_RATE_WIN_NS, d);
+	o->tx_bps = d[0] * 8 * 1000000000ull / NETQ_RATE_WIN_NS;
 	last = RD(st->rx.last_ns) > RD(st->tx.last_ns) ? RD(st->rx.last_ns) :
 							 RD(st->tx.last_ns);
 	o->age_ms = last && now > last ? (now - last) / 1000000 :
@@ -199,7 +98,7 @@ static void fill_slot(const struct netq *q, int slot, uint64_t now,
 	/* TCP */
 	o->segs_out = RD(st->tcp.a);
 	o->retrans = RD(st->tcp.b);
-	if (RD(st->srtt_ns_at) && now - RD(st->srtt_ns_at) < TCP_FRESH_NS) {
+	if (RD(st->srtt_ns_at) && now - RD(st->srtt_ns_at) < NETQ_TCP_FRESH_NS) {
 		o->have_tcp = 1;
 		o->srtt_us = RD(st->srtt_us);
 	}
@@ -211,8 +110,8 @@ static void fill_slot(const struct netq *q, int slot, uint64_t now,
 			mn = v;
 	}
 	o->min_rtt_us = mn;
-	netq_stream_delta(&st->tcp, now, LOSS_WIN_NS, d);
-	if (d[0] >= LOSS_MIN_SEGS) {
+	netq_stream_delta(&st->tcp, now, NETQ_LOSS_WIN_NS, d);
+	if (d[0] >= NETQ_LOSS_MIN_SEGS) {
 		o->have_loss = 1;
 		o->loss_pct = 100.0 * (double)d[1] / (double)d[0];
 	}
@@ -246,7 +145,12 @@ int netq_snapshot_read(const struct netq *q, uint32_t ifindex,
 
 int netq_snapshot_all(const struct netq *q, struct netq_snapshot *out, int max)
 {
-	uint64_t now = netq_now_ns();
+	return netq_snapshot_all_at(q, netq_now_ns(), out, max);
+}
+
+int netq_snapshot_all_at(const struct netq *q, uint64_t now,
+			 struct netq_snapshot *out, int max)
+{
 	int i, n = 0;
 
 	if (!q || !out)
@@ -256,27 +160,6 @@ int netq_snapshot_all(const struct netq *q, struct netq_snapshot *out, int max)
 		    RD(q->ifmap[i].netns_ino) == q->my_netns)
 			fill_slot(q, i, now, &out[n++]);
 	return n;
-}
-
-int netq_decide(const struct netq *q, enum netq_service svc,
-		const struct netq_thresholds *t, struct netq_decision *out)
-{
-	struct netq_snapshot s[NETQ_MAX_IFACES], tmp;
-	int n, i, j;
-
-	if (!q || !t || !out)
-		return -EINVAL;
-	n = netq_snapshot_all(q, s, NETQ_MAX_IFACES);
-	/* default-route interfaces first (stable order otherwise) */
-	for (i = 0, j = 0; i < n; i++) {
-		if (s[i].default_route) {
-			tmp = s[j];
-			s[j] = s[i];
-			s[i] = tmp;
-			j++;
-		}
-	}
-	return netq_decide_many(s, (size_t)n, svc, t, out);
 }
 
 static int open_map(const char *dir, const char *name)
