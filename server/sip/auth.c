@@ -18,10 +18,15 @@
 
 struct nc_entry {
 	struct nc_entry *next;
+	uint64_t hash;   /* of key, kept so growing needs no key reads */
 	char key[NC_KEY];
 	uint32_t nc;
 	uint64_t born;   /* seconds, when first seen */
 };
+
+/* Every challenge adds an entry, so a busy registrar holds many: start each
+ * shard big enough (64 x 1024 buckets, 512 KiB) that it seldom grows. */
+#define NC_BUCKETS0 1024
 
 struct nc_shard {
 	pthread_mutex_t lock;
@@ -54,8 +59,9 @@ int auth_nc_new(struct auth_nc **out)
 		return -ENOMEM;
 	for (i = 0; i < NC_SHARDS; i++) {
 		pthread_mutex_init(&t->shard[i].lock, NULL);
-		t->shard[i].nbuckets = 64;
-		t->shard[i].buckets = calloc(64, sizeof(struct nc_entry *));
+		t->shard[i].nbuckets = NC_BUCKETS0;
+		t->shard[i].buckets = calloc(NC_BUCKETS0,
+					     sizeof(struct nc_entry *));
 		if (!t->shard[i].buckets) {
 			auth_nc_free(t);
 			return -ENOMEM;
@@ -117,7 +123,7 @@ static void nc_grow(struct nc_shard *s)
 		struct nc_entry *e = s->buckets[b], *next;
 		for (; e; e = next) {
 			next = e->next;
-			size_t i = nc_hash(e->key, NC_KEY) & (n - 1);
+			size_t i = e->hash & (n - 1);
 			e->next = nb[i];
 			nb[i] = e;
 		}
@@ -146,7 +152,7 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		s->next_sweep = now + (ttl > 60 ? 60 : ttl);
 	}
 	for (e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->next)
-		if (memcmp(e->key, key, NC_KEY) == 0)
+		if (e->hash == h && memcmp(e->key, key, NC_KEY) == 0)
 			break;
 	if (e) {
 		if (nc <= e->nc)
@@ -161,6 +167,7 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		goto out;
 	}
 	memcpy(e->key, key, NC_KEY);
+	e->hash = h;
 	e->nc = nc;
 	e->born = now;
 	if (s->count >= s->nbuckets * 2)

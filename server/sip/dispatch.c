@@ -13,9 +13,10 @@
  *   other known methods -> 405 + Allow, unknown -> 501. ACK: nothing.
  * Responses are dropped (the server runs no client transactions yet).
  *
- * Over UDP every request gets a server transaction (lib/sip tx) so a
- * retransmitted REGISTER is answered with the stored response instead of
- * being run again (its nonce-count would look like a replay). Over TCP/TLS
+ * Over UDP a REGISTER with credentials gets a server transaction (lib/sip
+ * tx) so a retransmission is answered with the stored response instead of
+ * being run again (its nonce-count would look like a replay); everything
+ * else is answered statelessly (RFC 3261 s.8.2.7). Over TCP/TLS
  * a server transaction would end (timer J = 0) in the call that created it,
  * since every answer here is final and synchronous, so none is kept.
  */
@@ -27,8 +28,11 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "sipd.h"
+#include "regcache.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
 #include "../store/store.h"
@@ -60,24 +64,21 @@ int sipd_send(struct sipd *w, const struct sipd_peer *peer,
 		return peer->conn ? stream_send(peer->conn, buf, len) : -ENOTCONN;
 	if (!dest)
 		dest = &peer->addr;
-	if (sendto(w->udp_fd, buf, len, MSG_DONTWAIT, &dest->sa,
-		   dest->sa.sa_family == AF_INET6 ? sizeof(dest->sin6)
-						  : sizeof(dest->sin)) < 0) {
-		log_debug("sip: udp send: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return udp_send(w, dest, dest->sa.sa_family == AF_INET6 ?
+			sizeof(dest->sin6) : sizeof(dest->sin), buf, len);
 }
 
 static int tx_send_cb(void *arg, const void *peer, size_t peer_len,
 		      const char *buf, size_t len)
 {
+	struct sipd *w = arg;
 	struct udp_blob b;
 
-	(void)arg;
 	if (peer_len != sizeof(b))
 		return -EINVAL;
 	memcpy(&b, peer, sizeof(b));
+	if (b.fd == w->udp_fd)
+		return udp_send(w, &b.addr, b.len, buf, len);
 	if (sendto(b.fd, buf, len, MSG_DONTWAIT, &b.addr.sa, b.len) < 0)
 		return -errno;
 	return 0;
@@ -138,6 +139,34 @@ static void reply_dest(struct sipd_reply *r, union sipd_addr *dest)
 	}
 }
 
+/*
+ * A To tag (RFC 3261 s.19.3: cryptographically random, 32 bits or more):
+ * 8 bytes of OpenSSL's CSPRNG, hex. The bytes are drawn 512 at a time per
+ * worker, as one RAND_bytes call per tag cost more than the tag is worth;
+ * each byte is used once.
+ */
+static void reply_to_tag(struct sipd *w, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	if (cap < 17 || (w->rnd_used + 8 > sizeof(w->rnd) &&
+			 RAND_bytes(w->rnd, sizeof(w->rnd)) != 1)) {
+		sip_rand_hex(out, cap, 8);
+		return;
+	}
+	if (w->rnd_used + 8 > sizeof(w->rnd))
+		w->rnd_used = 0;
+	for (i = 0; i < 8; i++) {
+		uint8_t v = w->rnd[w->rnd_used + i];
+		out[2 * i] = hex[v >> 4];
+		out[2 * i + 1] = hex[v & 15];
+	}
+	out[16] = '\0';
+	OPENSSL_cleanse(w->rnd + w->rnd_used, 8);
+	w->rnd_used += 8;
+}
+
 void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason)
 {
 	const struct sip_msg *m = r->req;
@@ -150,7 +179,7 @@ void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason)
 	fix.rport = port;
 	r->status = status;
 	if (!r->to_tag[0] && status > 100 && !sip_str_present(m->to.tag))
-		sip_rand_hex(r->to_tag, sizeof(r->to_tag), 8);
+		reply_to_tag(r->w, r->to_tag, sizeof(r->to_tag));
 	sip_buf_init(&r->b, r->w->txbuf, r->w->txcap);
 	/* received=/rport= need a NUL-terminated IP alive until here */
 	sip_resp_begin(&r->b, m, status, reason,
@@ -311,6 +340,7 @@ int sipd_write_begin(struct sipd *w)
 		return err;
 	}
 	w->txn_open = 1;
+	regcache_txn_begin(w->sh->rc);
 	return 0;
 }
 
@@ -323,6 +353,7 @@ static int write_commit(struct sipd *w)
 	err = store_commit(w->store);
 	if (err)
 		store_rollback(w->store);
+	regcache_txn_end(w->sh->rc, err == 0, w->store);
 	w->txn_open = 0;
 	pthread_mutex_unlock(&w->sh->write_lock);
 	if (err)
@@ -341,6 +372,7 @@ void sipd_write_abort(struct sipd *w)
 {
 	if (w->txn_open) {
 		store_rollback(w->store);
+		regcache_txn_end(w->sh->rc, 0, w->store);
 		w->txn_open = 0;
 		pthread_mutex_unlock(&w->sh->write_lock);
 	}
@@ -446,7 +478,12 @@ static void handle_request(struct sipd_reply *r)
 	const struct sip_msg *m = r->req;
 	struct sipd *w = r->w;
 
-	if (r->peer->tp == SIPD_UDP && w->tx) {
+	/* Only a REGISTER carrying credentials can end in a stateful answer
+	 * (reply_tx); every other request is answered statelessly, so its
+	 * retransmissions need no lookup either. */
+	if (r->peer->tp == SIPD_UDP && w->tx &&
+	    m->method_id == SIP_METHOD_REGISTER &&
+	    sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) {
 		struct sip_str via;
 		enum sip_tx_verdict v;
 
@@ -458,7 +495,7 @@ static void handle_request(struct sipd_reply *r)
 				  (int)m->method.len, m->method.p);
 			return;
 		}
-		r->have_key = m->method_id != SIP_METHOD_ACK;
+		r->have_key = 1;
 	}
 
 	if (m->method_id == SIP_METHOD_ACK)

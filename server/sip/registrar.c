@@ -15,16 +15,34 @@
  *   then the bindings change and 200 lists every current Contact of the
  *   number (all its devices) with its remaining expires.
  *
- * Durability: bindings live in the store (SQLite, WAL, synchronous=NORMAL)
- * and every REGISTER commits before its 200 is sent. A commit in WAL mode
- * with synchronous=NORMAL is a write(2) into the WAL without fsync, so it
- * survives kill -9 of the server (the kernel has the bytes) but not a power
- * cut in the last moments before a checkpoint; registrations are soft state
- * that clients refresh, so that is the promise we make (docs/protocol.md).
- * Writers from all workers queue on one mutex (sh->write_lock) instead of on
- * SQLite's sleeping busy handler, and group-commit: the REGISTERs of one
- * read batch share a transaction and their 200s go out after its commit
- * (dispatch.c), so one WAL write covers up to a batch of registrations.
+ * Where it reads: the bindings from memory (regcache.c, loaded from the
+ * store at start, the rules in regcache.h) and the devices with their HA1
+ * from devcache.c (read through to the store, an entry trusted 60 s), so
+ * most REGISTERs read no SQLite at all.
+ *
+ * Durability (docs/protocol.md, "Durability of registrations"): the store
+ * (SQLite, WAL, synchronous=NORMAL) is the durable copy. A commit there is
+ * a write(2) into the WAL without fsync: it survives kill -9 of the server
+ * but not a power cut just before a checkpoint; registrations are soft
+ * state that clients refresh, so that is the promise. What is committed
+ * before the 200 is sent: a new binding, a removal (expires=0, "*"), and
+ * any change of a binding's device, transport, source address, Path,
+ * instance, reg-id or q -- in the store and the cache together, inside the
+ * write transaction. Writers of all workers queue on one mutex
+ * (sh->write_lock) instead of on SQLite's sleeping busy handler, and
+ * group-commit: the REGISTERs of one read batch share a transaction and
+ * their 200s go out after its commit (dispatch.c).
+ *
+ * Answered from memory with no transaction: a query (no Contact), a
+ * refusal, and a refresh -- a live, committed binding re-registered by the
+ * same device with the same routing data, so only its expiry, Call-ID and
+ * CSeq change, while the expiry last written for it is at least
+ * REGCACHE_SAFE_S away. A refresh only marks the cache entry dirty;
+ * regflush.c writes it behind within REGCACHE_FLUSH_MS (and at SIGTERM). A
+ * crash then loses at most that last second of refreshes, whose bindings
+ * keep their written expiry (still REGCACHE_SAFE_S - 1 s or more away). A
+ * refresh closer than that to its written expiry is committed before its
+ * 200 like any other change.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +54,7 @@
 #include <event2/event.h>
 
 #include "sipd.h"
+#include "regcache.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
 #include "../store/store.h"
@@ -124,7 +143,7 @@ static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 		return -1;
 	}
 	if (sip_str_copy(c.username, user, sizeof(user)) ||
-	    store_device_get(w->store, user, dev) != 0) {
+	    devcache_get(w->sh->dc, w->store, user, dev) != 0) {
 		reg_challenge(r, 0, METRICS_AUTH_UNKNOWN_USER);
 		return -1;
 	}
@@ -271,24 +290,6 @@ static int reg_contacts(struct sipd_reply *r, struct reg_contact *cs,
 	return n;
 }
 
-struct existing {
-	int found;
-	int live;
-	char call_id[256];
-	uint32_t cseq;
-};
-
-static int existing_cb(const struct store_binding *b, void *arg)
-{
-	struct existing *e = arg;
-
-	e->found = 1;
-	e->live = b->expires_at > (int64_t)time(NULL);
-	snprintf(e->call_id, sizeof(e->call_id), "%s", b->call_id);
-	e->cseq = b->cseq;
-	return 0;
-}
-
 struct list_ctx {
 	struct sip_buf *b;
 	int64_t now;
@@ -316,24 +317,156 @@ static void path_join(const struct sip_msg *m, char *out, size_t cap)
 		out[0] = '\0';
 }
 
+/* What one REGISTER asks for, and what the registrar found. */
+struct reg_plan {
+	const struct store_device *dev;
+	struct reg_contact *cs;
+	int n, star;
+	struct store_binding b;   /* the fields all its bindings share */
+	int64_t now;
+	int added;                /* contacts that become live bindings */
+	int refresh;              /* only refreshes: write behind */
+	int status;               /* refusal (500/403), or 0 */
+	const char *reason;
+};
+
+/*
+ * A refresh re-registers a live, committed binding of the same device with
+ * the same routing data (transport, source address, Path, instance,
+ * reg-id, q): only its expiry, Call-ID and CSeq change. It may be written
+ * behind only while the expiry already written (durable_expires) is at
+ * least REGCACHE_SAFE_S away: losing it in a crash then leaves the binding
+ * as it was, alive for that long still (docs/protocol.md).
+ */
+static int reg_is_refresh(const struct regcache *rc, const struct rc_ent *e,
+			  const struct store_binding *b, int64_t now)
+{
+	return e && e->expires_at > now && !regcache_uncommitted(rc, e) &&
+	       e->durable_expires - now >= REGCACHE_SAFE_S &&
+	       !strcmp(rc_str(e, RC_USERNAME), b->username) &&
+	       !strcmp(rc_str(e, RC_TRANSPORT), b->transport) &&
+	       !strcmp(rc_str(e, RC_RECEIVED), b->received) &&
+	       !strcmp(rc_str(e, RC_PATH), b->path) &&
+	       !strcmp(rc_str(e, RC_INSTANCE), b->instance) &&
+	       e->reg_id == b->reg_id && e->q == b->q;
+}
+
+/* Reads the cache (its lock held) for the plan: checks, then whether every
+ * contact is a refresh. */
+static void reg_plan_check(struct regcache *rc, const struct config *cfg,
+			   struct reg_plan *p)
+{
+	uint64_t cnt;
+	int i;
+
+	p->added = 0;
+	p->refresh = !p->star;
+	p->status = 0;
+	for (i = 0; i < p->n && !p->star; i++) {
+		struct reg_contact *c = &p->cs[i];
+		const struct rc_ent *e = regcache_find(rc, p->dev->number, c->uri);
+
+		if (e && !strcmp(rc_str(e, RC_CALL_ID), p->b.call_id) &&
+		    p->b.cseq <= e->cseq) {
+			/* RFC 3261 10.3 step 7: an old request, out of order */
+			p->status = 500;
+			p->reason = "Out Of Order CSeq";
+			return;
+		}
+		c->found = e != NULL;
+		c->live = e && e->expires_at > p->now;
+		if (c->expires && !c->live)
+			p->added++;
+		p->b.q = c->q;
+		p->b.instance = c->instance;
+		p->b.reg_id = c->reg_id;
+		if (!c->expires || !reg_is_refresh(rc, e, &p->b, p->now))
+			p->refresh = 0;
+	}
+	if (p->added) {
+		cnt = regcache_count_device(rc, p->dev->number,
+					    p->dev->username, p->now);
+		if (cnt + (uint64_t)p->added >
+		    (uint64_t)cfg->max_bindings_per_device) {
+			p->status = 403;
+			p->reason = "Too Many Bindings";
+		}
+	}
+}
+
+/* Starts the 200 and lists every current binding of the number. */
+static void reg_ok_begin(struct sipd_reply *r, struct regcache *rc,
+			 const struct reg_plan *p)
+{
+	const struct sip_msg *m = r->req;
+	struct list_ctx l = { &r->b, p->now };
+	const struct sip_hdr *h;
+
+	sipd_reply_begin(r, 200, NULL);
+	regcache_list(rc, p->dev->number, p->now, list_cb, &l);
+	for (h = sip_msg_hdr(m, SIP_HDR_PATH); h; h = sip_msg_hdr_next(m, h))
+		sip_buf_hdr(&r->b, "Path", "%.*s", (int)h->value.len,
+			    h->value.p);
+	if (sip_msg_hdr(m, SIP_HDR_PATH))
+		sip_buf_hdr(&r->b, "Supported", "path");
+}
+
+static void reg_contact_binding(struct reg_plan *p, int i)
+{
+	p->b.contact = p->cs[i].uri;
+	p->b.expires_at = p->now + p->cs[i].expires;
+	p->b.q = p->cs[i].q;
+	p->b.instance = p->cs[i].instance;
+	p->b.reg_id = p->cs[i].reg_id;
+}
+
+/*
+ * The fast path, cache lock held: a query (no Contact), a refusal, or
+ * refreshes only, none of which waits for a commit. Returns the status to
+ * answer (a 200 is built in r->b; the caller sends it once the lock is
+ * released), or 0 when the request needs the write transaction.
+ */
+static int reg_apply_fast(struct sipd_reply *r, struct regcache *rc,
+			  struct reg_plan *p)
+{
+	int i;
+
+	if (!regcache_loaded(rc))
+		return 0;
+	reg_plan_check(rc, r->w->sh->cfg, p);
+	if (p->status)
+		return p->status;
+	if (!p->refresh)
+		return 0;
+	for (i = 0; i < p->n; i++) {
+		reg_contact_binding(p, i);
+		if (regcache_put(rc, &p->b, 1)) {
+			/* the contacts before it are refreshed already, so the
+			 * written path would call this request out of order */
+			log_err("sip: registrar out of memory");
+			p->reason = "Out Of Memory";
+			return 500;
+		}
+	}
+	reg_ok_begin(r, rc, p);
+	return 200;
+}
+
 /* Applies the bindings and builds the 200. Returns the status sent. */
 static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 		     struct reg_contact *cs, int n, int star)
 {
 	struct sipd *w = r->w;
-	const struct config *cfg = w->sh->cfg;
 	const struct sip_msg *m = r->req;
 	struct store *st = w->store;
-	int64_t now = (int64_t)time(NULL);
+	struct regcache *rc = w->sh->rc;
 	char call_id[256], received[96], ip[INET6_ADDRSTRLEN], path[1024];
 	const char *tp = r->peer->tp == SIPD_UDP ? "udp" :
 			 r->peer->tp == SIPD_TCP ? "tcp" : "tls";
+	struct reg_plan p = { .dev = dev, .cs = cs, .n = n, .star = star };
 	int64_t delta = 0;
-	uint64_t cnt = 0, removed = 0;
-	int i, added = 0, err = 0, status = 200;
-	const char *reason = NULL;
+	int i, err = 0, status;
 	uint16_t port;
-	const struct sip_hdr *h;
 
 	if (sip_str_copy(m->call_id, call_id, sizeof(call_id))) {
 		sipd_reply_simple(r, 400, "Call-ID Too Long");
@@ -342,87 +475,70 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	sipd_addr_str(&r->peer->addr, ip, sizeof(ip), &port);
 	snprintf(received, sizeof(received), "%s:%s:%u", tp, ip, port);
 	path_join(m, path, sizeof(path));
+	p.now = (int64_t)time(NULL);
+	p.b = (struct store_binding){
+		.number = dev->number, .username = dev->username,
+		.contact = "", .call_id = call_id, .cseq = m->cseq.num,
+		.transport = tp, .received = received, .path = path,
+		.instance = "",
+	};
 
+	regcache_lock(rc);
+	status = reg_apply_fast(r, rc, &p);
+	regcache_unlock(rc);
+	if (status == 200)
+		sipd_reply_send(r);
+	else if (status)
+		sipd_reply_simple(r, status, p.reason);
+	if (status)
+		return status;
+
+	/* written path: the store and the cache change together inside the
+	 * write transaction; the 200 waits for its commit */
 	err = sipd_write_begin(w);
 	if (err)
 		goto fail;
+	regcache_lock(rc);
+	if (!regcache_loaded(rc) && (err = regcache_load(rc, st, p.now)))
+		goto fail_locked;
+	/* again: another worker may have changed them since */
+	reg_plan_check(rc, w->sh->cfg, &p);
+	if (p.status) {
+		regcache_unlock(rc);
+		goto refuse;
+	}
 	if (star) {
-		err = store_binding_delete_all(st, dev->number, NULL, &removed);
-		delta -= (int64_t)removed;
-		goto list;
-	}
-	/* reads and checks first, so a refusal leaves nothing to undo */
-	for (i = 0; i < n; i++) {
-		struct existing e = { 0 };
-		err = store_binding_get(st, dev->number, cs[i].uri, existing_cb,
-					&e);
-		if (err && err != -ENOENT)
-			goto fail;
-		err = 0;
-		if (e.found && strcmp(e.call_id, call_id) == 0 &&
-		    m->cseq.num <= e.cseq) {
-			/* RFC 3261 10.3 step 7: an old request, out of order */
-			status = 500;
-			reason = "Out Of Order CSeq";
-			goto refuse;
-		}
-		cs[i].found = e.found;
-		cs[i].live = e.live;
-		if (cs[i].expires && !e.live)
-			added++;
-	}
-	if (added) {
-		err = store_binding_count_device(st, dev->username, now, &cnt);
+		delta -= (int64_t)regcache_count_device(rc, dev->number, NULL,
+							  p.now);
+		err = store_binding_delete_all(st, dev->number, NULL, NULL);
 		if (err)
-			goto fail;
-		if (cnt + (uint64_t)added > (uint64_t)cfg->max_bindings_per_device) {
-			status = 403;
-			reason = "Too Many Bindings";
-			goto refuse;
-		}
+			goto fail_locked;
+		regcache_del_all(rc, dev->number);
 	}
-	for (i = 0; i < n; i++) {
-		struct store_binding b;
+	for (i = 0; i < n && !star; i++) {
 		if (cs[i].expires == 0) {
 			if (!cs[i].found)
 				continue;
 			err = store_binding_delete(st, dev->number, cs[i].uri);
 			if (err && err != -ENOENT)
-				goto fail;
+				goto fail_locked;
 			err = 0;
+			regcache_del(rc, dev->number, cs[i].uri);
 			if (cs[i].live)
 				delta--;
 			continue;
 		}
-		b = (struct store_binding){
-			.number = dev->number, .username = dev->username,
-			.contact = cs[i].uri, .call_id = call_id,
-			.cseq = m->cseq.num, .expires_at = now + cs[i].expires,
-			.q = cs[i].q, .transport = tp, .received = received,
-			.path = path, .instance = cs[i].instance,
-			.reg_id = cs[i].reg_id,
-		};
-		err = store_binding_upsert(st, &b);
+		reg_contact_binding(&p, i);
+		err = store_binding_upsert(st, &p.b);
+		if (!err)
+			err = regcache_put(rc, &p.b, 0);
 		if (err)
-			goto fail;
+			goto fail_locked;
 		if (!cs[i].live)
 			delta++;
 	}
-list:
-	if (err)
-		goto fail;
-	sipd_reply_begin(r, 200, NULL);
-	{
-		struct list_ctx l = { &r->b, now };
-		err = store_binding_list(st, dev->number, now, list_cb, &l);
-		if (err)
-			goto fail;
-	}
-	for (h = sip_msg_hdr(m, SIP_HDR_PATH); h; h = sip_msg_hdr_next(m, h))
-		sip_buf_hdr(&r->b, "Path", "%.*s", (int)h->value.len,
-			    h->value.p);
-	if (sip_msg_hdr(m, SIP_HDR_PATH))
-		sip_buf_hdr(&r->b, "Supported", "path");
+	reg_ok_begin(r, rc, &p);
+	regcache_unlock(rc);
 	/* queued behind the commit when inside a batch (group commit) */
 	sipd_reply_send(r);
 	err = sipd_write_end(w);
@@ -435,13 +551,15 @@ refuse:
 	/* nothing written by this request; the transaction stays open for
 	 * the rest of the batch */
 	if (sipd_write_end(w) == 0) {
-		sipd_reply_simple(r, status, reason);
-		return status;
+		sipd_reply_simple(r, p.status, p.reason);
+		return p.status;
 	}
 	goto fail_logged;
+fail_locked:
+	regcache_unlock(rc);
 fail:
 	log_err("sip: registrar store error %d", err);
-	sipd_write_abort(w);
+	sipd_write_abort(w); /* also reloads the cache from the store */
 fail_logged:
 	/* the held replies of this batch were dropped with the transaction;
 	 * UDP clients retransmit, stream clients get this 500 */
@@ -462,18 +580,3 @@ void reg_handle(struct sipd_reply *r)
 	}
 }
 
-void reg_gc(struct sipd *w)
-{
-	int64_t now = (int64_t)time(NULL);
-	uint64_t removed = 0, count = 0;
-
-	if (sipd_write_begin(w))
-		return;
-	if (store_binding_expire(w->store, now, &removed) == 0 &&
-	    store_binding_count(w->store, now, &count) == 0)
-		metrics_gauge_set(METRICS_REGISTRATIONS, (int64_t)count);
-	sipd_write_end(w);
-	if (removed)
-		log_debug("sip: %llu bindings expired",
-			  (unsigned long long)removed);
-}

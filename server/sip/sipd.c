@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "sipd.h"
+#include "regcache.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
 #include "../store/store.h"
@@ -130,6 +131,16 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	err = auth_nc_new(&sh->nc);
 	if (err)
 		return err;
+	err = regcache_new(&sh->rc);
+	if (!err)
+		err = devcache_new(&sh->dc);
+	if (err) {
+		regcache_free(sh->rc);
+		sh->rc = NULL;
+		auth_nc_free(sh->nc);
+		sh->nc = NULL;
+		return err;
+	}
 	pthread_mutex_init(&sh->write_lock, NULL);
 	atomic_init(&sh->stream_conns, 0);
 	return 0;
@@ -139,6 +150,10 @@ void sipd_shared_fini(struct sipd_shared *sh)
 {
 	auth_nc_free(sh->nc);
 	sh->nc = NULL;
+	regcache_free(sh->rc);
+	sh->rc = NULL;
+	devcache_free(sh->dc);
+	sh->dc = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -194,6 +209,13 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
 	reg_gc(arg);
 }
 
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reg_flush(arg);
+}
+
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	      struct event_base *base)
 {
@@ -206,6 +228,7 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	w->base = base;
 	w->udp_fd = -1;
 	w->pend_tail = &w->pend;
+	w->rnd_used = sizeof(w->rnd); /* drawn on first use */
 	w->rxcap = (size_t)cfg->max_msg_size + 1;
 	w->rxbuf = malloc(w->rxcap + 1);
 	w->txcap = 65536;
@@ -239,7 +262,15 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 			goto fail;
 		}
 		event_add(w->gc_timer, &tv);
-		reg_gc(w);
+		tv.tv_sec = REGCACHE_FLUSH_MS / 1000;
+		tv.tv_usec = (REGCACHE_FLUSH_MS % 1000) * 1000;
+		w->flush_timer = event_new(base, -1, EV_PERSIST, flush_cb, w);
+		if (!w->flush_timer) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		event_add(w->flush_timer, &tv);
+		reg_gc(w); /* also loads the bindings into memory */
 	}
 	return 0;
 fail:
@@ -252,6 +283,11 @@ void sipd_fini(struct sipd *w)
 {
 	if (w->pend_tail)
 		sipd_write_abort(w); /* nothing is open between batches */
+	if (w->store && w->sh)
+		reg_flush(w); /* refreshes still in memory (any worker's) */
+	if (w->flush_timer)
+		event_free(w->flush_timer);
+	w->flush_timer = NULL;
 	if (w->gc_timer)
 		event_free(w->gc_timer);
 	w->gc_timer = NULL;

@@ -6,9 +6,11 @@
  * SO_REUSEPORT sockets, its transaction table and its store connection) and
  * touches nothing of another worker. What workers share lives in
  * `struct sipd_shared`: read-only settings, the SSL_CTX (thread-safe), the
- * digest nonce key, the nonce-count tracker (locked inside auth.c) and the
- * lock that serialises registrar writes (SQLite has one writer at a time;
- * queueing on a mutex is much cheaper than SQLite's sleeping busy handler).
+ * digest nonce key, the nonce-count tracker (locked inside auth.c), the
+ * in-memory bindings and devices the registrar reads (regcache.c,
+ * devcache.c, locked inside) and the lock that serialises registrar writes
+ * (SQLite has one writer at a time; queueing on a mutex is much cheaper
+ * than SQLite's sleeping busy handler).
  */
 #ifndef DATALINE_SERVER_SIPD_H
 #define DATALINE_SERVER_SIPD_H
@@ -30,6 +32,9 @@ struct event_base;
 struct evconnlistener;
 struct store;
 struct auth_nc;
+struct regcache;
+struct devcache;
+struct store_device;
 struct stream_conn;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
@@ -53,6 +58,8 @@ struct sipd_shared {
 	SSL_CTX *ssl_ctx;                /* borrowed; NULL without TLS */
 	uint8_t nonce_key[SIP_NONCE_KEY_LEN];
 	struct auth_nc *nc;              /* owned; locks inside */
+	struct regcache *rc;             /* owned: bindings; locks inside */
+	struct devcache *dc;             /* owned: devices; locks inside */
 	pthread_mutex_t write_lock;      /* registrar write transactions */
 	atomic_int stream_conns;         /* open TCP+TLS connections, all */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
@@ -72,6 +79,7 @@ struct sipd {
 	struct evconnlistener *tls_lst;  /* owned, NULL if off */
 	struct stream_conn *conns;       /* owned list of open connections */
 	struct event *gc_timer;          /* owned: worker 0 expires bindings */
+	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
 	char *rxbuf;                     /* owned: one UDP datagram */
 	size_t rxcap;
 	char *txbuf;                     /* owned: the response being built */
@@ -83,6 +91,11 @@ struct sipd {
 	int txn_open;                    /* transaction open, write_lock held */
 	struct sipd_pending *pend;       /* owned FIFO of held replies */
 	struct sipd_pending **pend_tail;
+	/* UDP answers of one read burst leave in one sendmmsg (udp.c) */
+	struct sipd_udp_out *out;        /* owned, NULL if UDP is off */
+	/* To tags: CSPRNG bytes drawn in bulk (dispatch.c) */
+	uint8_t rnd[512];
+	size_t rnd_used;
 };
 
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
@@ -119,6 +132,10 @@ void sipd_tx_arm(struct sipd *w);
 /* udp.c */
 int udp_open(struct sipd *w, const char *hostport);
 void udp_close(struct sipd *w);
+/* Sends BUF to DEST over the worker's UDP socket; inside a read burst it
+ * is queued and leaves with the burst's other answers (one sendmmsg). */
+int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
+	     const char *buf, size_t len);
 
 /* stream.c: TCP and TLS listeners and connections. */
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
@@ -163,6 +180,9 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
 void reg_handle(struct sipd_reply *r);
 /* Expires old bindings and refreshes the registrations gauge. */
 void reg_gc(struct sipd *w);
+/* Writes the refreshes held in memory (write-behind) in one transaction.
+ * Outside a read batch only. 0 or -errno. */
+int reg_flush(struct sipd *w);
 
 /* auth.c: nonce-count replay tracker (RFC 7616 s.3.4.6, RFC 8760). */
 int auth_nc_new(struct auth_nc **out);
@@ -171,5 +191,12 @@ void auth_nc_free(struct auth_nc *nc);
  * -EALREADY for a replay. NOW/TTL in seconds bound how long entries live. */
 int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		  uint64_t now, uint64_t ttl);
+
+/* devcache.c: devices by digest username, read through to the store ST
+ * (the caller's connection). 0, -ENOENT, or another -errno. */
+int devcache_new(struct devcache **out);
+void devcache_free(struct devcache *dc);
+int devcache_get(struct devcache *dc, struct store *st, const char *username,
+		 struct store_device *out);
 
 #endif

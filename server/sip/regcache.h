@@ -1,0 +1,118 @@
+/*
+ * regcache: the registrar's in-memory mirror of the bindings table
+ * (RFC 3261 s.10.3), shared by all workers. Private to server/sip/.
+ *
+ * Why: every REGISTER reads the bindings of its number (the existing one
+ * for the CSeq check, the device's count, the Contact list of the 200);
+ * reading them from SQLite on every request cost more than the digest.
+ * The store stays the durable copy; this is the copy the registrar reads.
+ *
+ * Consistency with the store (the rules registrar.c and dispatch.c keep):
+ *   - A binding that is new, or removed, or whose routing data changes is
+ *     written to the store inside the registrar's write transaction
+ *     (sh->write_lock held) and to the cache at the same time, tagged with
+ *     the transaction's id. regcache_txn_end(ok=0) after a failed commit
+ *     reloads the cache from the store (keeping pending refreshes).
+ *   - A refresh (same device, same routing data, only expiry, Call-ID and
+ *     CSeq change) updates the cache only and marks the entry dirty; the
+ *     write-behind flush (reg_flush) writes dirty entries in one
+ *     transaction every REGCACHE_FLUSH_MS. See docs/protocol.md for what a
+ *     crash can lose.
+ *   - The cache is (re)loaded only with sh->write_lock held, so no write
+ *     transaction is half-way through when it is.
+ * Lock order: sh->write_lock, then the cache lock (regcache_lock).
+ */
+#ifndef DATALINE_SERVER_REGCACHE_H
+#define DATALINE_SERVER_REGCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../store/store.h"
+
+/* How long a refresh may wait in memory before it is written. */
+#define REGCACHE_FLUSH_MS 1000
+/* A refresh is written behind only while the binding's written expiry is
+ * at least this far away, so that after a crash every binding a 200 told
+ * of is still there for this long (the client refreshes meanwhile). */
+#define REGCACHE_SAFE_S 30
+
+struct regcache;
+
+enum rc_field {
+	RC_NUMBER, RC_USERNAME, RC_CONTACT, RC_CALL_ID, RC_TRANSPORT,
+	RC_RECEIVED, RC_PATH, RC_INSTANCE, RC__N
+};
+
+/* One binding: a single allocation, strings at offsets in buf (so a copy
+ * is one memcpy). */
+struct rc_ent {
+	struct rc_ent *next;     /* hash chain (or snapshot list) */
+	uint64_t hash;           /* of the number */
+	uint64_t seq;            /* newer puts list first */
+	uint64_t txn;            /* write transaction that put it, 0 = flush */
+	int dirty;               /* refreshed in memory, not yet written */
+	uint32_t cseq;
+	int64_t expires_at;
+	int64_t durable_expires;  /* expiry of the last row written */
+	int q;
+	uint32_t reg_id;
+	size_t size;             /* of the whole allocation */
+	uint32_t off[RC__N];
+	char buf[];
+};
+
+static inline const char *rc_str(const struct rc_ent *e, enum rc_field f)
+{
+	return e->buf + e->off[f];
+}
+
+int regcache_new(struct regcache **out);
+void regcache_free(struct regcache *rc);
+void regcache_lock(struct regcache *rc);
+void regcache_unlock(struct regcache *rc);
+
+/* All below: cache lock held. */
+
+/* 1 if loaded (usable), 0 if it must be (re)loaded first. */
+int regcache_loaded(const struct regcache *rc);
+/* Loads every unexpired binding from ST (write_lock held too); keeps the
+ * dirty entries it had (refreshes not yet written) over the loaded rows. */
+int regcache_load(struct regcache *rc, struct store *st, int64_t now);
+const struct rc_ent *regcache_find(const struct regcache *rc,
+				   const char *number, const char *contact);
+/* 1 if E was put by the write transaction still open (not committed). */
+int regcache_uncommitted(const struct regcache *rc, const struct rc_ent *e);
+/* Unexpired bindings of NUMBER made by USERNAME (NULL: by any device). */
+uint64_t regcache_count_device(const struct regcache *rc, const char *number,
+			       const char *username, int64_t now);
+/* Inserts or replaces (number, contact). DIRTY: a refresh to write
+ * behind; otherwise it is tagged with the open write transaction. */
+int regcache_put(struct regcache *rc, const struct store_binding *b,
+		 int dirty);
+int regcache_del(struct regcache *rc, const char *number,
+		 const char *contact);
+void regcache_del_all(struct regcache *rc, const char *number);
+/* Unexpired bindings of NUMBER, newest first; cb as in store.h. */
+int regcache_list(const struct regcache *rc, const char *number, int64_t now,
+		  store_binding_cb cb, void *arg);
+/* Drops expired entries; returns how many unexpired remain. */
+uint64_t regcache_expire(struct regcache *rc, int64_t now);
+void regcache_to_binding(const struct rc_ent *e, struct store_binding *b);
+
+/* Write transactions (write_lock held; takes the cache lock itself). */
+void regcache_txn_begin(struct regcache *rc);
+/* OK=0: the transaction rolled back: reload from ST. */
+void regcache_txn_end(struct regcache *rc, int ok, struct store *st);
+
+/* Write-behind (takes the cache lock itself). */
+size_t regcache_dirty_count(struct regcache *rc);
+/* Copies of the dirty entries (list through ->next), dirty flags cleared. */
+struct rc_ent *regcache_take_dirty(struct regcache *rc);
+/* After a flush committed (write_lock still held): the written expiries. */
+void regcache_flushed(struct regcache *rc, const struct rc_ent *snap);
+/* After a failed flush: marks the entries still as in SNAP dirty again. */
+void regcache_restore_dirty(struct regcache *rc, const struct rc_ent *snap);
+void regcache_snap_free(struct rc_ent *snap);
+
+#endif
