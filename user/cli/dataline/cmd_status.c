@@ -60,11 +60,17 @@ int cmd_status(struct cli_opts *o)
 	json_int_t pid = json_integer_value(json_object_get(d, "pid"));
 	int alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 	printf("daemon:    %s (pid %lld)\n", alive ? "running" : "not running", (long long)pid);
-	printf("sip:       %s over %s, contact %s, expires %lld s, last change %lld\n",
+	time_t upd = (time_t)json_integer_value(json_object_get(d, "updated_at"));
+	char when[32] = "-";
+	struct tm tm;
+
+	if (upd > 0 && gmtime_r(&upd, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("sip:       %s over %s, contact %s, expires %lld s, last change %s\n",
 	       cli_json_str(d, "state"), cli_json_str(d, "transport"),
 	       cli_json_str(d, "contact") ? cli_json_str(d, "contact") : "-",
 	       (long long)json_integer_value(json_object_get(d, "expires")),
-	       (long long)json_integer_value(json_object_get(d, "updated_at")));
+	       when);
 	r = 0;
 out:
 	json_decref(d);
