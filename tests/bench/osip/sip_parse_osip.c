@@ -15,13 +15,6 @@
 
 #include "../sip_parse_msgs.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int one(const char *msg, size_t len)
 {
 	osip_message_t *m;
@@ -38,32 +31,8 @@ static int one(const char *msg, size_t len)
 	return n;
 }
 
-static void run(const char *name, const char *msg, size_t len, long iter)
-{
-	double best = 1e99;
-	volatile long sink = 0;
-
-	if (one(msg, len) < 0) {
-		fprintf(stderr, "%s does not parse\n", name);
-		exit(1);
-	}
-	for (int r = 0; r < 5; r++) {
-		double t0 = now();
-		for (long i = 0; i < iter; i++)
-			sink += one(msg, len);
-		double dt = now() - t0;
-		if (dt < best)
-			best = dt;
-	}
-	printf("%s %.0f %.1f\n", name, (double)iter / best, best / (double)iter * 1e9);
-	(void)sink;
-}
-
 int main(int argc, char **argv)
 {
-	long iter = argc > 1 ? atol(argv[1]) : 200000;
 	parser_init();
-	run("REGISTER", bench_register, sizeof(bench_register) - 1, iter);
-	run("INVITE", bench_invite, sizeof(bench_invite) - 1, iter);
-	return 0;
+	return bench_main(argc, argv, one);
 }
