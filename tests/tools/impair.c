@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include "impair.skel.h"
 #include "empty_tc.skel.h"
+#include "tool_netns.h"
 
 #define PRIO_IMPAIR 0xc001
 #define PRIO_EMPTY  0xc002
@@ -42,21 +43,6 @@ static const char usage[] =
 static int libbpf_quiet(enum libbpf_print_level l, const char *f, va_list a)
 {
 	return getenv("IMPAIR_DEBUG") ? vfprintf(stderr, f, a) : 0;
-}
-
-static int enter_netns(const char *name)
-{
-	char path[256];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/var/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (setns(fd, CLONE_NEWNET) < 0)
-		err = -errno;
-	close(fd);
-	return err;
 }
 
 static int do_attach(struct bpf_tc_hook *hook, int prog_fd, __u32 prio)
