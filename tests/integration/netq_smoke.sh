@@ -68,6 +68,12 @@ rtt=$(jq -r .rtt_us <<<"$p"); kbps=$(jq -r .kbps <<<"$p"); ts=$(jq -r .timestamp
   ok "smoke: probe rtt $rtt us, $kbps kbit/s, $ts timestamps" || fail "smoke: probe said $p"
 prtt=$(nq show --json n1s0 | jq -r '.interfaces[0].probe_rtt_us')
 [ "$prtt" = "$rtt" ] && ok "smoke: probe result stored in the map" || fail "smoke: map has probe_rtt_us $prtt, probe said $rtt"
+# Background probing is refused above the 1 MB/hour data budget (every 10 s
+# is ~24 MB/hour), before anything is sent.
+out=$(timeout 5 "$NETQ" --pin-dir "$PIN" probe 127.0.0.1:9 --every 10 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"over the 1000000 budget"* ]] &&
+  ok "smoke: probe --every 10 refused over the data budget (exit 2)" ||
+  fail "smoke: probe --every 10 exit $rc: $out"
 
 nq decide text >/dev/null; rc=$?
 [ $rc -eq 0 ] && ok "smoke: decide text = data (exit 0)" || fail "smoke: decide text exit $rc"
