@@ -432,6 +432,29 @@ static void t_missing_and_limits(void **s)
 	assert_int_equal(e.status, 413);
 	/* nothing was written past hdrs[] (call_id follows it) */
 	assert_null(m.call_id.p);
+	/* ... and the 413 can be answered: Via/From/To/Call-ID/CSeq are
+	 * among the lines indexed (docs/protocol.md promises the 413) */
+	assert_true(e.can_reply);
+	{
+		char out[2048];
+		struct sip_buf b;
+		size_t len;
+		sip_buf_init(&b, out, sizeof(out));
+		sip_resp_begin(&b, &m, 413, NULL, "t1", NULL);
+		assert_int_equal(sip_msg_end(&b, NULL, NULL, 0, &len), 0);
+		assert_non_null(strstr(out, "\r\nCSeq: 2 REGISTER\r\n"));
+		assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;rport;branch=z9hG4bK1"));
+		assert_non_null(strstr(out, "\r\nCall-ID: abc@192.0.2.7\r\n"));
+	}
+	/* 81 lines before the CSeq: nothing to answer with, dropped */
+	n = snprintf(msg, sizeof(msg), "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
+		     "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\n");
+	for (int i = 4; i <= SIP_MAX_HEADERS; i++)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "X-H%d: v\r\n", i);
+	n += snprintf(msg + n, sizeof(msg) - (size_t)n, "CSeq: 1 REGISTER\r\n\r\n");
+	assert_int_equal(sip_msg_parse(msg, (size_t)n, 0, &m, &e), -E2BIG);
+	assert_int_equal(e.status, 413);
+	assert_false(e.can_reply);
 
 	/* a stream message needs Content-Length; a datagram does not */
 	n = snprintf(msg, sizeof(msg), "%s\r\n", REG_HEAD);
