@@ -202,6 +202,35 @@ static void t_contact(void **s)
 	assert_int_equal(sip_contact_decode(S("<sip:u@h>;q"), &c), -EBADMSG);
 }
 
+/* RFC 3261 s.25.1 qvalue, strictly, in thousandths, without floats */
+static void t_qvalue(void **s)
+{
+	static const struct { const char *in; int q; } ok[] = {
+		{ "0", 0 }, { "1", 1000 }, { "0.", 0 }, { "1.", 1000 },
+		{ "0.5", 500 }, { "0.05", 50 }, { "0.005", 5 }, { "0.123", 123 },
+		{ "0.999", 999 }, { "1.0", 1000 }, { "1.000", 1000 }, { "0.000", 0 },
+	};
+	static const char *const bad[] = {
+		"nan", "NaN", "inf", "-0", "-1", "+1", ".5", "0.0001", "1.001",
+		"1.5", "2", "01", "0,5", "0.5 ", " 0.5", "1e0", "0x1", "0.5a", "",
+	};
+	int q;
+	(void)s;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		q = -1;
+		if (sip_qvalue_decode((struct sip_str){ ok[i].in, strlen(ok[i].in) }, &q))
+			fail_msg("refused '%s'", ok[i].in);
+		assert_int_equal(q, ok[i].q);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		q = -7;
+		if (sip_qvalue_decode((struct sip_str){ bad[i], strlen(bad[i]) }, &q) != -EBADMSG)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_int_equal(q, -7); /* untouched on failure */
+	}
+	assert_int_equal(sip_qvalue_decode(SIP_STR_NULL, &q), -EBADMSG);
+}
+
 /* ------------------------------------------------------------ Via */
 
 static void t_via(void **s)
@@ -594,6 +623,7 @@ int main(void)
 		cmocka_unit_test(t_uri),	cmocka_unit_test(t_uri_other_schemes),
 		cmocka_unit_test(t_uri_eq_and_params),
 		cmocka_unit_test(t_nameaddr),	cmocka_unit_test(t_contact),
+		cmocka_unit_test(t_qvalue),
 		cmocka_unit_test(t_via),	cmocka_unit_test(t_cseq_date_uint),
 		cmocka_unit_test(t_register),	cmocka_unit_test(t_bad_messages),
 		cmocka_unit_test(t_bad_headers), cmocka_unit_test(t_missing_and_limits),
