@@ -331,6 +331,10 @@ int sip_nameaddr_decode(struct sip_str s, struct sip_nameaddr *out);
 int sip_via_decode(struct sip_str s, struct sip_via *out);
 int sip_cseq_decode(struct sip_str s, struct sip_cseq *out);
 int sip_contact_decode(struct sip_str s, struct sip_contact *out);
+/* A q-value (RFC 3261 s.25.1: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]),
+ * no LWS, in thousandths ("0.5" = 500) in *out; -EBADMSG otherwise
+ * ("nan", "1.5", "-0", ".5", "0.0001"). No floating point. */
+int sip_qvalue_decode(struct sip_str s, int *out);
 /* RFC 1123 date as SIP requires it (RFC 3261 s.20.17: "GMT" only). */
 int sip_date_decode(struct sip_str s, int64_t *unix_time);
 /*

@@ -141,6 +141,29 @@ out:
 	return 0;
 }
 
+int sip_qvalue_decode(struct sip_str s, int *out)
+{
+	int v, scale = 100;
+	size_t i;
+
+	if (!s.p || s.len == 0 || s.len > 5 || (s.p[0] != '0' && s.p[0] != '1'))
+		return -EBADMSG;
+	v = (s.p[0] - '0') * 1000;
+	if (s.len > 1) {
+		if (s.p[1] != '.')
+			return -EBADMSG;
+		for (i = 2; i < s.len; i++, scale /= 10) {
+			/* after "1." only zeros */
+			if ((unsigned)(s.p[i] - '0') > 9 ||
+			    (s.p[0] == '1' && s.p[i] != '0'))
+				return -EBADMSG;
+			v += (s.p[i] - '0') * scale;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
 int sip_via_decode(struct sip_str s, struct sip_via *out)
 {
 	const char *p, *end, *q;

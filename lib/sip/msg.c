@@ -136,7 +136,7 @@ int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 	struct sip_parse_error e = { -1, 400, NULL, 0 };
 	const char *p = buf, *end = buf + len, *nl, *le, *q;
 	uint16_t last[SIP_HDR__COUNT];
-	int rc, pending = 0;
+	int rc, pending = 0, too_many = 0;
 	int pending_status = 400;
 	const char *pending_reason = NULL;
 	struct sip_str v;
@@ -195,8 +195,12 @@ int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 			p = nl + 1;
 			continue;
 		}
-		if (m->nhdrs == SIP_MAX_HEADERS)
-			FAIL(-E2BIG, 413, "Too many header lines");
+		if (m->nhdrs == SIP_MAX_HEADERS) {
+			/* stop indexing, but say whether the lines indexed so
+			 * far allow the 413 to be answered */
+			too_many = 1;
+			break;
+		}
 		q = sip_span(p, le, SIP_C_TOKEN);
 		h = &m->hdrs[m->nhdrs];
 		h->name = sip_mkstr(p, q);
@@ -234,6 +238,8 @@ int sip_msg_parse(const char *buf, size_t len, unsigned flags,
 	e.can_reply = e.is_request == 1 && m->first[SIP_HDR_VIA] &&
 		      m->first[SIP_HDR_FROM] && m->first[SIP_HDR_TO] &&
 		      m->first[SIP_HDR_CALL_ID] && m->first[SIP_HDR_CSEQ];
+	if (too_many)
+		FAIL(-E2BIG, 413, "Too many header lines");
 	if (pending) {
 		rc = pending;
 		e.status = pending_status;

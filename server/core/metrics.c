@@ -38,7 +38,7 @@ static const char *const verify_names[METRICS_VERIFY__N] = {
 };
 static const char *const auth_names[METRICS_AUTH__N] = {
 	"bad_password", "stale_nonce", "replayed_nonce", "unknown_user",
-	"missing", "wrong_aor",
+	"missing", "wrong_aor", "unsupported",
 };
 static const struct {
 	const char *name, *help;

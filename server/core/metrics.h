@@ -38,6 +38,7 @@ enum metrics_auth_reason {
 	METRICS_AUTH_UNKNOWN_USER,
 	METRICS_AUTH_MISSING,       /* no credentials: challenged (401) */
 	METRICS_AUTH_WRONG_AOR,     /* To user is not the device's number (403) */
+	METRICS_AUTH_UNSUPPORTED,   /* algorithm or qop we do not offer (401) */
 	METRICS_AUTH__N
 };
 /* dataline_sip_auth_failures_total{reason="bad_password|..."} */

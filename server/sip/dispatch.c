@@ -128,9 +128,13 @@ static void reply_dest(struct sipd_reply *r, union sipd_addr *dest)
 	const struct sip_msg *m = r->req;
 
 	/* RFC 3261 18.2.2 + RFC 3581: the source address; the source port
-	 * with rport, else the Via port (5060 by default) */
+	 * with rport, else the Via port (5060 by default). A request that
+	 * failed to parse before its Via was decoded (m->nvia == 0: a bad
+	 * start line, too many header lines, a missing From, ...) has no
+	 * Via port to trust: its 400/413 goes to the source port, which is
+	 * also what rport would have asked for. */
 	*dest = r->peer->addr;
-	if (r->peer->tp == SIPD_UDP && !m->via.rport_present) {
+	if (r->peer->tp == SIPD_UDP && m->nvia && !m->via.rport_present) {
 		uint16_t port = m->via.port ? m->via.port : 5060;
 		if (dest->sa.sa_family == AF_INET6)
 			dest->sin6.sin6_port = htons(port);

@@ -243,13 +243,15 @@ int regcache_del(struct regcache *rc, const char *number, const char *contact)
 	return 0;
 }
 
-void regcache_del_all(struct regcache *rc, const char *number)
+void regcache_del_all(struct regcache *rc, const char *number,
+		      const char *username)
 {
 	uint64_t h = rc_hash(number);
 	struct rc_ent **pp = &rc->buckets[h & (rc->nbuckets - 1)];
 
 	while (*pp) {
-		if ((*pp)->hash == h && !strcmp(rc_str(*pp, RC_NUMBER), number))
+		if ((*pp)->hash == h && !strcmp(rc_str(*pp, RC_NUMBER), number) &&
+		    (!username || !strcmp(rc_str(*pp, RC_USERNAME), username)))
 			rc_unlink(rc, pp);
 		else
 			pp = &(*pp)->next;

@@ -92,7 +92,9 @@ int regcache_put(struct regcache *rc, const struct store_binding *b,
 		 int dirty);
 int regcache_del(struct regcache *rc, const char *number,
 		 const char *contact);
-void regcache_del_all(struct regcache *rc, const char *number);
+/* Removes the bindings of NUMBER made by USERNAME (NULL: by any device). */
+void regcache_del_all(struct regcache *rc, const char *number,
+		      const char *username);
 /* Unexpired bindings of NUMBER, newest first; cb as in store.h. */
 int regcache_list(const struct regcache *rc, const char *number, int64_t now,
 		  store_binding_cb cb, void *arg);

@@ -5,12 +5,17 @@
  *
  * The order, each step answering at most once:
  *   no credentials for our realm      -> 401, both challenges (SHA-256 first)
+ *   algorithm/qop not offered, no qop -> 401 (fresh challenge), before
+ *                                        the username is looked up
  *   unknown user / wrong response     -> 401 (fresh challenge)
  *   right response, old/foreign nonce -> 401 stale=true (client retries
  *                                        without asking its user)
  *   nonce-count not above the last    -> 401 (replay)
  *   To user is not the device's number-> 403
  *   bad Contact / "*" misuse          -> 400;  0 < expires < min -> 423
+ *   bad q (RFC 3261 qvalue)           -> 400
+ *   a Contact live for another device -> 403 (each device manages its own
+ *                                        bindings; see reg_plan_check)
  *   more bindings than the device may -> 403 "Too Many Bindings"
  *   then the bindings change and 200 lists every current Contact of the
  *   number (all its devices) with its remaining expires.
@@ -121,15 +126,39 @@ static int reg_to_matches(const struct sip_msg *m, const char *number)
 	       memcmp(user, number + 1, n) == 0;
 }
 
-/* Authenticates; answers and returns -1 on failure, 0 with *dev on success. */
+/* 1 if ALG is one of the algorithms we challenge with. */
+static int reg_alg_offered(const struct sipd_shared *sh, enum sip_digest_alg alg)
+{
+	int i;
+
+	for (i = 0; i < sh->nalgs; i++)
+		if (alg == sh->algs[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * Authenticates; answers and returns -1 on failure, 0 with *dev on success.
+ *
+ * Usernames must not be told apart by the answer (nor grossly by its
+ * time): an algorithm or qop we do not offer, and a missing qop (RFC 2069
+ * style, which we do not offer either), get a fresh challenge listing
+ * what we do offer (RFC 7616 s.3.7 lets a server challenge again) before
+ * the username is even looked up; and an unknown user (or a device without
+ * an HA1 of that algorithm) has its response checked against a dummy HA1
+ * of the right length, so it costs the same hash as a wrong password and
+ * gets the same 401.
+ */
 static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 {
+	static const char dummy_ha1[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
 	struct sipd *w = r->w;
 	const struct config *cfg = w->sh->cfg;
 	const struct sip_msg *m = r->req;
 	struct sip_digest_credentials c;
 	char user[STORE_USERNAME_MAX];
-	const char *ha1;
+	const char *ha1 = NULL;
 	uint64_t now = (uint64_t)time(NULL);
 	int rc;
 
@@ -142,29 +171,29 @@ static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 		sipd_reply_simple(r, 400, "Bad Authorization");
 		return -1;
 	}
-	if (sip_str_copy(c.username, user, sizeof(user)) ||
-	    devcache_get(w->sh->dc, w->store, user, dev) != 0) {
-		reg_challenge(r, 0, METRICS_AUTH_UNKNOWN_USER);
+	if (!reg_alg_offered(w->sh, c.alg) || !sip_str_caseeq(c.qop, "auth")) {
+		reg_challenge(r, 0, METRICS_AUTH_UNSUPPORTED);
 		return -1;
 	}
-	if (c.alg != w->sh->algs[0] &&
-	    (w->sh->nalgs < 2 || c.alg != w->sh->algs[1]))
-		ha1 = NULL; /* an algorithm we do not offer */
-	else if (c.alg == SIP_DIGEST_MD5)
-		ha1 = dev->ha1_md5;
-	else
-		ha1 = dev->ha1_sha256;
-	if (!ha1) {
-		sipd_reply_simple(r, 400, "Unsupported Digest Algorithm");
-		return -1;
-	}
+	if (sip_str_copy(c.username, user, sizeof(user)) == 0 &&
+	    devcache_get(w->sh->dc, w->store, user, dev) == 0)
+		ha1 = c.alg == SIP_DIGEST_MD5 ? dev->ha1_md5 : dev->ha1_sha256;
+	if (ha1 && !ha1[0])
+		ha1 = NULL; /* no HA1 of that algorithm stored */
 	/* The digest uri is covered by the response hash; it is not required
 	 * to equal the Request-URI byte for byte: real clients (SIPp among
 	 * them) put the server's address there. Kamailio does not compare
 	 * them either. */
-	rc = sip_digest_verify(&c, m->method, ha1);
+	/* dummy_ha1 has the 64 hex digits of SHA-256; its last 32 are MD5's */
+	rc = sip_digest_verify(&c, m->method,
+			       ha1 ? ha1 : dummy_ha1 +
+					   (c.alg == SIP_DIGEST_MD5 ? 32 : 0));
 	if (rc == -EBADMSG) {
 		sipd_reply_simple(r, 400, "Bad Authorization");
+		return -1;
+	}
+	if (!ha1) {
+		reg_challenge(r, 0, METRICS_AUTH_UNKNOWN_USER);
 		return -1;
 	}
 	if (rc) {
@@ -205,20 +234,9 @@ struct reg_contact {
 	uint32_t reg_id;
 	int found;         /* a binding with this URI exists (maybe expired) */
 	int live;          /* ... and has not expired */
+	int foreign;       /* expires=0 for another device's live binding:
+			    * left alone */
 };
-
-static int parse_q(struct sip_str q)
-{
-	char b[8];
-	double v;
-
-	if (!sip_str_present(q) || sip_str_copy(q, b, sizeof(b)))
-		return 1000;
-	v = strtod(b, NULL);
-	if (v < 0 || v > 1)
-		return 1000;
-	return (int)(v * 1000 + 0.5);
-}
 
 /* Reads the Contact list. Returns the count, -1 after answering 400/423. */
 static int reg_contacts(struct sipd_reply *r, struct reg_contact *cs,
@@ -258,7 +276,12 @@ static int reg_contacts(struct sipd_reply *r, struct reg_contact *cs,
 		c->expires = c->ct.expires >= 0 ? c->ct.expires
 			     : m->expires >= 0 ? m->expires
 			     : cfg->default_expires;
-		c->q = parse_q(c->ct.q);
+		c->q = 1000;
+		if (sip_str_present(c->ct.q) &&
+		    sip_qvalue_decode(c->ct.q, &c->q)) {
+			sipd_reply_simple(r, 400, "Bad q Value (0 to 1, at most 3 decimals)");
+			return -1;
+		}
 		if (sip_param_get(c->ct.addr.params, "+sip.instance", &pv) == 0)
 			sip_str_copy(pv, c->instance, sizeof(c->instance));
 		if (sip_param_get(c->ct.addr.params, "reg-id", &pv) == 0) {
@@ -351,8 +374,23 @@ static int reg_is_refresh(const struct regcache *rc, const struct rc_ent *e,
 	       e->reg_id == b->reg_id && e->q == b->q;
 }
 
-/* Reads the cache (its lock held) for the plan: checks, then whether every
- * contact is a refresh. */
+/*
+ * Reads the cache (its lock held) for the plan: checks, then whether every
+ * contact is a refresh.
+ *
+ * Each device manages its own bindings (docs/protocol.md). Bindings stay
+ * keyed by (number, contact URI), as in the store, so a contact URI that
+ * is live for another device of the number cannot be bound by this one:
+ * registering it is refused (403), and expires=0 for it is left alone (the
+ * 200 still lists it, so the client sees it was not removed). A binding
+ * of another device that has expired may be taken over. Two devices of one
+ * number that present the same Contact URI (the same private address
+ * behind two NATs) therefore cannot both register it: the second is told
+ * why and must use a distinct Contact (our handset puts its local port
+ * in it; RFC 5626 clients differ by +sip.instance only, which we do not
+ * key on). Keying by device would need a store migration; see
+ * docs/decisions.md.
+ */
 static void reg_plan_check(struct regcache *rc, const struct config *cfg,
 			   struct reg_plan *p)
 {
@@ -366,6 +404,18 @@ static void reg_plan_check(struct regcache *rc, const struct config *cfg,
 		struct reg_contact *c = &p->cs[i];
 		const struct rc_ent *e = regcache_find(rc, p->dev->number, c->uri);
 
+		c->foreign = 0;
+		if (e && e->expires_at > p->now &&
+		    strcmp(rc_str(e, RC_USERNAME), p->dev->username)) {
+			if (c->expires) {
+				p->status = 403;
+				p->reason = "Contact Bound By Another Device";
+				return;
+			}
+			c->foreign = 1;
+			p->refresh = 0;
+			continue;
+		}
 		if (e && !strcmp(rc_str(e, RC_CALL_ID), p->b.call_id) &&
 		    p->b.cseq <= e->cseq) {
 			/* RFC 3261 10.3 step 7: an old request, out of order */
@@ -508,16 +558,18 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 		goto refuse;
 	}
 	if (star) {
-		delta -= (int64_t)regcache_count_device(rc, dev->number, NULL,
-							  p.now);
-		err = store_binding_delete_all(st, dev->number, NULL, NULL);
+		/* only this device's bindings (docs/protocol.md) */
+		delta -= (int64_t)regcache_count_device(rc, dev->number,
+							  dev->username, p.now);
+		err = store_binding_delete_all(st, dev->number, dev->username,
+					       NULL);
 		if (err)
 			goto fail_locked;
-		regcache_del_all(rc, dev->number);
+		regcache_del_all(rc, dev->number, dev->username);
 	}
 	for (i = 0; i < n && !star; i++) {
 		if (cs[i].expires == 0) {
-			if (!cs[i].found)
+			if (!cs[i].found || cs[i].foreign)
 				continue;
 			err = store_binding_delete(st, dev->number, cs[i].uri);
 			if (err && err != -ENOENT)

@@ -273,7 +273,8 @@ static void print_algs(const struct sipt_chal_list *l)
 
 /* REGISTER: unauthenticated first, then answer the chosen challenge.
  * contact=0 makes a query (RFC 3261 10.2.3), 2 sends "Contact: *" (with
- * Expires: 0, removes every binding: 10.2.2), expires -1 sends none. */
+ * Expires: 0, removes every binding of this device: 10.2.2 and
+ * docs/protocol.md), expires -1 sends none. */
 static int do_register(struct cli *c, const char *name, const char *pass,
 		       int contact, int expires)
 {
@@ -417,7 +418,7 @@ static void usage(void)
 "  replay     resend the last accepted Authorization unchanged\n"
 "  query      authenticated REGISTER without Contact (lists bindings)\n"
 "  unregister authenticated REGISTER with Expires: 0\n"
-"  unregister-all  the same with Contact: * (removes every binding)\n"
+"  unregister-all  the same with Contact: * (removes this device's bindings)\n"
 "  options    OPTIONS (no authentication)\n"
 "  crlf       RFC 5626 keep-alive ping (TCP/TLS)\n"
 "EXAMPLES:\n"

@@ -88,8 +88,14 @@ static void test_put_find_list(void **state)
 	assert_int_equal(regcache_del(rc, "+8613800138000", "sip:a@h"), 0);
 	assert_int_equal(regcache_del(rc, "+8613800138000", "sip:a@h"), -ENOENT);
 	assert_int_equal(regcache_expire(rc, 60), 1); /* c expired, b left */
-	regcache_del_all(rc, "+8613800138000");
+	/* "Contact: *" of device u1 leaves device u2's binding */
+	c.expires_at = 300;
+	assert_int_equal(regcache_put(rc, &c, 0), 0);
+	regcache_del_all(rc, "+8613800138000", "u1");
 	assert_null(regcache_find(rc, "+8613800138000", "sip:b@h"));
+	assert_non_null(regcache_find(rc, "+8613800138000", "sip:c@h"));
+	regcache_del_all(rc, "+8613800138000", NULL);
+	assert_null(regcache_find(rc, "+8613800138000", "sip:c@h"));
 	regcache_unlock(rc);
 	regcache_free(rc);
 }

@@ -202,6 +202,35 @@ static void t_contact(void **s)
 	assert_int_equal(sip_contact_decode(S("<sip:u@h>;q"), &c), -EBADMSG);
 }
 
+/* RFC 3261 s.25.1 qvalue, strictly, in thousandths, without floats */
+static void t_qvalue(void **s)
+{
+	static const struct { const char *in; int q; } ok[] = {
+		{ "0", 0 }, { "1", 1000 }, { "0.", 0 }, { "1.", 1000 },
+		{ "0.5", 500 }, { "0.05", 50 }, { "0.005", 5 }, { "0.123", 123 },
+		{ "0.999", 999 }, { "1.0", 1000 }, { "1.000", 1000 }, { "0.000", 0 },
+	};
+	static const char *const bad[] = {
+		"nan", "NaN", "inf", "-0", "-1", "+1", ".5", "0.0001", "1.001",
+		"1.5", "2", "01", "0,5", "0.5 ", " 0.5", "1e0", "0x1", "0.5a", "",
+	};
+	int q;
+	(void)s;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		q = -1;
+		if (sip_qvalue_decode((struct sip_str){ ok[i].in, strlen(ok[i].in) }, &q))
+			fail_msg("refused '%s'", ok[i].in);
+		assert_int_equal(q, ok[i].q);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		q = -7;
+		if (sip_qvalue_decode((struct sip_str){ bad[i], strlen(bad[i]) }, &q) != -EBADMSG)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_int_equal(q, -7); /* untouched on failure */
+	}
+	assert_int_equal(sip_qvalue_decode(SIP_STR_NULL, &q), -EBADMSG);
+}
+
 /* ------------------------------------------------------------ Via */
 
 static void t_via(void **s)
@@ -432,6 +461,29 @@ static void t_missing_and_limits(void **s)
 	assert_int_equal(e.status, 413);
 	/* nothing was written past hdrs[] (call_id follows it) */
 	assert_null(m.call_id.p);
+	/* ... and the 413 can be answered: Via/From/To/Call-ID/CSeq are
+	 * among the lines indexed (docs/protocol.md promises the 413) */
+	assert_true(e.can_reply);
+	{
+		char out[2048];
+		struct sip_buf b;
+		size_t len;
+		sip_buf_init(&b, out, sizeof(out));
+		sip_resp_begin(&b, &m, 413, NULL, "t1", NULL);
+		assert_int_equal(sip_msg_end(&b, NULL, NULL, 0, &len), 0);
+		assert_non_null(strstr(out, "\r\nCSeq: 2 REGISTER\r\n"));
+		assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;rport;branch=z9hG4bK1"));
+		assert_non_null(strstr(out, "\r\nCall-ID: abc@192.0.2.7\r\n"));
+	}
+	/* 81 lines before the CSeq: nothing to answer with, dropped */
+	n = snprintf(msg, sizeof(msg), "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
+		     "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\n");
+	for (int i = 4; i <= SIP_MAX_HEADERS; i++)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "X-H%d: v\r\n", i);
+	n += snprintf(msg + n, sizeof(msg) - (size_t)n, "CSeq: 1 REGISTER\r\n\r\n");
+	assert_int_equal(sip_msg_parse(msg, (size_t)n, 0, &m, &e), -E2BIG);
+	assert_int_equal(e.status, 413);
+	assert_false(e.can_reply);
 
 	/* a stream message needs Content-Length; a datagram does not */
 	n = snprintf(msg, sizeof(msg), "%s\r\n", REG_HEAD);
@@ -571,6 +623,7 @@ int main(void)
 		cmocka_unit_test(t_uri),	cmocka_unit_test(t_uri_other_schemes),
 		cmocka_unit_test(t_uri_eq_and_params),
 		cmocka_unit_test(t_nameaddr),	cmocka_unit_test(t_contact),
+		cmocka_unit_test(t_qvalue),
 		cmocka_unit_test(t_via),	cmocka_unit_test(t_cseq_date_uint),
 		cmocka_unit_test(t_register),	cmocka_unit_test(t_bad_messages),
 		cmocka_unit_test(t_bad_headers), cmocka_unit_test(t_missing_and_limits),
