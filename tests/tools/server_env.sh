@@ -6,6 +6,8 @@
 #                 temp dir on BASE (SIP UDP+TCP), BASE+1 (SIP TLS), BASE+2
 #                 (HTTP), BASE+3 (HTTPS); waits for /healthz. Sets SRV_PID,
 #                 SRV_DIR, SRV_VAR, SRV_SIP, SRV_TLS, SRV_HTTP, SRV_HTTPS.
+#                 SRV_WRAP (e.g. "prlimit --nofile=256:256") runs it
+#                 through a command that then execs it.
 #   srv_restart [FLAGS...]          starts it again on the same dir/ports
 #   srv_kill [SIG]                  signals SRV_PID (TERM) and waits
 #   srv_cleanup                     kills every server and Kamailio started
@@ -46,7 +48,7 @@ srv_wait_up() {
 }
 
 srv_launch() {
-  "$OUT/dataline-server" --var-dir "$SRV_VAR" --domain "$DOMAIN" \
+  ${SRV_WRAP:-} "$OUT/dataline-server" --var-dir "$SRV_VAR" --domain "$DOMAIN" \
     --sip-udp "127.0.0.1:$SRV_SIP" --sip-tcp "127.0.0.1:$SRV_SIP" \
     --sip-tls "127.0.0.1:$SRV_TLS" --http "127.0.0.1:$SRV_HTTP" \
     --https "127.0.0.1:$SRV_HTTPS" --workers 2 "$@" \

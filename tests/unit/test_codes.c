@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "../../server/http/client.h"
 #include "../../server/http/code.h"
 #include "../../server/http/creds.h"
 
@@ -184,6 +185,44 @@ static void test_creds_new(void **state)
 	assert_int_equal(creds_new("8613800138000", "r", 0, &a), -EINVAL);
 }
 
+/* The key a client is counted under: its address masked to a prefix. */
+static void test_client_prefix(void **state)
+{
+	static const struct {
+		const char *addr;
+		int v4, v6;
+		const char *key; /* NULL: -EINVAL */
+	} t[] = {
+		{ "203.0.113.77", 24, 64, "203.0.113.0/24" },
+		{ "203.0.113.200", 24, 64, "203.0.113.0/24" },
+		{ "203.0.114.1", 24, 64, "203.0.114.0/24" },
+		{ "127.0.0.2", 32, 64, "127.0.0.2/32" },
+		{ "10.1.2.3", 20, 64, "10.1.0.0/20" },
+		{ "2001:db8:1:2:aaaa::1", 24, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:ffff:ffff:ffff:ffff", 24, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2::1", 24, 56, "2001:db8:1::/56" },
+		{ "::ffff:198.51.100.9", 24, 64, "198.51.100.0/24" }, /* mapped */
+		{ "::1", 24, 128, "::1/128" },
+		{ "unknown", 24, 64, NULL },
+		{ "1.2.3", 24, 64, NULL },
+		{ "1.2.3.4", 33, 64, NULL },
+		{ "::1", 24, 129, NULL },
+	};
+	char key[CLIENT_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = client_prefix(t[i].addr, t[i].v4, t[i].v6, key);
+
+		if (!t[i].key) {
+			assert_int_equal(rc, -EINVAL);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(key, t[i].key);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limits),
 		cmocka_unit_test(test_ha1_vectors),
 		cmocka_unit_test(test_creds_new),
+		cmocka_unit_test(test_client_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
