@@ -177,6 +177,9 @@ int main(int argc, char **argv)
 	hc.code_resend_interval = cfg.code_resend_interval;
 	hc.code_max_per_number_hour = cfg.code_max_per_number_hour;
 	hc.code_max_per_client_hour = cfg.code_max_per_client_hour;
+	hc.code_max_per_number_client_hour = cfg.code_max_per_number_client_hour;
+	hc.sms_max_per_number_day = cfg.sms_max_per_number_day;
+	hc.max_devices_per_number = cfg.max_devices_per_number;
 	hc.max_conns = cfg.max_http_conns;
 	hc.max_conns_per_client = cfg.max_http_conns_per_client;
 	hc.header_timeout = cfg.http_header_timeout;

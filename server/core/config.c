@@ -74,7 +74,7 @@ static const struct opt opts[] = {
 	I(client_prefix_v6, 16, 128, "IPv6 prefix bits a client is counted by (64)"),
 	I(metrics_on_https, 0, 1, "also serve /metrics on the HTTPS listener (0)"),
 	I(code_max_per_number_client_hour, 1, 10000, "codes one client prefix may get sent to one number per hour (3)"),
-	I(sms_max_per_number_day, 1, 10000, "codes sent to one number per day, all clients (10)"),
+	I(sms_max_per_number_day, 2, 10000, "codes sent to one number per day, all clients (10)"),
 	I(max_devices_per_number, 1, 10000, "devices one number may have (10)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -50,6 +50,7 @@ static const char *http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 410: return "Gone";
+	case 409: return "Conflict";
 	case 413: return "Content Too Large";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
@@ -385,7 +386,8 @@ static void http_gc_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_api *api = arg;
 	int64_t now = (int64_t)time(NULL);
-	int err = store_codes_gc(api->st, now - HTTP_CODE_GRACE_S, now - 3600);
+	/* the send log is kept for the daily window */
+	int err = store_codes_gc(api->st, now - HTTP_CODE_GRACE_S, now - 86400);
 
 	if (err)
 		log_warn("http: code cleanup failed: %s", strerror(-err));
@@ -399,6 +401,9 @@ void http_api_config_defaults(struct http_api_config *cfg)
 	cfg->code_resend_interval = 60;
 	cfg->code_max_per_number_hour = 5;
 	cfg->code_max_per_client_hour = 20;
+	cfg->code_max_per_number_client_hour = 3;
+	cfg->sms_max_per_number_day = 10;
+	cfg->max_devices_per_number = 10;
 	cfg->max_body = 4096;
 	cfg->max_conns = 1000;
 	cfg->max_conns_per_client = 32;
@@ -431,7 +436,10 @@ int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 	if (api->cfg.code_ttl <= 0 || api->cfg.code_max_tries <= 0 ||
 	    api->cfg.code_resend_interval < 0 || api->cfg.max_body <= 0 ||
 	    api->cfg.code_max_per_number_hour <= 0 ||
-	    api->cfg.code_max_per_client_hour <= 0 || api->cfg.max_conns <= 0 ||
+	    api->cfg.code_max_per_client_hour <= 0 ||
+	    api->cfg.code_max_per_number_client_hour <= 0 ||
+	    api->cfg.sms_max_per_number_day <= 0 ||
+	    api->cfg.max_devices_per_number <= 0 || api->cfg.max_conns <= 0 ||
 	    api->cfg.max_conns_per_client <= 0 || api->cfg.header_timeout <= 0 ||
 	    api->cfg.request_timeout < api->cfg.header_timeout ||
 	    api->cfg.client_prefix_v4 < 0 || api->cfg.client_prefix_v4 > 32 ||

@@ -33,6 +33,10 @@ struct http_api_config {
 	int code_resend_interval; /* seconds, default 60 */
 	int code_max_per_number_hour; /* default 5 */
 	int code_max_per_client_hour; /* default 20 */
+	int code_max_per_number_client_hour; /* one client prefix, one number: 3 */
+	int sms_max_per_number_day; /* all clients, default 10; one client
+				       prefix gets at most half of it */
+	int max_devices_per_number; /* default 10; more: 409 too_many_devices */
 	int max_body;             /* bytes, default 4096 (larger: 413) */
 	/* Connection limits (http_conn.c, docs/decisions.md). */
 	int max_conns;            /* per listener, default 1000 */

@@ -12,6 +12,15 @@
 #   under the running server) the listener backs off instead of spinning;
 #   two Content-Length headers get 400 and a closed connection; /metrics
 #   is not on HTTPS unless asked for.
+#   Provisioning: an attacker on another /24 (127.0.2.x; the victim is
+#   127.0.0.1) requests codes for the victim's number and guesses wrong 5
+#   times per code, as often as allowed: the victim still gets a code and
+#   verifies it, and a second attacker address in the same /24 shares the
+#   first one's budget; the daily SMS cap per number holds across 4
+#   prefixes (each gets at most half); the device cap answers 409.
+# Loopback: all of 127.0.0.0/8 is local, so curl --interface 127.0.2.1
+# gives a second client; the default per-client prefix is /24, hence
+# 127.0.2.x and not 127.0.0.2 for the attacker.
 # Timings are only generous deadlines. Ports 25600-25649, loopback only.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -126,5 +135,94 @@ if srv_start hardening-metrics 25616 --metrics-on-https 1; then
 else
   fail "server_http_hardening: server with --metrics-on-https starts"
 fi
+
+# ---------------------------------------------------------------- provisioning
+# api_from ADDR METHOD PATH JSON: like api, from source address ADDR
+api_from() {
+  local f; f=$(mktemp)
+  API_STATUS=$(curl -s --interface "$1" -o "$f" -w '%{http_code}' -X "$2" \
+    -H 'Content-Type: application/json' --data-binary "$4" "http://127.0.0.1:$SRV_HTTP$3")
+  API_BODY=$(cat "$f"); rm -f "$f"
+}
+if ! srv_start hardening-prov 25620 --code-resend-interval 0 --max-devices-per-number 2; then
+  fail "server_http_hardening: provisioning server starts"; finish
+fi
+V=+8613800138555
+api_from 127.0.0.1 POST /v1/registrations "{\"number\":\"$V\"}"
+SV=$(jq -r .session <<< "$API_BODY")
+check "server_http_hardening: the victim's code request: 202 with a 128-bit session" \
+  bash -c '[ "$1" = 202 ] && [[ "$2" =~ ^[0-9a-f]{32}$ ]]' _ "$API_STATUS" "$SV"
+vcode=$(spool_code "$V")
+sent=0 refused=0 last=
+for round in 1 2 3 4 5; do
+  for src in 127.0.2.1 127.0.2.9; do
+    api_from "$src" POST /v1/registrations "{\"number\":\"$V\"}"
+    if [ "$API_STATUS" = 202 ]; then
+      sent=$((sent + 1)); sa=$(jq -r .session <<< "$API_BODY")
+      for i in 1 2 3 4 5; do
+        api_from "$src" POST /v1/registrations/verify \
+          "{\"number\":\"$V\",\"code\":\"000000\",\"session\":\"$sa\"}"
+      done
+    else
+      refused=$((refused + 1)); last=$API_BODY
+    fi
+    # guessing without a session of its own, or with a made-up one
+    api_from "$src" POST /v1/registrations/verify \
+      "{\"number\":\"$V\",\"code\":\"000000\",\"session\":\"0123456789abcdef0123456789abcdef\"}"
+  done
+done
+echo "# attacker (127.0.2.1 + 127.0.2.9): $sent codes sent, $refused refused; last: $last"
+check "server_http_hardening: attacker's /24 (two addresses) gets 3 codes an hour for the number, then 429" \
+  bash -c '[ "$1" = 3 ] && jq -e ".error == \"rate_limited\" and .limit == \"number_client_hour\"" <<< "$2" >/dev/null' \
+  _ "$sent" "$last"
+api_from 127.0.0.1 POST /v1/registrations/verify \
+  "{\"number\":\"$V\",\"code\":\"$vcode\",\"session\":\"$SV\"}"
+check "server_http_hardening: after the attacker's wrong guesses the victim's own code verifies (200)" \
+  test "$API_STATUS" = 200
+api_from 127.0.0.1 POST /v1/registrations "{\"number\":\"$V\"}"
+check "server_http_hardening: ... and the victim can still request a new code (202, not 429)" \
+  test "$API_STATUS" = 202
+api_from 127.0.0.1 POST /v1/registrations/verify \
+  "{\"number\":\"$V\",\"code\":\"$vcode\",\"session\":\"$(jq -r .session <<< "$API_BODY")\"}"
+check "server_http_hardening: a code is bound to its session: an old code in a new session is wrong (403)" \
+  test "$API_STATUS" = 403
+
+# devices per number: 2 allowed here
+D=+8613800138556
+for i in 1 2 3; do
+  api_from 127.0.0.1 POST /v1/registrations "{\"number\":\"$D\"}"
+  s=$(jq -r .session <<< "$API_BODY"); c=$(spool_code "$D"); sleep 0.1
+  while [ "$c" = "${prev:-}" ]; do sleep 0.1; c=$(spool_code "$D"); done; prev=$c
+  api_from 127.0.0.1 POST /v1/registrations/verify \
+    "{\"number\":\"$D\",\"code\":\"$c\",\"session\":\"$s\"}"
+  echo "# device $i: $API_STATUS $API_BODY" | cut -c1-160
+done
+check "server_http_hardening: the 3rd device of a number over --max-devices-per-number 2: 409 too_many_devices" \
+  bash -c '[ "$1" = 409 ] && jq -e ".error == \"too_many_devices\" and .max_devices == 2" <<< "$2" >/dev/null' \
+  _ "$API_STATUS" "$API_BODY"
+check "server_http_hardening: ... and the number has 2 devices" \
+  test "$(sqlite3 "$SRV_VAR/dataline.db" "SELECT count(*) FROM devices WHERE number = '$D'")" = 2
+srv_kill
+
+# the daily cap across clients: 4 a day here, so each prefix gets 2
+if ! srv_start hardening-day 25624 --code-resend-interval 0 --code-max-per-number-hour 100 \
+     --code-max-per-client-hour 100 --code-max-per-number-client-hour 100 --sms-max-per-number-day 4; then
+  fail "server_http_hardening: daily-cap server starts"; finish
+fi
+M=+8613800138557 got=
+for src in 127.0.3.1 127.0.4.1 127.0.5.1 127.0.6.1; do
+  for i in 1 2 3; do
+    api_from "$src" POST /v1/registrations "{\"number\":\"$M\"}"
+    got+="$src:$API_STATUS:$(jq -r '.limit // ""' <<< "$API_BODY") "
+  done
+done
+echo "# daily cap 4: $got"
+sms=$(awk -F'\t' -v n="$M" '$2 == n' "$SRV_VAR/sms.spool" | wc -l)
+check "server_http_hardening: daily cap: the number got exactly 4 SMS from 4 prefixes asking 12 times" test "$sms" = 4
+check "server_http_hardening: daily cap: one prefix gets at most half (2), then 429 number_client_day" \
+  grep -q "127.0.3.1:429:number_client_day" <<< "$got"
+check "server_http_hardening: daily cap: once 4 are sent everyone gets 429 number_day" \
+  grep -q "127.0.5.1:429:number_day" <<< "$got"
+srv_kill
 
 finish

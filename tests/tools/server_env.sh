@@ -16,6 +16,7 @@
 #   api METHOD PATH [JSON]          sets API_STATUS, API_BODY (plain HTTP)
 #   spool_code NUMBER               prints the newest code sent to NUMBER
 #   provision NUMBER                API register + verify: CRED_USER, CRED_PASS
+#                 (SESSION: the registration session it used)
 #   metric NAME [LABEL=\"V\"...]   sum of the /metrics samples of NAME
 #                 carrying all the given labels (0 when none)
 #   rss_kb PID / pss_kb PID...      VmRSS of one process / PSS sum of several
@@ -139,8 +140,9 @@ provision() {
   CRED_USER= CRED_PASS=
   api POST /v1/registrations "{\"number\":\"$number\"}"
   [ "$API_STATUS" = 202 ] || { echo "# register $number: $API_STATUS $API_BODY"; return 1; }
+  SESSION=$(jq -r .session <<< "$API_BODY")
   code=$(spool_code "$number") || { echo "# no SMS for $number"; return 1; }
-  api POST /v1/registrations/verify "{\"number\":\"$number\",\"code\":\"$code\"}"
+  api POST /v1/registrations/verify "{\"number\":\"$number\",\"code\":\"$code\",\"session\":\"$SESSION\"}"
   [ "$API_STATUS" = 200 ] || { echo "# verify $number: $API_STATUS $API_BODY"; return 1; }
   CRED_JSON=$API_BODY
   CRED_USER=$(jq -r .username <<< "$API_BODY")

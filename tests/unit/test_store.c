@@ -171,25 +171,42 @@ static void test_codes(void **state)
 	int tries = -1;
 
 	snprintf(c.number, sizeof(c.number), "+8613800138000");
+	snprintf(c.session, sizeof(c.session), "00112233445566778899aabbccddeeff");
 	memset(c.hash, 0x11, sizeof(c.hash));
 	memset(c.salt, 0x22, sizeof(c.salt));
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), -ENOENT);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), -ENOENT);
 	assert_int_equal(tries, -1);
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), 0);
 	assert_int_equal(tries, 1);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), 0);
 	assert_int_equal(tries, 2);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_memory_equal(got.hash, c.hash, sizeof(c.hash));
 	assert_memory_equal(got.salt, c.salt, sizeof(c.salt));
 	assert_int_equal(got.tries, 2);
 	assert_int_equal(got.expires_at, 700);
-	/* a resend replaces the code and resets the tries */
+	assert_string_equal(got.number, c.number);
+	assert_string_equal(got.session, c.session);
+	/* a second session for the same number is separate: its tries are
+	 * its own, and the first one's are untouched */
+	{
+		struct store_code c2 = c, g2;
+
+		c2.session[0] = 'f';
+		assert_int_equal(store_code_put(f->st, &c2), 0);
+		assert_int_equal(store_code_add_try(f->st, c2.session, &tries), 0);
+		assert_int_equal(tries, 1);
+		assert_int_equal(store_code_get(f->st, c.session, &g2), 0);
+		assert_int_equal(g2.tries, 2);
+		assert_int_equal(store_code_delete(f->st, c2.session), 0);
+		assert_int_equal(store_code_get(f->st, c.session, &g2), 0);
+	}
+	/* a put with the same session replaces the code and resets the tries */
 	memset(c.hash, 0x33, sizeof(c.hash));
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_int_equal(got.tries, 0);
 	assert_int_equal(got.hash[0], 0x33);
 
@@ -206,10 +223,14 @@ static void test_codes(void **state)
 	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
 	assert_int_equal(n, 3);
 	int64_t last = -1;
-	assert_int_equal(store_send_log_last(f->st, "+10000000000", &last), -ENOENT);
+	assert_int_equal(store_send_log_last(f->st, "+10000000000", NULL, &last), -ENOENT);
 	assert_int_equal(last, -1);
-	assert_int_equal(store_send_log_last(f->st, c.number, &last), 0);
+	assert_int_equal(store_send_log_last(f->st, c.number, NULL, &last), 0);
 	assert_int_equal(last, 200);
+	assert_int_equal(store_send_log_last(f->st, c.number, "127.0.0.1", &last), 0);
+	assert_int_equal(last, 100);
+	assert_int_equal(store_send_log_count(f->st, c.number, "127.0.0.2", 0, &n), 0);
+	assert_int_equal(n, 1);
 	int64_t t = -1;
 	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 0, 0, &t), 0);
 	assert_int_equal(t, 100);
@@ -225,15 +246,15 @@ static void test_codes(void **state)
 
 	/* gc: the code expires at 700, log entries before 250 go */
 	assert_int_equal(store_codes_gc(f->st, 699, 250), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_codes_gc(f->st, 700, 0), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
 
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_delete(f->st, c.number), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+	assert_int_equal(store_code_delete(f->st, c.session), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
 }
 
 struct sms_seen {
