@@ -113,7 +113,6 @@ $HC hold "$SRV_HTTP" 60 8 > /dev/null & BG+=($!)
 sleep 1
 not_spinning "accept() failing" "$log0"
 wait "${BG[-1]}" 2>/dev/null
-prlimit --pid "$SRV_PID" --nofile=4096:4096
 sleep 1
 check "server_http_hardening: after the descriptors come back /healthz answers" test "$(healthz)" = 200
 check "server_http_hardening: /metrics counts accept errors" \
