@@ -155,7 +155,7 @@ static int http_conn_count_key(const struct http_api *api, const char *key)
 		for (struct http_conn *c = api->lst[i] ? api->lst[i]->conns : NULL;
 		     c; c = c->next)
 			if (c->state != HTTP_CONN_CLOSING && c->key[0] &&
-			    strcmp(c->key, key) == 0)
+			    strcmp(c->key, key) == 0 && http_conn_alive(c))
 				n++;
 	return n;
 }
