@@ -250,17 +250,24 @@ static void http_conn_input_cb(struct evbuffer *buf,
 {
 	struct http_conn *c = arg;
 	size_t len = evbuffer_get_length(buf);
+	size_t left = info->n_added;
 	struct evbuffer_ptr pos;
-	struct evbuffer_iovec v[8];
-	int n;
+	struct evbuffer_iovec v;
 
-	if (!c->lst || c->headers_done || info->n_added == 0 ||
-	    info->n_added > len ||
-	    evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET))
+	if (!c->lst || c->headers_done || left == 0 || left > len ||
+	    evbuffer_ptr_set(buf, &pos, len - left, EVBUFFER_PTR_SET))
 		return;
-	n = evbuffer_peek(buf, (ev_ssize_t)info->n_added, &pos, v, 8);
-	for (int i = 0; i < n && i < 8; i++)
-		http_conn_scan(c, v[i].iov_base, v[i].iov_len);
+	/* the new bytes are the buffer's tail, in one chunk or several */
+	while (left > 0 && !c->headers_done &&
+	       evbuffer_peek(buf, (ev_ssize_t)left, &pos, &v, 1) >= 1 &&
+	       v.iov_len > 0) {
+		size_t n = v.iov_len < left ? v.iov_len : left;
+
+		http_conn_scan(c, v.iov_base, n);
+		left -= n;
+		if (evbuffer_ptr_set(buf, &pos, n, EVBUFFER_PTR_ADD))
+			break;
+	}
 }
 
 static void http_conn_unlink(struct http_conn *c)

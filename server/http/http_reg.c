@@ -202,8 +202,8 @@ void http_reg_request(struct http_api *api, struct evhttp_request *req)
 	}
 	if (code_rate_check(&lim, now, &h, &retry_after, &which)) {
 		metrics_inc(METRICS_CODES_RATE_LIMITED);
-		log_info("http: code for %s from %s rate limited by %s (%lld s)",
-			 number, client, http_reg_limit_names[which],
+		log_info("http: code for %s from %s (%s) rate limited by %s (%lld s)",
+			 number, addr, client, http_reg_limit_names[which],
 			 (long long)retry_after);
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -221,7 +221,8 @@ void http_reg_request(struct http_api *api, struct evhttp_request *req)
 		return;
 	}
 	metrics_inc(METRICS_CODES_SENT);
-	log_info("http: code sent to %s (requested from %s)", number, client);
+	log_info("http: code sent to %s (requested from %s, counted as %s)",
+		 number, addr, client);
 	http_reply_json(req, ROUTE_REQ, 202,
 			json_pack("{s:s, s:s, s:i, s:i}", "number", number,
 				  "session", session,

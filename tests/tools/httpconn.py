@@ -3,7 +3,7 @@
 
   dribble PORT EVERY MAX_S       header line every EVERY s; prints seconds
                                  until the server closed, and lines sent
-  dribble-body PORT EVERY MAX_S  complete headers, then a body byte every
+  dribble-body PORT EVERY MAX_S  complete (7 KB) headers, then a body byte every
                                  EVERY s; prints seconds until closed
   percap PORT N                  opens N idle connections at once; prints
                                  how many the server closed within 1.5 s
@@ -50,7 +50,9 @@ def dribble(port, every, max_s, body=False):
     t0 = time.monotonic()
     lines = 0
     if body:
+        # 7 KB of headers: their end must be found across buffer chunks
         s.sendall(b"POST /v1/registrations HTTP/1.1\r\nHost: x\r\n"
+                  b"X-Pad: " + b"p" * 7000 + b"\r\n"
                   b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
     else:
         s.sendall(b"GET /healthz HTTP/1.1\r\n")
