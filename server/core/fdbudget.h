@@ -2,7 +2,8 @@
  * fdbudget: splits the process's descriptors (RLIMIT_NOFILE) between the
  * HTTP API's connections and SIP's TCP/TLS connections, so that neither
  * can starve the other or the process itself (store, listeners, logs,
- * SMS). Decisions and numbers: docs/decisions.md, "Descriptor budget".
+ * SMS). Decisions: docs/decisions.md, "HTTP API hardening"; numbers:
+ * docs/operations.md, "Limits against abuse".
  */
 #ifndef DATALINE_SERVER_FDBUDGET_H
 #define DATALINE_SERVER_FDBUDGET_H

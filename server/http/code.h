@@ -49,8 +49,8 @@ enum code_verdict code_check(const struct store_code *pending,
 /*
  * The send limits. Each counts the codes sent over a sliding window, by
  * number, by client (the requester's address prefix, server/http/client.h)
- * or by both. Why these (docs/decisions.md, "Provisioning sessions and
- * limits"): per client, so one prefix cannot spray SMS at many numbers;
+ * or by both. Why these (docs/decisions.md, "HTTP API hardening"): per
+ * client, so one prefix cannot spray SMS at many numbers;
  * per number and client, so one prefix cannot use up a number's budget
  * and lock its owner out; per number, hourly and daily across all
  * clients, so a phone never gets more than a few SMS however many

@@ -1,7 +1,7 @@
 /*
  * http_conn: what stands between the kernel's accept queue and evhttp on
  * the API's listeners: connection caps, absolute deadlines and the
- * accept-error back-off (docs/decisions.md, "HTTP connection limits").
+ * accept-error back-off (docs/decisions.md, "HTTP API hardening").
  *
  * libevent 2.1.12 has no per-request hook (evhttp_set_newreqcb came in
  * 2.2) and its timeout is renewed by every byte read, so a client that

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # server_http_hardening: the HTTP API against clients that try to hold it
 # open, starve the process of descriptors, smuggle requests or lock a
-# number's owner out of provisioning (docs/decisions.md, "HTTP
-# connection limits", "Provisioning sessions and limits"):
+# number's owner out of provisioning (docs/decisions.md, "HTTP API
+# hardening"; the limits: docs/operations.md, "Limits against abuse"):
 #   a header dribbler is closed at the absolute header deadline, a body
 #   dribbler at the request deadline; over the per-client cap connections
 #   are closed at once; at the listener cap new clients wait in the backlog
