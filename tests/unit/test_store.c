@@ -1,7 +1,7 @@
 /*
  * test_store: the store API on a real SQLite file in a temp directory:
  * schema creation from an empty file, reopening (data and version kept),
- * refusing a newer schema, devices/HA1 lookup, codes and send-log counts,
+ * refusing a newer schema, migrating schema 1, devices/HA1 lookup, codes and send-log counts,
  * the SMS queue, bindings (upsert, list, expire, per-device counts) and
  * transactions (rollback really discards).
  */
@@ -112,6 +112,43 @@ static void test_newer_schema_refused(void **state)
 	assert_null(st);
 	/* and the test's teardown still needs a store */
 	assert_int_equal(store_open(":memory:", &f->st), 0);
+}
+
+/* A schema 1 file (one code per number) opens as schema 2: devices kept,
+ * the pending codes dropped with their table, sessions usable. */
+static void test_migrates_schema_1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d = mkdev("8613800138000-0011aabb", "+8613800138000");
+	struct store_code c = { .expires_at = 700 }, got;
+	struct store_device gd;
+	struct store *st = NULL;
+	sqlite3 *db;
+	int v = 0;
+
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE code_sessions; DROP INDEX send_log_number_client;"
+		"CREATE TABLE codes (number TEXT PRIMARY KEY, hash BLOB NOT NULL,"
+		" salt BLOB NOT NULL, created INTEGER NOT NULL,"
+		" expires_at INTEGER NOT NULL, tries INTEGER NOT NULL);"
+		"INSERT INTO codes VALUES ('+8613800138000', x'00', x'00', 1, 2, 0);"
+		"UPDATE schema_version SET version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &st), 0);
+	f->st = st;
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_device_get(st, d.username, &gd), 0);
+	assert_string_equal(gd.number, d.number);
+	snprintf(c.number, sizeof(c.number), "+8613800138000");
+	snprintf(c.session, sizeof(c.session), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(store_code_put(st, &c), 0);
+	assert_int_equal(store_code_get(st, c.session, &got), 0);
+	assert_string_equal(got.number, c.number);
 }
 
 static void test_unknown_scheme(void **state)
@@ -519,6 +556,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_migrates_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codes, setup, teardown),
