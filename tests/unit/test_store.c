@@ -1,9 +1,10 @@
 /*
  * test_store: the store API on a real SQLite file in a temp directory:
  * schema creation from an empty file, reopening (data and version kept),
- * refusing a newer schema, migrating schema 1, devices/HA1 lookup, codes and send-log counts,
- * the SMS queue, bindings (upsert, list, expire, per-device counts) and
- * transactions (rollback really discards).
+ * refusing a newer schema, migrating schema 1, devices/HA1 lookup,
+ * registration sessions (codes) and send-log counts, the SMS queue,
+ * bindings (upsert, list, expire, per-device counts) and transactions
+ * (rollback really discards).
  */
 #include <errno.h>
 #include <setjmp.h>
