@@ -98,7 +98,14 @@ int cmd_verify(struct cli_opts *o)
 	number = cli_json_str(pending, "number");
 	session = cli_json_str(pending, "session");
 	server = cli_json_str(st, "server");
-	if (!number || !server || !session) {
+	if (number && server && !session) {
+		fprintf(stderr, "dataline: the pending registration in %s has no "
+			"registration session (made by an older dataline); run "
+			"dataline register again\n", o->state_dir);
+		r = 1;
+		goto out;
+	}
+	if (!number || !server) {
 		fprintf(stderr, "dataline: nothing to verify in %s; run dataline register first\n",
 			o->state_dir);
 		r = 1;
