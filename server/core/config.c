@@ -54,7 +54,7 @@ static const struct opt opts[] = {
 	I(code_max_tries, 1, 100, "wrong tries before a code dies (5)"),
 	I(code_resend_interval, 0, 86400, "seconds between two codes to a number (60)"),
 	I(code_max_per_number_hour, 1, 10000, "codes per number per hour (5)"),
-	I(code_max_per_client_hour, 1, 100000, "codes per client address per hour (20)"),
+	I(code_max_per_client_hour, 1, 100000, "codes per client prefix (see client-prefix-v4/v6) per hour (20)"),
 	I(min_expires, 1, 86400, "shortest registration accepted, s (60)"),
 	I(max_expires, 1, 604800, "longest registration granted, s (3600)"),
 	I(default_expires, 1, 604800, "registration without Expires, s (3600)"),
