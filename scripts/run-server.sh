@@ -23,11 +23,12 @@ dataline-server (embedded defaults; state in $VAR/)
 Register a handset (another terminal):
   1. ask for a code:
        curl -s -X POST -d '{"number":"+8613800138000"}' http://127.0.0.1:8080/v1/registrations
+     (the answer carries "session": the id of this request's code)
      or: $OUT/dataline --no-modem register +8613800138000 --server http://127.0.0.1:8080
   2. read it from the spool:
        tail -n 1 $VAR/sms.spool          # "... Your dataline code is NNNNNN"
   3. verify it, which issues the SIP credentials (password shown once):
-       curl -s -X POST -d '{"number":"+8613800138000","code":"NNNNNN"}' \\
+       curl -s -X POST -d '{"number":"+8613800138000","code":"NNNNNN","session":"SESSION"}' \\
             http://127.0.0.1:8080/v1/registrations/verify
      or: $OUT/dataline --no-modem verify NNNNNN
   4. keep the SIP registration up (TLS, trusting the generated certificate):

@@ -21,6 +21,7 @@
 #include <event2/thread.h>
 
 #include "core/config.h"
+#include "core/fdbudget.h"
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "core/worker.h"
@@ -47,6 +48,34 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 static int is_off(const char *s)
 {
 	return !s[0] || !strcmp(s, "off");
+}
+
+/* Fits --max-http-conns and --max-tcp-conns into the descriptor limit
+ * (server/core/fdbudget.h); shrinks them with a warning if they do not. */
+static int fd_budget(void)
+{
+	struct fdbudget b;
+	int nhttp = !is_off(cfg.http) + !is_off(cfg.https);
+	int err = fdbudget_setup(cfg.workers, nhttp, cfg.max_http_conns,
+				 cfg.max_tcp_conns, &b);
+
+	if (err) {
+		log_err("descriptor budget: %s (raise ulimit -n)", strerror(-err));
+		return err;
+	}
+	if (b.clamped)
+		log_warn("descriptor budget: open-file limit %ld, %ld kept for "
+			 "the process: max-http-conns %d -> %d per listener, "
+			 "max-tcp-conns %d -> %d (raise ulimit -n to keep them)",
+			 b.limit, b.reserve, cfg.max_http_conns, b.http_conns,
+			 cfg.max_tcp_conns, b.sip_conns);
+	else
+		log_info("descriptor budget: open-file limit %ld: %d HTTP "
+			 "connections per listener, %d SIP TCP/TLS, %ld kept",
+			 b.limit, b.http_conns, b.sip_conns, b.reserve);
+	cfg.max_http_conns = b.http_conns;
+	cfg.max_tcp_conns = b.sip_conns;
+	return 0;
 }
 
 /* Migrates the schema once before anyone else opens the file, and sets
@@ -115,7 +144,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (store_prepare())
+	if (store_prepare() || fd_budget())
 		goto out;
 
 	base = event_base_new();
@@ -148,6 +177,16 @@ int main(int argc, char **argv)
 	hc.code_resend_interval = cfg.code_resend_interval;
 	hc.code_max_per_number_hour = cfg.code_max_per_number_hour;
 	hc.code_max_per_client_hour = cfg.code_max_per_client_hour;
+	hc.code_max_per_number_client_hour = cfg.code_max_per_number_client_hour;
+	hc.sms_max_per_number_day = cfg.sms_max_per_number_day;
+	hc.max_devices_per_number = cfg.max_devices_per_number;
+	hc.max_conns = cfg.max_http_conns;
+	hc.max_conns_per_client = cfg.max_http_conns_per_client;
+	hc.header_timeout = cfg.http_header_timeout;
+	hc.request_timeout = cfg.http_request_timeout;
+	hc.client_prefix_v4 = cfg.client_prefix_v4;
+	hc.client_prefix_v6 = cfg.client_prefix_v6;
+	hc.metrics_on_https = cfg.metrics_on_https;
 	if (!is_off(cfg.http) || !is_off(cfg.https)) {
 		err = http_api_start(base, &hc, &api);
 		if (err) {

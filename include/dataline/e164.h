@@ -18,7 +18,8 @@
 /*
  * Normalises IN (LEN bytes, not necessarily NUL-terminated) into OUT
  * (E164_MAX bytes): drops the visual separators RFC 3966 allows
- * (space, '-', '.', '(', ')'), then requires "+" followed by 8..15 digits,
+ * (space, '-', '.', '(', ')') and one national trunk prefix written
+ * "(0)" after the country code ("+44 (0)20..." -> "+4420..."), then requires "+" followed by 8..15 digits,
  * the first of which is not 0. Returns 0, or -EINVAL (OUT untouched).
  */
 int e164_normalize(const char *in, size_t len, char out[E164_MAX]);

@@ -12,10 +12,25 @@ static bool e164_is_separator(char c)
 	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
 }
 
+/*
+ * "(0)" after the country code is how the national trunk prefix is often
+ * written ("+44 (0)20 7946 0000", "+86(0)139..."): it is dialled only from
+ * inside the country and is not part of the E.164 number. Dropping the
+ * parentheses alone would keep the 0 and make a different number, so the
+ * whole "(0)" goes. Only once, and only after at least one digit: "+(0)44"
+ * still starts with 0 and is rejected.
+ */
+static bool e164_is_trunk_zero(const char *in, size_t len, size_t i)
+{
+	return i + 2 < len && in[i] == '(' && in[i + 1] == '0' &&
+	       in[i + 2] == ')';
+}
+
 int e164_normalize(const char *in, size_t len, char out[E164_MAX])
 {
 	char buf[E164_MAX];
 	size_t i = 0, n = 0;
+	bool trunk_seen = false;
 
 	if (!in)
 		return -EINVAL;
@@ -26,6 +41,11 @@ int e164_normalize(const char *in, size_t len, char out[E164_MAX])
 	for (i = 1; i < len; i++) {
 		char c = in[i];
 
+		if (n > 1 && !trunk_seen && e164_is_trunk_zero(in, len, i)) {
+			trunk_seen = true;
+			i += 2;
+			continue;
+		}
 		if (e164_is_separator(c))
 			continue;
 		if (c < '0' || c > '9')

@@ -54,7 +54,7 @@ static const struct opt opts[] = {
 	I(code_max_tries, 1, 100, "wrong tries before a code dies (5)"),
 	I(code_resend_interval, 0, 86400, "seconds between two codes to a number (60)"),
 	I(code_max_per_number_hour, 1, 10000, "codes per number per hour (5)"),
-	I(code_max_per_client_hour, 1, 100000, "codes per client address per hour (20)"),
+	I(code_max_per_client_hour, 1, 100000, "codes per client prefix (see client-prefix-v4/v6) per hour (20)"),
 	I(min_expires, 1, 86400, "shortest registration accepted, s (60)"),
 	I(max_expires, 1, 604800, "longest registration granted, s (3600)"),
 	I(default_expires, 1, 604800, "registration without Expires, s (3600)"),
@@ -65,6 +65,17 @@ static const struct opt opts[] = {
 	I(msg_timeout, 1, 3600, "a started message must complete within s (10)"),
 	I(nonce_ttl, 1, 86400, "digest nonce lifetime before stale=true, s (300)"),
 	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (SHA-256,MD5)"),
+	/* HTTP API hardening; limits and their trade-offs: docs/operations.md */
+	I(max_http_conns, 1, 1000000, "open connections per HTTP(S) listener (1000)"),
+	I(max_http_conns_per_client, 1, 1000000, "open HTTP(S) connections per client prefix (32)"),
+	I(http_header_timeout, 1, 3600, "headers must be complete within s of accept (10)"),
+	I(http_request_timeout, 1, 3600, "a request must be answered within s of accept (30)"),
+	I(client_prefix_v4, 8, 32, "IPv4 prefix bits a client is counted by (24)"),
+	I(client_prefix_v6, 16, 128, "IPv6 prefix bits a client is counted by (64)"),
+	I(metrics_on_https, 0, 1, "also serve /metrics on the HTTPS listener (0)"),
+	I(code_max_per_number_client_hour, 1, 10000, "codes one client prefix may get sent to one number per hour (3)"),
+	I(sms_max_per_number_day, 2, 10000, "codes sent to one number per day, all clients (10)"),
+	I(max_devices_per_number, 1, 10000, "devices one number may have (10)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -94,6 +105,15 @@ void config_defaults(struct config *c)
 	c->msg_timeout = 10;
 	c->nonce_ttl = 300;
 	strcpy(c->digest_algorithms, "SHA-256,MD5");
+	c->max_http_conns = 1000;
+	c->max_http_conns_per_client = 32;
+	c->http_header_timeout = 10;
+	c->http_request_timeout = 30;
+	c->client_prefix_v4 = 24;
+	c->client_prefix_v6 = 64;
+	c->code_max_per_number_client_hour = 3;
+	c->sms_max_per_number_day = 10;
+	c->max_devices_per_number = 10;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

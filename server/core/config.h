@@ -34,6 +34,16 @@ struct config {
 	int msg_timeout;                    /* s for a complete message, 10 */
 	int nonce_ttl;                      /* s a nonce stays fresh, 300 */
 	char digest_algorithms[64];         /* challenge order, "SHA-256,MD5" */
+	/* HTTP API hardening (docs/decisions.md, docs/operations.md): */
+	int max_http_conns;                 /* per HTTP(S) listener, 1000 */
+	int max_http_conns_per_client;      /* per client prefix, 32 */
+	int http_header_timeout;            /* s, absolute, 10 */
+	int http_request_timeout;           /* s, absolute, 30 */
+	int client_prefix_v4, client_prefix_v6; /* 24, 64 */
+	int metrics_on_https;               /* 0: /metrics on loopback HTTP only */
+	int code_max_per_number_client_hour; /* one prefix, one number: 3 */
+	int sms_max_per_number_day;         /* all clients together: 10 */
+	int max_devices_per_number;         /* 10 */
 };
 
 void config_defaults(struct config *c);

@@ -53,6 +53,10 @@ static const struct {
 	{ "dataline_sms_failures_total", "SMS gateway failures (each is retried)" },
 	{ "dataline_http_body_too_large_total", "HTTP requests refused with 413" },
 	{ "dataline_sms_dropped_total", "SMS given up after a day of failures (logged)" },
+	{ "dataline_http_accept_errors_total", "accept() failures on the HTTP(S) listeners (each pauses it 200 ms)" },
+	{ "dataline_http_connections_refused_total", "HTTP(S) connections closed at once: over the per-client cap" },
+	{ "dataline_http_deadline_closed_total", "HTTP(S) connections closed at the header or request deadline" },
+	{ "dataline_http_duplicate_length_total", "HTTP requests refused for conflicting Content-Length headers" },
 };
 static const struct {
 	const char *name, *labels, *help;

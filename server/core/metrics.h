@@ -56,6 +56,10 @@ enum metrics_counter {
 	METRICS_SMS_FAILURES,         /* dataline_sms_failures_total (will retry) */
 	METRICS_HTTP_BODY_TOO_LARGE,  /* dataline_http_body_too_large_total */
 	METRICS_SMS_DROPPED,          /* dataline_sms_dropped_total (gave up) */
+	METRICS_HTTP_ACCEPT_ERRORS,   /* dataline_http_accept_errors_total */
+	METRICS_HTTP_CONNS_REFUSED,   /* dataline_http_connections_refused_total */
+	METRICS_HTTP_DEADLINE_CLOSED, /* dataline_http_deadline_closed_total */
+	METRICS_HTTP_DUP_LENGTH,      /* dataline_http_duplicate_length_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);

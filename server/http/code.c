@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "code.h"
@@ -57,13 +58,17 @@ int code_new(const char *number, int64_t now, int ttl, struct store_code *out,
 {
 	struct store_code c = { 0 };
 	char code[CODE_DIGITS + 1];
+	uint8_t id[(STORE_SESSION_MAX - 1) / 2];
 	int err;
 
 	if (!number || strlen(number) >= sizeof(c.number) || ttl <= 0)
 		return -EINVAL;
 	memcpy(c.number, number, strlen(number) + 1);
-	if (RAND_bytes(c.salt, sizeof(c.salt)) != 1)
+	if (RAND_bytes(c.salt, sizeof(c.salt)) != 1 ||
+	    RAND_bytes(id, sizeof(id)) != 1)
 		return -EIO;
+	for (size_t i = 0; i < sizeof(id); i++)
+		snprintf(c.session + 2 * i, 3, "%02x", id[i]);
 	err = code_generate(code);
 	if (!err)
 		err = code_hash(c.salt, code, CODE_DIGITS, c.hash);
@@ -106,27 +111,47 @@ enum code_verdict code_check(const struct store_code *pending,
 							       : CODE_INVALID;
 }
 
-int code_rate_check(const struct code_limits *lim, int64_t now,
-		    const struct code_history *h, int64_t *retry_after)
+const struct code_window_info code_windows[CODE_W__N] = {
+	[CODE_W_NUMBER_HOUR] = { 1, 0, 3600 },
+	[CODE_W_CLIENT_HOUR] = { 0, 1, 3600 },
+	[CODE_W_NUMBER_CLIENT_HOUR] = { 1, 1, 3600 },
+	[CODE_W_NUMBER_DAY] = { 1, 0, 86400 },
+	[CODE_W_NUMBER_CLIENT_DAY] = { 1, 1, 86400 },
+};
+
+void code_limits_share(struct code_limits *lim)
 {
+	int cap = lim->max[CODE_W_NUMBER_DAY];
+
+	lim->max[CODE_W_NUMBER_CLIENT_DAY] = cap >= 2 ? cap / 2 : 1;
+}
+
+int code_rate_check(const struct code_limits *lim, int64_t now,
+		    const struct code_history *h, int64_t *retry_after,
+		    enum code_window *which)
+{
+	enum code_window worst = CODE_W__N;
 	int64_t wait = 0, w;
 
 	if (h->last_sent >= 0 && now < h->last_sent + lim->resend_interval)
 		wait = h->last_sent + lim->resend_interval - now;
-	if (h->sent_number >= (uint64_t)lim->max_per_number_hour) {
-		w = h->number_oldest + CODE_WINDOW + 1 - now;
-		wait = w > wait ? w : wait;
-		if (wait < 1)
-			wait = 1;
-	}
-	if (h->sent_client >= (uint64_t)lim->max_per_client_hour) {
-		w = h->client_oldest + CODE_WINDOW + 1 - now;
-		wait = w > wait ? w : wait;
-		if (wait < 1)
-			wait = 1;
+	for (int i = 0; i < CODE_W__N; i++) {
+		if (h->sent[i] < (uint64_t)lim->max[i])
+			continue;
+		/* stale data (oldest already out of the window) still
+		 * waits >= 1 s */
+		w = h->oldest[i] + code_windows[i].length + 1 - now;
+		if (w < 1)
+			w = 1;
+		if (w > wait) {
+			wait = w;
+			worst = (enum code_window)i;
+		}
 	}
 	if (wait <= 0)
 		return 0;
 	*retry_after = wait;
+	if (which)
+		*which = worst;
 	return -EAGAIN;
 }

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "../core/metrics.h"
@@ -48,6 +50,7 @@ static const char *http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 410: return "Gone";
+	case 409: return "Conflict";
 	case 413: return "Content Too Large";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
@@ -65,6 +68,9 @@ static void http_send(struct evhttp_request *req, const char *route,
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	/* one request per connection: its deadlines are the request's
+	 * (http_conn.c) */
+	evhttp_add_header(h, "Connection", "close");
 	if (buf && body)
 		evbuffer_add(buf, body, len);
 	evhttp_send_reply(req, status, http_reason(status), buf);
@@ -148,6 +154,43 @@ static const struct http_route http_routes[] = {
 	{ "/metrics", EVHTTP_REQ_GET, "GET", http_metrics },
 };
 
+/*
+ * Request smuggling (RFC 9112 s.6.3): evhttp frames the body by the first
+ * Content-Length and ignores any other, and lets Transfer-Encoding win
+ * over Content-Length. A proxy in front may pick the other one, so a
+ * request with Content-Length values that differ, or with both headers,
+ * is refused and its connection closed (every reply closes it).
+ */
+static int http_framing_ambiguous(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *cl = NULL;
+	struct evkeyval *kv;
+
+	if (evhttp_find_header(h, "Transfer-Encoding") &&
+	    evhttp_find_header(h, "Content-Length"))
+		return 1;
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (cl && strcmp(cl, kv->value) != 0)
+			return 1;
+		cl = kv->value;
+	}
+	return 0;
+}
+
+/* /metrics is for the operator: on the loopback HTTP listener, and on the
+ * public HTTPS one only when --metrics-on-https says so. */
+static int http_route_hidden(struct http_api *api, struct evhttp_request *req,
+			     const struct http_route *r)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+
+	return r->handler == http_metrics && !api->cfg.metrics_on_https &&
+	       api->lst[1] && c && evhttp_connection_get_server(c) == api->lst[1]->h;
+}
+
 static void http_dispatch_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_api *api = arg;
@@ -156,9 +199,18 @@ static void http_dispatch_cb(struct evhttp_request *req, void *arg)
 	const struct http_route *r = NULL;
 	size_t body;
 
+	if (http_framing_ambiguous(req)) {
+		metrics_inc(METRICS_HTTP_DUP_LENGTH);
+		http_reply_error(req, "other", 400, "bad_framing",
+				 "conflicting Content-Length/Transfer-Encoding",
+				 NULL);
+		return;
+	}
 	for (size_t i = 0; path && i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
 		if (strcmp(path, http_routes[i].path) == 0)
 			r = &http_routes[i];
+	if (r && http_route_hidden(api, req, r))
+		r = NULL;
 	if (!r) {
 		http_reply_error(req, "other", 404, "not_found", "no such route", NULL);
 		return;
@@ -242,31 +294,13 @@ int http_host_is_loopback(const char *host)
 	return loop;
 }
 
-static struct bufferevent *http_tls_bevcb(struct event_base *base, void *arg)
-{
-	struct http_api *api = arg;
-	struct bufferevent *bev;
-	SSL *ssl = SSL_new(api->ssl_ctx);
-
-	if (!ssl)
-		return NULL;
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-					     BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
-}
-
 static int http_listen(struct http_api *api, const char *spec, int tls,
-		       struct evhttp **out)
+		       struct http_listener **out)
 {
+	struct evhttp_bound_socket *bound;
+	struct http_listener *l;
 	char host[256];
 	int port, err;
-	struct evhttp *h;
 
 	err = http_parse_hostport(spec, host, sizeof(host), &port);
 	if (err) {
@@ -278,31 +312,43 @@ static int http_listen(struct http_api *api, const char *spec, int tls,
 			"use --https for other addresses", spec);
 		return -EPERM;
 	}
-	h = evhttp_new(api->base);
-	if (!h)
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->h = evhttp_new(api->base))) {
+		free(l);
 		return -ENOMEM;
-	evhttp_set_gencb(h, http_dispatch_cb, api);
-	evhttp_set_timeout(h, HTTP_TIMEOUT_S);
-	evhttp_set_max_body_size(h, HTTP_HARD_MAX_BODY);
-	evhttp_set_max_headers_size(h, HTTP_MAX_HEADERS);
+	}
+	l->api = api;
+	l->tls = tls;
+	l->name = tls ? "https" : "http";
+	evhttp_set_gencb(l->h, http_dispatch_cb, api);
+	evhttp_set_timeout(l->h, HTTP_TIMEOUT_S);
+	evhttp_set_max_body_size(l->h, HTTP_HARD_MAX_BODY);
+	evhttp_set_max_headers_size(l->h, HTTP_MAX_HEADERS);
 	/* every method reaches the dispatcher, which answers 405 itself */
-	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	evhttp_set_allowed_methods(l->h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 				   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
 				   EVHTTP_REQ_PATCH);
-	if (tls)
-		evhttp_set_bevcb(h, http_tls_bevcb, api);
 	errno = 0;
-	if (!evhttp_bind_socket_with_handle(h, host, (ev_uint16_t)port)) {
+	bound = evhttp_bind_socket_with_handle(l->h, host, (ev_uint16_t)port);
+	if (!bound) {
 		err = errno ? -errno : -EADDRNOTAVAIL;
-		log_err("http: cannot listen on %s (%s): %s", spec,
-			tls ? "https" : "http", strerror(-err));
-		evhttp_free(h);
+		log_err("http: cannot listen on %s (%s): %s", spec, l->name,
+			strerror(-err));
+		http_listener_free(l);
 		return err;
 	}
-	log_info("http: %s listening on %s", tls ? "https" : "http", spec);
-	*out = h;
+	err = http_listener_attach(l, bound);
+	if (err) {
+		http_listener_free(l);
+		return err;
+	}
+	log_info("http: %s listening on %s (at most %d connections, %d per "
+		 "client /%d or /%d)", l->name, spec, api->cfg.max_conns,
+		 api->cfg.max_conns_per_client, api->cfg.client_prefix_v4,
+		 api->cfg.client_prefix_v6);
+	*out = l;
 	return 0;
 }
 
@@ -340,7 +386,8 @@ static void http_gc_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_api *api = arg;
 	int64_t now = (int64_t)time(NULL);
-	int err = store_codes_gc(api->st, now - HTTP_CODE_GRACE_S, now - 3600);
+	/* the send log is kept for the daily window */
+	int err = store_codes_gc(api->st, now - HTTP_CODE_GRACE_S, now - 86400);
 
 	if (err)
 		log_warn("http: code cleanup failed: %s", strerror(-err));
@@ -354,7 +401,16 @@ void http_api_config_defaults(struct http_api_config *cfg)
 	cfg->code_resend_interval = 60;
 	cfg->code_max_per_number_hour = 5;
 	cfg->code_max_per_client_hour = 20;
+	cfg->code_max_per_number_client_hour = 3;
+	cfg->sms_max_per_number_day = 10;
+	cfg->max_devices_per_number = 10;
 	cfg->max_body = 4096;
+	cfg->max_conns = 1000;
+	cfg->max_conns_per_client = 32;
+	cfg->header_timeout = 10;
+	cfg->request_timeout = 30;
+	cfg->client_prefix_v4 = 24;
+	cfg->client_prefix_v6 = 64;
 }
 
 int http_api_start(struct event_base *base, const struct http_api_config *cfg,
@@ -380,8 +436,17 @@ int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 	if (api->cfg.code_ttl <= 0 || api->cfg.code_max_tries <= 0 ||
 	    api->cfg.code_resend_interval < 0 || api->cfg.max_body <= 0 ||
 	    api->cfg.code_max_per_number_hour <= 0 ||
-	    api->cfg.code_max_per_client_hour <= 0) {
-		log_err("http: code limits and max body must be positive");
+	    api->cfg.code_max_per_client_hour <= 0 ||
+	    api->cfg.code_max_per_number_client_hour <= 0 ||
+	    api->cfg.sms_max_per_number_day <= 0 ||
+	    api->cfg.max_devices_per_number <= 0 || api->cfg.max_conns <= 0 ||
+	    api->cfg.max_conns_per_client <= 0 || api->cfg.header_timeout <= 0 ||
+	    api->cfg.request_timeout < api->cfg.header_timeout ||
+	    api->cfg.client_prefix_v4 < 0 || api->cfg.client_prefix_v4 > 32 ||
+	    api->cfg.client_prefix_v6 < 0 || api->cfg.client_prefix_v6 > 128) {
+		log_err("http: code limits, connection limits and max body must "
+			"be positive, request timeout >= header timeout, prefixes "
+			"at most /32 and /128");
 		err = -EINVAL;
 		goto fail;
 	}
@@ -415,10 +480,10 @@ int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 		api->ssl_ctx = cfg->ssl_ctx;
 	}
 	if (http_enabled(cfg->http_addr) &&
-	    (err = http_listen(api, cfg->http_addr, 0, &api->http)))
+	    (err = http_listen(api, cfg->http_addr, 0, &api->lst[0])))
 		goto fail;
 	if (http_enabled(cfg->https_addr) &&
-	    (err = http_listen(api, cfg->https_addr, 1, &api->https)))
+	    (err = http_listen(api, cfg->https_addr, 1, &api->lst[1])))
 		goto fail;
 	api->gc_timer = event_new(base, -1, EV_PERSIST, http_gc_cb, api);
 	if (!api->gc_timer) {
@@ -439,10 +504,8 @@ void http_api_free(struct http_api *api)
 		return;
 	if (api->gc_timer)
 		event_free(api->gc_timer);
-	if (api->http)
-		evhttp_free(api->http);
-	if (api->https)
-		evhttp_free(api->https);
+	for (int i = 0; i < HTTP_MAX_LISTENERS; i++)
+		http_listener_free(api->lst[i]);
 	sms_gateway_free(api->sms);
 	store_close(api->st);
 	if (api->ssl_ctx)

@@ -33,7 +33,19 @@ struct http_api_config {
 	int code_resend_interval; /* seconds, default 60 */
 	int code_max_per_number_hour; /* default 5 */
 	int code_max_per_client_hour; /* default 20 */
+	int code_max_per_number_client_hour; /* one client prefix, one number: 3 */
+	int sms_max_per_number_day; /* all clients, default 10; one client
+				       prefix gets at most half of it */
+	int max_devices_per_number; /* default 10; more: 409 too_many_devices */
 	int max_body;             /* bytes, default 4096 (larger: 413) */
+	/* Connection limits (http_conn.c, docs/decisions.md). */
+	int max_conns;            /* per listener, default 1000 */
+	int max_conns_per_client; /* per client prefix, default 32 */
+	int header_timeout;       /* s from accept to the end of the headers (10) */
+	int request_timeout;      /* s from accept to the end of the reply (30) */
+	int client_prefix_v4;     /* bits a client is counted by (24) */
+	int client_prefix_v6;     /* (64) */
+	int metrics_on_https;     /* serve /metrics on HTTPS too (0) */
 };
 
 /* Fills *cfg with the defaults above (strings NULL). */

@@ -8,16 +8,40 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "client.h"
 #include "http_api.h"
 
 struct evhttp;
+struct evhttp_bound_socket;
+struct evconnlistener;
+struct http_conn;
 struct evhttp_request;
 struct event;
 struct store;
 struct sms_gateway;
 
 #define HTTP_MAX_SIP_URIS 3
+#define HTTP_MAX_LISTENERS 2
+
+/* One evhttp listener with its connection accounting (http_conn.c). */
+struct http_listener {
+	struct http_api *api;        /* borrowed: the owner */
+	struct evhttp *h;            /* owned */
+	struct evconnlistener *lev;  /* borrowed: h's bound socket owns it */
+	const char *name;            /* "http" or "https" (static) */
+	int tls;
+	int n_conns;                 /* accepted, not yet freed by evhttp */
+	int backoff;                 /* an accept-error pause is running */
+	int enabled;                 /* what lev was last told */
+	struct event *retry;         /* owned: ends the accept-error pause */
+	struct event *sweep;         /* owned: releases closed connections */
+	time_t last_log;             /* accept errors are logged once a second */
+	unsigned long suppressed;    /* ... and counted in between */
+	struct http_conn *conns;     /* owned: connections not yet released */
+	struct http_listener *next_listener; /* http_conn.c's registry */
+};
 
 struct http_api {
 	struct event_base *base;     /* borrowed */
@@ -26,8 +50,8 @@ struct http_api {
 	char *domain;                /* owned */
 	char *sip_uris[HTTP_MAX_SIP_URIS]; /* owned */
 	int n_sip_uris;
-	struct evhttp *http;         /* owned: plain HTTP (loopback), or NULL */
-	struct evhttp *https;        /* owned: HTTPS, or NULL */
+	/* owned: [0] plain HTTP (loopback), [1] HTTPS; either may be NULL */
+	struct http_listener *lst[HTTP_MAX_LISTENERS];
 	SSL_CTX *ssl_ctx;            /* own reference (SSL_CTX_up_ref) */
 	struct store *st;            /* owned: this thread's connection */
 	struct sms_gateway *sms;     /* owned */
@@ -55,5 +79,12 @@ void http_reg_update_gauges(struct http_api *api);
 int http_parse_hostport(const char *s, char *host, size_t cap, int *port);
 /* 1 if every address HOST resolves to is a loopback address. */
 int http_host_is_loopback(const char *host);
+
+/* Takes over L->h's accepting (caps, deadlines, accept errors) once
+ * BOUND is listening. 0 or -ENOMEM. */
+int http_listener_attach(struct http_listener *l,
+			 struct evhttp_bound_socket *bound);
+/* Frees L, its evhttp and all of its connections. */
+void http_listener_free(struct http_listener *l);
 
 #endif

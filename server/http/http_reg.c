@@ -1,8 +1,14 @@
 /*
  * http_reg: the two provisioning calls (docs/protocol.md, "HTTP
  * provisioning API"):
- *   POST /v1/registrations         {"number"} -> a code by SMS, 202
- *   POST /v1/registrations/verify  {"number","code"} -> SIP credentials
+ *   POST /v1/registrations         {"number"} -> a code by SMS and a
+ *                                  registration session id, 202
+ *   POST /v1/registrations/verify  {"number","code","session"} -> SIP
+ *                                  credentials
+ * Each request opens its own session with its own code and tries, so a
+ * stranger's wrong guesses never kill the code the owner received, and
+ * the send limits count by number, by client prefix and by both, so no
+ * single prefix can use up a number's SMS (docs/decisions.md).
  * The code logic itself is in code.c (pure), the credentials in creds.c;
  * this file is the glue to JSON, the store, the SMS queue and metrics.
  * All of it runs on the API's event loop thread, so two requests for one
@@ -34,28 +40,31 @@
 
 /*
  * Parses the JSON body (with lib/util/jsonreq, strict and allocation-free)
- * into a normalised number and, when code is not NULL, the code string.
- * On failure returns -EINVAL with *why set to the API error code
- * ("invalid_json" or "invalid_number").
+ * into a normalised number and, when code is not NULL, the code and
+ * session strings (both required then). On failure returns -EINVAL with
+ * *why set to the API error code ("invalid_json" or "invalid_number").
  */
 static int http_reg_parse(struct evhttp_request *req, char number[E164_MAX],
-			  char *code, size_t code_cap, const char **why)
+			  char *code, size_t code_cap, char *session,
+			  size_t session_cap, const char **why)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *body = (const char *)evbuffer_pullup(in, -1);
 	char raw[HTTP_REG_STR_MAX];
-	struct jsonreq_field f[2] = {
+	struct jsonreq_field f[3] = {
 		{ .name = "number", .buf = raw, .cap = sizeof(raw) },
 		{ .name = "code", .buf = code, .cap = code_cap },
+		{ .name = "session", .buf = session, .cap = session_cap },
 	};
 
 	*why = "invalid_json";
 	/* a string that fills more than a whole default-sized body (-E2BIG)
 	 * is reported as invalid JSON */
-	if (jsonreq_parse(body ? body : "", body ? len : 0, f, code ? 2 : 1))
+	if (jsonreq_parse(body ? body : "", body ? len : 0, f, code ? 3 : 1))
 		return -EINVAL;
-	if (code && f[1].found != JSONREQ_STRING)
+	if (code && (f[1].found != JSONREQ_STRING ||
+		     f[2].found != JSONREQ_STRING))
 		return -EINVAL;
 	*why = "invalid_number";
 	if (f[0].found != JSONREQ_STRING || e164_normalize(raw, f[0].len, number))
@@ -83,7 +92,8 @@ static void http_reg_internal(struct evhttp_request *req, const char *route,
 
 /* Stores the new code and the send-log entry together, then queues the SMS. */
 static int http_reg_issue_code(struct http_api *api, const char *number,
-			       const char *client, int64_t now)
+			       const char *client, int64_t now,
+			       char session[STORE_SESSION_MAX])
 {
 	struct store_code c;
 	char code[CODE_DIGITS + 1], text[64];
@@ -107,54 +117,74 @@ static int http_reg_issue_code(struct http_api *api, const char *number,
 	snprintf(text, sizeof(text), "Your dataline code is %s", code);
 	err = sms_send(api->sms, number, text);
 	OPENSSL_cleanse(text, sizeof(text));
+	if (!err)
+		memcpy(session, c.session, sizeof(c.session));
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	return err;
 }
 
-/* Reads what the resend limits need from the send log. */
-static int http_reg_history(struct http_api *api, const char *number,
-			    const char *client, int64_t since,
+/* Reads what the send limits need from the send log. */
+static int http_reg_history(struct http_api *api, const struct code_limits *lim,
+			    const char *number, const char *client, int64_t now,
 			    struct code_history *h)
 {
 	int err;
 
-	/* the resend interval runs from the last code sent to the number,
-	 * whether that code is still pending or was already used */
-	err = store_send_log_last(api->st, number, &h->last_sent);
+	/* the resend interval runs from the last code this client had sent
+	 * to the number, whether that code is still pending or was used */
+	err = store_send_log_last(api->st, number, client, &h->last_sent);
 	if (err == -ENOENT)
 		h->last_sent = -1;
 	else if (err)
 		return err;
-	err = store_send_log_count(api->st, number, NULL, since, &h->sent_number);
-	if (!err)
-		err = store_send_log_count(api->st, NULL, client, since,
-					   &h->sent_client);
-	if (!err && h->sent_number >= (uint64_t)api->cfg.code_max_per_number_hour)
-		err = store_send_log_nth(api->st, number, NULL, since,
-					 h->sent_number - (uint64_t)api->cfg.code_max_per_number_hour,
-					 &h->number_oldest);
-	if (!err && h->sent_client >= (uint64_t)api->cfg.code_max_per_client_hour)
-		err = store_send_log_nth(api->st, NULL, client, since,
-					 h->sent_client - (uint64_t)api->cfg.code_max_per_client_hour,
-					 &h->client_oldest);
-	return err;
+	for (int i = 0; i < CODE_W__N; i++) {
+		const struct code_window_info *w = &code_windows[i];
+		const char *n = w->by_number ? number : NULL;
+		const char *c = w->by_client ? client : NULL;
+		int64_t since = now - w->length;
+
+		err = store_send_log_count(api->st, n, c, since, &h->sent[i]);
+		if (!err && h->sent[i] >= (uint64_t)lim->max[i])
+			err = store_send_log_nth(api->st, n, c, since,
+						 h->sent[i] - (uint64_t)lim->max[i],
+						 &h->oldest[i]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
+
+static const char *const http_reg_limit_names[CODE_W__N + 1] = {
+	[CODE_W_NUMBER_HOUR] = "number_hour",
+	[CODE_W_CLIENT_HOUR] = "client_hour",
+	[CODE_W_NUMBER_CLIENT_HOUR] = "number_client_hour",
+	[CODE_W_NUMBER_DAY] = "number_day",
+	[CODE_W_NUMBER_CLIENT_DAY] = "number_client_day",
+	[CODE_W__N] = "resend_interval",
+};
 
 void http_reg_request(struct http_api *api, struct evhttp_request *req)
 {
-	const struct code_limits lim = {
+	struct code_limits lim = {
 		.resend_interval = api->cfg.code_resend_interval,
-		.max_per_number_hour = api->cfg.code_max_per_number_hour,
-		.max_per_client_hour = api->cfg.code_max_per_client_hour,
+		.max = {
+			[CODE_W_NUMBER_HOUR] = api->cfg.code_max_per_number_hour,
+			[CODE_W_CLIENT_HOUR] = api->cfg.code_max_per_client_hour,
+			[CODE_W_NUMBER_CLIENT_HOUR] = api->cfg.code_max_per_number_client_hour,
+			[CODE_W_NUMBER_DAY] = api->cfg.sms_max_per_number_day,
+		},
 	};
-	char number[E164_MAX], client[64], ra[24];
+	char number[E164_MAX], addr[64], client[CLIENT_KEY_MAX], ra[24];
+	char session[STORE_SESSION_MAX];
 	struct code_history h = { .last_sent = -1 };
-	int64_t now = (int64_t)time(NULL), since = now - CODE_WINDOW, retry_after;
+	int64_t now = (int64_t)time(NULL), retry_after;
+	enum code_window which;
 	const char *why;
 	int err;
 
-	if (http_reg_parse(req, number, NULL, 0, &why)) {
+	code_limits_share(&lim);
+	if (http_reg_parse(req, number, NULL, 0, NULL, 0, &why)) {
 		http_reply_error(req, ROUTE_REQ, 400, why,
 				 strcmp(why, "invalid_json") == 0
 					 ? "body must be a JSON object"
@@ -162,41 +192,48 @@ void http_reg_request(struct http_api *api, struct evhttp_request *req)
 				 NULL);
 		return;
 	}
-	http_client_addr(req, client, sizeof(client));
-	err = http_reg_history(api, number, client, since, &h);
+	http_client_addr(req, addr, sizeof(addr));
+	client_prefix(addr, api->cfg.client_prefix_v4, api->cfg.client_prefix_v6,
+		      client);
+	err = http_reg_history(api, &lim, number, client, now, &h);
 	if (err) {
 		http_reg_internal(req, ROUTE_REQ, "send log", err);
 		return;
 	}
-	if (code_rate_check(&lim, now, &h, &retry_after)) {
+	if (code_rate_check(&lim, now, &h, &retry_after, &which)) {
 		metrics_inc(METRICS_CODES_RATE_LIMITED);
-		log_info("http: code for %s from %s rate limited (%lld s)", number,
-			 client, (long long)retry_after);
+		log_info("http: code for %s from %s (%s) rate limited by %s (%lld s)",
+			 number, addr, client, http_reg_limit_names[which],
+			 (long long)retry_after);
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Retry-After", ra);
 		http_reply_error(req, ROUTE_REQ, 429, "rate_limited",
 				 "too many codes requested; retry later",
-				 json_pack("{s:I}", "retry_after",
-					   (json_int_t)retry_after));
+				 json_pack("{s:I, s:s}", "retry_after",
+					   (json_int_t)retry_after, "limit",
+					   http_reg_limit_names[which]));
 		return;
 	}
-	err = http_reg_issue_code(api, number, client, now);
+	err = http_reg_issue_code(api, number, client, now, session);
 	if (err) {
 		http_reg_internal(req, ROUTE_REQ, "issuing a code", err);
 		return;
 	}
 	metrics_inc(METRICS_CODES_SENT);
-	log_info("http: code sent to %s (requested from %s)", number, client);
+	log_info("http: code sent to %s (requested from %s, counted as %s)",
+		 number, addr, client);
 	http_reply_json(req, ROUTE_REQ, 202,
-			json_pack("{s:s, s:i, s:i}", "number", number,
+			json_pack("{s:s, s:s, s:i, s:i}", "number", number,
+				  "session", session,
 				  "expires_in", api->cfg.code_ttl,
 				  "resend_after", api->cfg.code_resend_interval));
 }
 
 /* Creates the device and consumes the code in one transaction. */
 static int http_reg_new_device(struct http_api *api, const char *number,
-			       int64_t now, struct creds *cr)
+			       const char *session, int64_t now,
+			       struct creds *cr)
 {
 	int err = -EEXIST;
 
@@ -210,7 +247,7 @@ static int http_reg_new_device(struct http_api *api, const char *number,
 			return err;
 		err = store_device_add(api->st, &cr->dev);
 		if (!err)
-			err = store_code_delete(api->st, number);
+			err = store_code_delete(api->st, session);
 		if (!err)
 			err = store_commit(api->st);
 		else
@@ -239,26 +276,31 @@ static json_t *http_reg_creds_json(struct http_api *api, const struct creds *cr)
 
 void http_reg_verify(struct http_api *api, struct evhttp_request *req)
 {
-	char number[E164_MAX], code[HTTP_REG_STR_MAX];
+	char number[E164_MAX], code[HTTP_REG_STR_MAX], session[HTTP_REG_STR_MAX];
 	struct store_code pending;
 	struct creds cr;
 	int64_t now = (int64_t)time(NULL);
+	uint64_t ndev;
 	const char *why;
 	int err, tries;
 
-	if (http_reg_parse(req, number, code, sizeof(code), &why)) {
+	if (http_reg_parse(req, number, code, sizeof(code), session,
+			   sizeof(session), &why)) {
 		http_reply_error(req, ROUTE_VERIFY, 400, why,
 				 strcmp(why, "invalid_json") == 0
-					 ? "body must be a JSON object with number and code strings"
+					 ? "body must be a JSON object with number, code and session strings"
 					 : "number must be E.164: + and 8-15 digits",
 				 NULL);
 		return;
 	}
-	err = store_code_get(api->st, number, &pending);
-	if (err == -ENOENT) {
+	err = strlen(session) < STORE_SESSION_MAX
+		      ? store_code_get(api->st, session, &pending) : -ENOENT;
+	/* a session of another number is no session at all for this one */
+	if (err == -ENOENT || (!err && strcmp(pending.number, number) != 0)) {
 		metrics_code_verification(METRICS_VERIFY_NO_PENDING);
 		http_reply_error(req, ROUTE_VERIFY, 404, "no_pending_code",
-				 "no code was requested for this number", NULL);
+				 "no such registration session for this number; "
+				 "request a code", NULL);
 		return;
 	}
 	if (err) {
@@ -279,7 +321,7 @@ void http_reg_verify(struct http_api *api, struct evhttp_request *req)
 				 "the code has expired; request a new code", NULL);
 		return;
 	case CODE_INVALID:
-		err = store_code_add_try(api->st, number, &tries);
+		err = store_code_add_try(api->st, session, &tries);
 		if (err) {
 			http_reg_internal(req, ROUTE_VERIFY, "code try", err);
 			return;
@@ -296,7 +338,23 @@ void http_reg_verify(struct http_api *api, struct evhttp_request *req)
 	case CODE_OK:
 		break;
 	}
-	err = http_reg_new_device(api, number, now, &cr);
+	/* after the code, so that only the number's owner learns this */
+	err = store_count_number_devices(api->st, number, &ndev);
+	if (err) {
+		http_reg_internal(req, ROUTE_VERIFY, "device count", err);
+		return;
+	}
+	if (ndev >= (uint64_t)api->cfg.max_devices_per_number) {
+		log_info("http: number %s has %llu devices, at the cap", number,
+			 (unsigned long long)ndev);
+		http_reply_error(req, ROUTE_VERIFY, 409, "too_many_devices",
+				 "this number has the most devices allowed; "
+				 "remove one first",
+				 json_pack("{s:i}", "max_devices",
+					   api->cfg.max_devices_per_number));
+		return;
+	}
+	err = http_reg_new_device(api, number, session, now, &cr);
 	if (err) {
 		http_reg_internal(req, ROUTE_VERIFY, "creating the device", err);
 		return;

@@ -68,25 +68,33 @@ int store_count_devices(struct store *st, uint64_t *out)
 	return out ? STORE_CALL(st, count_devices, out) : -EINVAL;
 }
 
+int store_count_number_devices(struct store *st, const char *number,
+			       uint64_t *out)
+{
+	return number && out ? STORE_CALL(st, count_number_devices, number, out)
+			     : -EINVAL;
+}
+
 int store_code_put(struct store *st, const struct store_code *code)
 {
-	return code && code->number[0] ? STORE_CALL(st, code_put, code) : -EINVAL;
+	return code && code->number[0] && code->session[0]
+		       ? STORE_CALL(st, code_put, code) : -EINVAL;
 }
 
-int store_code_get(struct store *st, const char *number, struct store_code *out)
+int store_code_get(struct store *st, const char *session, struct store_code *out)
 {
-	return number && out ? STORE_CALL(st, code_get, number, out) : -EINVAL;
+	return session && out ? STORE_CALL(st, code_get, session, out) : -EINVAL;
 }
 
-int store_code_add_try(struct store *st, const char *number, int *tries_out)
+int store_code_add_try(struct store *st, const char *session, int *tries_out)
 {
-	return number && tries_out ? STORE_CALL(st, code_add_try, number, tries_out)
+	return session && tries_out ? STORE_CALL(st, code_add_try, session, tries_out)
 				   : -EINVAL;
 }
 
-int store_code_delete(struct store *st, const char *number)
+int store_code_delete(struct store *st, const char *session)
 {
-	return number ? STORE_CALL(st, code_delete, number) : -EINVAL;
+	return session ? STORE_CALL(st, code_delete, session) : -EINVAL;
 }
 
 int store_send_log_add(struct store *st, const char *number,
@@ -112,9 +120,11 @@ int store_send_log_nth(struct store *st, const char *number,
 	return STORE_CALL(st, send_log_nth, number, client, since, n, out);
 }
 
-int store_send_log_last(struct store *st, const char *number, int64_t *out)
+int store_send_log_last(struct store *st, const char *number,
+			const char *client, int64_t *out)
 {
-	return number && out ? STORE_CALL(st, send_log_last, number, out) : -EINVAL;
+	return number && out ? STORE_CALL(st, send_log_last, number, client, out)
+			     : -EINVAL;
 }
 
 int store_codes_gc(struct store *st, int64_t now, int64_t log_before)

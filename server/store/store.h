@@ -32,7 +32,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Sizes (including the NUL) of the fixed-size fields below. */
 #define STORE_NUMBER_MAX   17   /* "+" and up to 15 digits */
@@ -77,14 +77,23 @@ int store_device_get(struct store *st, const char *username,
 int store_device_delete(struct store *st, const char *username);
 int store_count_accounts(struct store *st, uint64_t *out);
 int store_count_devices(struct store *st, uint64_t *out);
+/* Devices of one number (for max-devices-per-number). */
+int store_count_number_devices(struct store *st, const char *number,
+			       uint64_t *out);
 
 /* ---------------------------------------------------------- one-time codes */
 
 #define STORE_CODE_HASH_LEN 32
 #define STORE_CODE_SALT_LEN 16
 
-/* The pending code of one number (at most one at a time). */
+/* Room for a registration session id: 32 hex digits and the NUL. */
+#define STORE_SESSION_MAX 33
+
+/* One registration session: a code sent to a number for one requester.
+ * A number may have several at once (one per request); each has its own
+ * code and its own tries, so wrong guesses in one never touch another. */
 struct store_code {
+	char session[STORE_SESSION_MAX];   /* random id, the key */
 	char number[STORE_NUMBER_MAX];
 	uint8_t hash[STORE_CODE_HASH_LEN]; /* HMAC-SHA-256(salt, code) */
 	uint8_t salt[STORE_CODE_SALT_LEN];
@@ -93,16 +102,16 @@ struct store_code {
 	int tries;                         /* wrong attempts so far */
 };
 
-/* Replaces the number's pending code (tries start again at code->tries). */
+/* Stores (or replaces) the session code->session. */
 int store_code_put(struct store *st, const struct store_code *code);
-int store_code_get(struct store *st, const char *number,
+int store_code_get(struct store *st, const char *session,
 		   struct store_code *out);
 /* Adds one wrong try; *tries_out gets the new count. -ENOENT if none. */
-int store_code_add_try(struct store *st, const char *number, int *tries_out);
-int store_code_delete(struct store *st, const char *number);
+int store_code_add_try(struct store *st, const char *session, int *tries_out);
+int store_code_delete(struct store *st, const char *session);
 
-/* Every code sent is logged (number, client address) so the resend limits
- * can count them over a sliding window. */
+/* Every code sent is logged (number, client key: the requester's address
+ * prefix) so the resend limits can count them over sliding windows. */
 int store_send_log_add(struct store *st, const char *number,
 		       const char *client, int64_t now);
 /* Counts sends at or after `since`; number or client may be NULL (= any). */
@@ -114,8 +123,10 @@ int store_send_log_count(struct store *st, const char *number,
 int store_send_log_nth(struct store *st, const char *number,
 		       const char *client, int64_t since, uint64_t n,
 		       int64_t *out);
-/* Time of the newest send to number; -ENOENT if none is logged. */
-int store_send_log_last(struct store *st, const char *number, int64_t *out);
+/* Time of the newest send to number requested by client (NULL = any);
+ * -ENOENT if none is logged. */
+int store_send_log_last(struct store *st, const char *number,
+			const char *client, int64_t *out);
 
 /* Drops expired codes and send-log entries older than `log_before`. */
 int store_codes_gc(struct store *st, int64_t now, int64_t log_before);

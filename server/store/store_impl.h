@@ -23,12 +23,14 @@ struct store_ops {
 	int (*device_delete)(struct store *st, const char *username);
 	int (*count_accounts)(struct store *st, uint64_t *out);
 	int (*count_devices)(struct store *st, uint64_t *out);
+	int (*count_number_devices)(struct store *st, const char *number,
+				    uint64_t *out);
 
 	int (*code_put)(struct store *st, const struct store_code *code);
-	int (*code_get)(struct store *st, const char *number,
+	int (*code_get)(struct store *st, const char *session,
 			struct store_code *out);
-	int (*code_add_try)(struct store *st, const char *number, int *tries);
-	int (*code_delete)(struct store *st, const char *number);
+	int (*code_add_try)(struct store *st, const char *session, int *tries);
+	int (*code_delete)(struct store *st, const char *session);
 	int (*send_log_add)(struct store *st, const char *number,
 			    const char *client, int64_t now);
 	int (*send_log_count)(struct store *st, const char *number,
@@ -37,7 +39,7 @@ struct store_ops {
 			    const char *client, int64_t since, uint64_t n,
 			    int64_t *out);
 	int (*send_log_last)(struct store *st, const char *number,
-			     int64_t *out);
+			     const char *client, int64_t *out);
 	int (*codes_gc)(struct store *st, int64_t now, int64_t log_before);
 
 	int (*sms_add)(struct store *st, const char *to, const char *text,

@@ -79,6 +79,21 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  PRIMARY KEY (number, contact));"
 	"CREATE INDEX bindings_username ON bindings(username, expires_at);"
 	"CREATE INDEX bindings_expires ON bindings(expires_at);",
+	/* 1 -> 2: registration sessions replace the one code per number, so
+	 * that wrong guesses by one requester cannot kill the code another
+	 * received (docs/decisions.md). Codes pending at the upgrade are
+	 * dropped: their holders request a new one. */
+	"CREATE TABLE code_sessions ("
+	"  session TEXT PRIMARY KEY,"
+	"  number TEXT NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  salt BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  tries INTEGER NOT NULL);"
+	"CREATE INDEX code_sessions_expires ON code_sessions(expires_at);"
+	"CREATE INDEX send_log_number_client ON send_log(number, client, sent_at);"
+	"DROP TABLE codes;",
 };
 
 const char *const store_sqlite_sql[SQ__N] = {
@@ -96,28 +111,31 @@ const char *const store_sqlite_sql[SQ__N] = {
 		"SELECT count(*) FROM accounts a WHERE EXISTS"
 		" (SELECT 1 FROM devices d WHERE d.number = a.number)",
 	[SQ_COUNT_DEVICES] = "SELECT count(*) FROM devices",
+	[SQ_COUNT_NUMBER_DEVICES] =
+		"SELECT count(*) FROM devices WHERE number = ?1",
 	[SQ_CODE_PUT] =
-		"INSERT OR REPLACE INTO codes(number, hash, salt, created,"
-		" expires_at, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		"INSERT OR REPLACE INTO code_sessions(session, number, hash, salt,"
+		" created, expires_at, tries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_CODE_GET] =
-		"SELECT number, hash, salt, created, expires_at, tries"
-		" FROM codes WHERE number = ?1",
+		"SELECT number, hash, salt, created, expires_at, tries, session"
+		" FROM code_sessions WHERE session = ?1",
 	[SQ_CODE_ADD_TRY] =
-		"UPDATE codes SET tries = tries + 1 WHERE number = ?1"
+		"UPDATE code_sessions SET tries = tries + 1 WHERE session = ?1"
 		" RETURNING tries",
-	[SQ_CODE_DELETE] = "DELETE FROM codes WHERE number = ?1",
+	[SQ_CODE_DELETE] = "DELETE FROM code_sessions WHERE session = ?1",
 	[SQ_SEND_LOG_ADD] =
 		"INSERT INTO send_log(number, client, sent_at) VALUES (?1, ?2, ?3)",
 	[SQ_SEND_LOG_COUNT] =
 		"SELECT count(*) FROM send_log WHERE sent_at >= ?3"
 		" AND (?1 IS NULL OR number = ?1) AND (?2 IS NULL OR client = ?2)",
 	[SQ_SEND_LOG_LAST] =
-		"SELECT max(sent_at) FROM send_log WHERE number = ?1",
+		"SELECT max(sent_at) FROM send_log WHERE number = ?1"
+		" AND (?2 IS NULL OR client = ?2)",
 	[SQ_SEND_LOG_NTH] =
 		"SELECT sent_at FROM send_log WHERE sent_at >= ?3"
 		" AND (?1 IS NULL OR number = ?1) AND (?2 IS NULL OR client = ?2)"
 		" ORDER BY sent_at LIMIT 1 OFFSET ?4",
-	[SQ_CODES_GC] = "DELETE FROM codes WHERE expires_at <= ?1",
+	[SQ_CODES_GC] = "DELETE FROM code_sessions WHERE expires_at <= ?1",
 	[SQ_SEND_LOG_GC] = "DELETE FROM send_log WHERE sent_at < ?1",
 	[SQ_SMS_ADD] =
 		"INSERT INTO sms_queue(to_number, text, created, next_try)"
@@ -271,6 +289,7 @@ static const struct store_ops sqlite_ops = {
 	.device_delete = store_sqlite_device_delete,
 	.count_accounts = store_sqlite_count_accounts,
 	.count_devices = store_sqlite_count_devices,
+	.count_number_devices = store_sqlite_count_number_devices,
 	.code_put = store_sqlite_code_put,
 	.code_get = store_sqlite_code_get,
 	.code_add_try = store_sqlite_code_add_try,

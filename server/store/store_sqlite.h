@@ -25,6 +25,7 @@ enum sq_stmt {
 	SQ_DEVICE_DELETE_BINDINGS,
 	SQ_COUNT_ACCOUNTS,
 	SQ_COUNT_DEVICES,
+	SQ_COUNT_NUMBER_DEVICES,
 	SQ_CODE_PUT,
 	SQ_CODE_GET,
 	SQ_CODE_ADD_TRY,
@@ -247,11 +248,13 @@ int store_sqlite_device_get(struct store *st, const char *username,
 int store_sqlite_device_delete(struct store *st, const char *username);
 int store_sqlite_count_accounts(struct store *st, uint64_t *out);
 int store_sqlite_count_devices(struct store *st, uint64_t *out);
+int store_sqlite_count_number_devices(struct store *st, const char *number,
+		uint64_t *out);
 int store_sqlite_code_put(struct store *st, const struct store_code *c);
-int store_sqlite_code_get(struct store *st, const char *number,
+int store_sqlite_code_get(struct store *st, const char *session,
 		struct store_code *out);
-int store_sqlite_code_add_try(struct store *st, const char *number, int *tries);
-int store_sqlite_code_delete(struct store *st, const char *number);
+int store_sqlite_code_add_try(struct store *st, const char *session, int *tries);
+int store_sqlite_code_delete(struct store *st, const char *session);
 int store_sqlite_send_log_add(struct store *st, const char *number,
 		const char *client, int64_t now);
 int store_sqlite_send_log_count(struct store *st, const char *number,
@@ -259,7 +262,7 @@ int store_sqlite_send_log_count(struct store *st, const char *number,
 int store_sqlite_send_log_nth(struct store *st, const char *number,
 		const char *client, int64_t since, uint64_t n, int64_t *out);
 int store_sqlite_send_log_last(struct store *st, const char *number,
-		int64_t *out);
+		const char *client, int64_t *out);
 int store_sqlite_codes_gc(struct store *st, int64_t now, int64_t log_before);
 int store_sqlite_sms_add(struct store *st, const char *to, const char *text,
 		int64_t now, int64_t *id_out);

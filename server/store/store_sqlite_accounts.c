@@ -103,6 +103,12 @@ int store_sqlite_count_devices(struct store *st, uint64_t *out)
 	return sq_count(st, SQ_COUNT_DEVICES, 0, NULL, out);
 }
 
+int store_sqlite_count_number_devices(struct store *st, const char *number,
+				      uint64_t *out)
+{
+	return sq_count(st, SQ_COUNT_NUMBER_DEVICES, 0, number, out);
+}
+
 /* ---------------------------------------------------------- codes */
 
 int store_sqlite_code_put(struct store *st, const struct store_code *c)
@@ -112,16 +118,17 @@ int store_sqlite_code_put(struct store *st, const struct store_code *c)
 
 	if (!stmt)
 		return -EIO;
-	sq_text(stmt, 1, c->number);
-	sqlite3_bind_blob(stmt, 2, c->hash, sizeof(c->hash), SQLITE_STATIC);
-	sqlite3_bind_blob(stmt, 3, c->salt, sizeof(c->salt), SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, c->created);
-	sqlite3_bind_int64(stmt, 5, c->expires_at);
-	sqlite3_bind_int(stmt, 6, c->tries);
+	sq_text(stmt, 1, c->session);
+	sq_text(stmt, 2, c->number);
+	sqlite3_bind_blob(stmt, 3, c->hash, sizeof(c->hash), SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 4, c->salt, sizeof(c->salt), SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, c->created);
+	sqlite3_bind_int64(stmt, 6, c->expires_at);
+	sqlite3_bind_int(stmt, 7, c->tries);
 	return sq_exec_stmt(s, stmt, "code put", NULL);
 }
 
-int store_sqlite_code_get(struct store *st, const char *number,
+int store_sqlite_code_get(struct store *st, const char *session,
 		       struct store_code *out)
 {
 	struct store_sqlite *s = sq(st);
@@ -130,12 +137,12 @@ int store_sqlite_code_get(struct store *st, const char *number,
 
 	if (!stmt)
 		return -EIO;
-	sq_text(stmt, 1, number);
+	sq_text(stmt, 1, session);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		if (sqlite3_column_bytes(stmt, 1) != STORE_CODE_HASH_LEN ||
 		    sqlite3_column_bytes(stmt, 2) != STORE_CODE_SALT_LEN) {
-			log_err("store: corrupt code row for %s", number);
+			log_err("store: corrupt code row for session %s", session);
 			err = -EIO;
 		} else {
 			sq_copy(out->number, sizeof(out->number), sq_col_text(stmt, 0));
@@ -144,6 +151,7 @@ int store_sqlite_code_get(struct store *st, const char *number,
 			out->created = sqlite3_column_int64(stmt, 3);
 			out->expires_at = sqlite3_column_int64(stmt, 4);
 			out->tries = sqlite3_column_int(stmt, 5);
+			sq_copy(out->session, sizeof(out->session), sq_col_text(stmt, 6));
 			err = 0;
 		}
 	} else if (rc != SQLITE_DONE) {
@@ -153,7 +161,7 @@ int store_sqlite_code_get(struct store *st, const char *number,
 	return err;
 }
 
-int store_sqlite_code_add_try(struct store *st, const char *number, int *tries)
+int store_sqlite_code_add_try(struct store *st, const char *session, int *tries)
 {
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *stmt = sq_stmt(s, SQ_CODE_ADD_TRY);
@@ -162,16 +170,16 @@ int store_sqlite_code_add_try(struct store *st, const char *number, int *tries)
 
 	if (!stmt)
 		return -EIO;
-	sq_text(stmt, 1, number);
+	sq_text(stmt, 1, session);
 	err = sq_int_stmt(s, stmt, "code try", &v);
 	if (!err)
 		*tries = (int)v;
 	return err;
 }
 
-int store_sqlite_code_delete(struct store *st, const char *number)
+int store_sqlite_code_delete(struct store *st, const char *session)
 {
-	return sq_by_text(st, SQ_CODE_DELETE, number, "code delete", NULL);
+	return sq_by_text(st, SQ_CODE_DELETE, session, "code delete", NULL);
 }
 
 int store_sqlite_send_log_add(struct store *st, const char *number,
@@ -222,7 +230,8 @@ int store_sqlite_send_log_nth(struct store *st, const char *number,
 	return sq_int_stmt(s, stmt, "send log nth", out);
 }
 
-int store_sqlite_send_log_last(struct store *st, const char *number, int64_t *out)
+int store_sqlite_send_log_last(struct store *st, const char *number,
+			       const char *client, int64_t *out)
 {
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *stmt = sq_stmt(s, SQ_SEND_LOG_LAST);
@@ -230,6 +239,7 @@ int store_sqlite_send_log_last(struct store *st, const char *number, int64_t *ou
 	if (!stmt)
 		return -EIO;
 	sq_text(stmt, 1, number);
+	sq_text(stmt, 2, client);
 	return sq_int_stmt(s, stmt, "send log last", out);
 }
 

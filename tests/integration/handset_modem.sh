@@ -83,7 +83,7 @@ check "register_uses_sim_number" grep -q 'Number from the SIM (ModemManager): +8
 # 6. verify without a code: reads the SMS and asks; "n" stops it, --yes goes on
 mkdir -p "$tmp/st"; chmod 700 "$tmp/st"
 now=$(date -d 2026-11-26T10:04:00Z +%s)
-printf '{"server":"http://127.0.0.1:24991","pending":{"number":"+8613800138000","requested_at":%s}}\n' \
+printf '{"server":"http://127.0.0.1:24991","pending":{"number":"+8613800138000","session":"00112233445566778899aabbccddeeff","requested_at":%s}}\n' \
   "$now" >"$tmp/st/state.json"
 out=$(echo n | setsid -w "$DL" --state-dir "$tmp/st" verify 2>&1); rc=$?
 echo "$out"
@@ -95,7 +95,7 @@ check "verify_then_contacts_server" grep -q 'cannot reach http://127.0.0.1:24991
 
 # 7. codes older than the registration request (minus 120 s) are not ours
 later=$(date -d 2026-11-26T11:00:00Z +%s)
-printf '{"server":"http://127.0.0.1:24991","pending":{"number":"+8613800138000","requested_at":%s}}\n' \
+printf '{"server":"http://127.0.0.1:24991","pending":{"number":"+8613800138000","session":"00112233445566778899aabbccddeeff","requested_at":%s}}\n' \
   "$later" >"$tmp/st/state.json"
 out=$(setsid -w "$DL" --state-dir "$tmp/st" verify --yes </dev/null 2>&1); rc=$?
 check "verify_ignores_stale_sms" test $rc -eq 1 -a -n "$(grep 'no dataline code SMS' <<<"$out")"

@@ -128,10 +128,11 @@ check "server_e2e: /metrics auth failures unknown_user $m0 -> $m1" test "$m1" -g
 # ---------------------------------------------------------------- code refusals
 N2=+8613800138002
 api POST /v1/registrations "{\"number\":\"$N2\"}"
+S2=$(jq -r .session <<< "$API_BODY")
 code=$(spool_code "$N2")
 wrong=$(printf '%06d' $(( (10#$code + 1) % 1000000 )))
 m0=$(metric dataline_code_verifications_total 'result="invalid_code"')
-api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$wrong\"}"
+api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$wrong\",\"session\":\"$S2\"}"
 echo "# wrong code: $API_STATUS $API_BODY"
 check "server_e2e: wrong code 403 invalid_code with tries_left" \
   bash -c '[ "$1" = 403 ] && jq -e ".error == \"invalid_code\" and (.tries_left | type == \"number\")" <<< "$2" >/dev/null' _ "$API_STATUS" "$API_BODY"
@@ -141,14 +142,14 @@ check "server_e2e: /metrics invalid_code $m0 -> $m1" test "$m1" -gt "$m0"
 m0=$(metric dataline_code_verifications_total 'result="too_many_tries"')
 n403=1 got429=0
 for i in 2 3 4 5 6; do
-  api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$wrong\"}"
+  api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$wrong\",\"session\":\"$S2\"}"
   echo "# wrong code try $i: $API_STATUS $API_BODY"
   case $API_STATUS in 403) n403=$((n403 + 1)) ;; 429) got429=1; break ;; *) break ;; esac
 done
 check "server_e2e: after the 5 allowed tries: 429 too_many_tries ($n403 x 403 first)" \
   bash -c '[ "$1" = 1 ] && [ "$2" -ge 4 ] && [ "$2" -le 5 ] && jq -e ".error == \"too_many_tries\"" <<< "$3" >/dev/null' \
   _ "$got429" "$n403" "$API_BODY"
-api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$code\"}"
+api POST /v1/registrations/verify "{\"number\":\"$N2\",\"code\":\"$code\",\"session\":\"$S2\"}"
 echo "# right code after too many tries: $API_STATUS $API_BODY"
 check "server_e2e: the right code is refused too once the tries are spent (429)" \
   test "$API_STATUS" = 429
@@ -156,7 +157,7 @@ m1=$(metric dataline_code_verifications_total 'result="too_many_tries"')
 check "server_e2e: /metrics too_many_tries $m0 -> $m1" test "$m1" -gt "$m0"
 
 m0=$(metric dataline_code_verifications_total 'result="no_pending"')
-api POST /v1/registrations/verify '{"number":"+8613800138003","code":"123456"}'
+api POST /v1/registrations/verify '{"number":"+8613800138003","code":"123456","session":"00112233445566778899aabbccddeeff"}'
 check "server_e2e: verify without a pending code: 404 no_pending_code" \
   bash -c '[ "$1" = 404 ] && jq -e ".error == \"no_pending_code\"" <<< "$2" >/dev/null' _ "$API_STATUS" "$API_BODY"
 m1=$(metric dataline_code_verifications_total 'result="no_pending"')
@@ -175,10 +176,11 @@ check "server_e2e: /metrics counts HTTP 202 and 429 on /v1/registrations" \
 if srv_start e2e-ttl 25010 --code-ttl 2; then
   N3=+8613800138004
   api POST /v1/registrations "{\"number\":\"$N3\"}"
+  S3=$(jq -r .session <<< "$API_BODY")
   code=$(spool_code "$N3")
   sleep 3  # the code lives 2 s (--code-ttl 2): waiting out its expiry
   m0=$(metric dataline_code_verifications_total 'result="expired"')
-  api POST /v1/registrations/verify "{\"number\":\"$N3\",\"code\":\"$code\"}"
+  api POST /v1/registrations/verify "{\"number\":\"$N3\",\"code\":\"$code\",\"session\":\"$S3\"}"
   echo "# expired code: $API_STATUS $API_BODY"
   check "server_e2e: expired code 410 code_expired" \
     bash -c '[ "$1" = 410 ] && jq -e ".error == \"code_expired\"" <<< "$2" >/dev/null' _ "$API_STATUS" "$API_BODY"

@@ -73,8 +73,17 @@ req() {
        -w '%{http_code}' -X "$m" "${args[@]}" "$url$p")
   BODY=$(cat "$TMP/body"); HDR=$(cat "$TMP/hdr")
 }
-register() { req POST /v1/registrations "{\"number\":\"$1\"}"; }
-verify() { req POST /v1/registrations/verify "{\"number\":\"$1\",\"code\":\"$2\"}" "${3:-}"; }
+# register remembers each number's newest registration session, verify
+# sends it (docs/protocol.md)
+declare -A SESS
+register() {
+  req POST /v1/registrations "{\"number\":\"$1\"}"
+  if [ "$ST" = 202 ]; then SESS[$(jq -r .number <<< "$BODY")]=$(jq -r .session <<< "$BODY"); fi
+}
+verify() {
+  req POST /v1/registrations/verify \
+    "{\"number\":\"$1\",\"code\":\"$2\",\"session\":\"${SESS[$1]:-}\"}" "${3:-}"
+}
 # spool_code NUMBER: the newest code sent to NUMBER
 spool_code() {
   awk -F'\t' -v n="$1" '$2 == n { c = $3 } END { print substr(c, length(c) - 5) }' \

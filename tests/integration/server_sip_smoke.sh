@@ -38,9 +38,10 @@ check "self-signed certificate generated on first run" \
   test -s "$TMP/var/tls/server.crt" -a -s "$TMP/var/tls/server.key"
 
 NUM=+8613800138077
-curl -s -X POST -d "{\"number\":\"$NUM\"}" http://127.0.0.1:$HTTP/v1/registrations >/dev/null
+SESSION=$(curl -s -X POST -d "{\"number\":\"$NUM\"}" http://127.0.0.1:$HTTP/v1/registrations |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["session"])' 2>/dev/null)
 CODE=$(grep -F "$NUM" "$TMP/var/sms.spool" | tail -n 1 | grep -Eo '[0-9]{6}$')
-curl -s -X POST -d "{\"number\":\"$NUM\",\"code\":\"$CODE\"}" \
+curl -s -X POST -d "{\"number\":\"$NUM\",\"code\":\"$CODE\",\"session\":\"$SESSION\"}" \
   http://127.0.0.1:$HTTP/v1/registrations/verify > "$TMP/creds.json"
 USER_=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["username"])' "$TMP/creds.json" 2>/dev/null)
 PASS=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["password"])' "$TMP/creds.json" 2>/dev/null)

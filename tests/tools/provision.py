@@ -60,6 +60,7 @@ def main():
         st, body = post("/v1/registrations", {"number": number})
         if st != 202:
             sys.exit("provision: POST /v1/registrations %s -> %d %s" % (number, st, body))
+        session = json.loads(body)["session"]
         code = None
         deadline = time.monotonic() + 10
         while code is None and time.monotonic() < deadline:
@@ -74,7 +75,8 @@ def main():
                 time.sleep(0.005)
         if code is None:
             sys.exit("provision: no SMS for %s in %s" % (number, a.spool))
-        st, body = post("/v1/registrations/verify", {"number": number, "code": code})
+        st, body = post("/v1/registrations/verify", {"number": number, "code": code,
+                                                     "session": session})
         if st != 200:
             sys.exit("provision: verify %s -> %d %s" % (number, st, body))
         cred = json.loads(body)

@@ -6,6 +6,8 @@
 #                 temp dir on BASE (SIP UDP+TCP), BASE+1 (SIP TLS), BASE+2
 #                 (HTTP), BASE+3 (HTTPS); waits for /healthz. Sets SRV_PID,
 #                 SRV_DIR, SRV_VAR, SRV_SIP, SRV_TLS, SRV_HTTP, SRV_HTTPS.
+#                 SRV_WRAP (e.g. "prlimit --nofile=256:256") runs it
+#                 through a command that then execs it.
 #   srv_restart [FLAGS...]          starts it again on the same dir/ports
 #   srv_kill [SIG]                  signals SRV_PID (TERM) and waits
 #   srv_cleanup                     kills every server and Kamailio started
@@ -14,6 +16,7 @@
 #   api METHOD PATH [JSON]          sets API_STATUS, API_BODY (plain HTTP)
 #   spool_code NUMBER               prints the newest code sent to NUMBER
 #   provision NUMBER                API register + verify: CRED_USER, CRED_PASS
+#                 (SESSION: the registration session it used)
 #   metric NAME [LABEL=\"V\"...]   sum of the /metrics samples of NAME
 #                 carrying all the given labels (0 when none)
 #   rss_kb PID / pss_kb PID...      VmRSS of one process / PSS sum of several
@@ -46,7 +49,7 @@ srv_wait_up() {
 }
 
 srv_launch() {
-  "$OUT/dataline-server" --var-dir "$SRV_VAR" --domain "$DOMAIN" \
+  ${SRV_WRAP:-} "$OUT/dataline-server" --var-dir "$SRV_VAR" --domain "$DOMAIN" \
     --sip-udp "127.0.0.1:$SRV_SIP" --sip-tcp "127.0.0.1:$SRV_SIP" \
     --sip-tls "127.0.0.1:$SRV_TLS" --http "127.0.0.1:$SRV_HTTP" \
     --https "127.0.0.1:$SRV_HTTPS" --workers 2 "$@" \
@@ -137,8 +140,9 @@ provision() {
   CRED_USER= CRED_PASS=
   api POST /v1/registrations "{\"number\":\"$number\"}"
   [ "$API_STATUS" = 202 ] || { echo "# register $number: $API_STATUS $API_BODY"; return 1; }
+  SESSION=$(jq -r .session <<< "$API_BODY")
   code=$(spool_code "$number") || { echo "# no SMS for $number"; return 1; }
-  api POST /v1/registrations/verify "{\"number\":\"$number\",\"code\":\"$code\"}"
+  api POST /v1/registrations/verify "{\"number\":\"$number\",\"code\":\"$code\",\"session\":\"$SESSION\"}"
   [ "$API_STATUS" = 200 ] || { echo "# verify $number: $API_STATUS $API_BODY"; return 1; }
   CRED_JSON=$API_BODY
   CRED_USER=$(jq -r .username <<< "$API_BODY")

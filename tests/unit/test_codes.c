@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "../../server/http/client.h"
 #include "../../server/http/code.h"
 #include "../../server/http/creds.h"
 
@@ -97,47 +98,132 @@ static void test_check(void **state)
 
 static void test_rate_limits(void **state)
 {
-	const struct code_limits lim = { 60, 5, 20 };
+	struct code_limits lim = { 60, { [CODE_W_NUMBER_HOUR] = 5,
+					 [CODE_W_CLIENT_HOUR] = 20,
+					 [CODE_W_NUMBER_CLIENT_HOUR] = 3,
+					 [CODE_W_NUMBER_DAY] = 10 } };
 	struct code_history h = { .last_sent = -1 };
+	enum code_window which;
 	int64_t ra = -1;
 
 	(void)state;
+	code_limits_share(&lim);
+	assert_int_equal(lim.max[CODE_W_NUMBER_CLIENT_DAY], 5);
 	/* nothing sent yet */
-	assert_int_equal(code_rate_check(&lim, 1000, &h, &ra), 0);
+	assert_int_equal(code_rate_check(&lim, 1000, &h, &ra, &which), 0);
 	assert_int_equal(ra, -1);
 	/* resend interval: 59 s after the last code, 1 s to wait */
-	h = (struct code_history){ .last_sent = 1000, .sent_number = 1, .sent_client = 1 };
-	assert_int_equal(code_rate_check(&lim, 1059, &h, &ra), -EAGAIN);
+	h = (struct code_history){ .last_sent = 1000, .sent = { 1, 1, 1, 1, 1 } };
+	assert_int_equal(code_rate_check(&lim, 1059, &h, &ra, &which), -EAGAIN);
 	assert_int_equal(ra, 1);
-	assert_int_equal(code_rate_check(&lim, 1010, &h, &ra), -EAGAIN);
+	assert_int_equal(which, CODE_W__N);
+	assert_int_equal(code_rate_check(&lim, 1010, &h, &ra, NULL), -EAGAIN);
 	assert_int_equal(ra, 50);
-	assert_int_equal(code_rate_check(&lim, 1060, &h, &ra), 0);
+	assert_int_equal(code_rate_check(&lim, 1060, &h, &ra, NULL), 0);
 	/* per number per hour: the 5th send of the window happened at 2000;
 	 * the oldest (at 1000) leaves the window at 4601 */
-	h = (struct code_history){ .last_sent = 2000, .sent_number = 4,
-				   .sent_client = 4 };
-	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra), 0);
-	h.sent_number = 5;
-	h.number_oldest = 1000;
-	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra), -EAGAIN);
+	h = (struct code_history){ .last_sent = 2000, .sent = { 4, 4, 2, 4, 2 } };
+	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra, NULL), 0);
+	h.sent[CODE_W_NUMBER_HOUR] = 5;
+	h.oldest[CODE_W_NUMBER_HOUR] = 1000;
+	assert_int_equal(code_rate_check(&lim, 3000, &h, &ra, &which), -EAGAIN);
 	assert_int_equal(ra, 1601);
-	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra), -EAGAIN);
+	assert_int_equal(which, CODE_W_NUMBER_HOUR);
+	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra, NULL), -EAGAIN);
 	assert_int_equal(ra, 1);
 	/* the window and the interval: the longer wait wins */
 	h.last_sent = 4590;
-	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra), -EAGAIN);
+	assert_int_equal(code_rate_check(&lim, 4600, &h, &ra, NULL), -EAGAIN);
 	assert_int_equal(ra, 50);
 	/* per client per hour, whatever the number */
-	h = (struct code_history){ .last_sent = -1, .sent_client = 19 };
-	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), 0);
-	h.sent_client = 20;
-	h.client_oldest = 4000;
-	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), -EAGAIN);
+	h = (struct code_history){ .last_sent = -1 };
+	h.sent[CODE_W_CLIENT_HOUR] = 20;
+	h.oldest[CODE_W_CLIENT_HOUR] = 4000;
+	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra, &which), -EAGAIN);
 	assert_int_equal(ra, 2601);
+	assert_int_equal(which, CODE_W_CLIENT_HOUR);
+	/* per number per day runs 24 h */
+	h = (struct code_history){ .last_sent = -1 };
+	h.sent[CODE_W_NUMBER_DAY] = 10;
+	h.oldest[CODE_W_NUMBER_DAY] = 4000;
+	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra, &which), -EAGAIN);
+	assert_int_equal(ra, 4000 + 86400 + 1 - 5000);
+	assert_int_equal(which, CODE_W_NUMBER_DAY);
 	/* stale data (oldest already out of the window) still waits >= 1 s */
-	h.client_oldest = 0;
-	assert_int_equal(code_rate_check(&lim, 5000, &h, &ra), -EAGAIN);
+	h.oldest[CODE_W_NUMBER_DAY] = 0;
+	assert_int_equal(code_rate_check(&lim, 100000, &h, &ra, NULL), -EAGAIN);
 	assert_int_equal(ra, 1);
+	/* a cap of 1 a day still leaves one client one code */
+	lim.max[CODE_W_NUMBER_DAY] = 1;
+	code_limits_share(&lim);
+	assert_int_equal(lim.max[CODE_W_NUMBER_CLIENT_DAY], 1);
+}
+
+/*
+ * The lockout the limits exist to prevent: an attacker's prefix requests
+ * codes for a victim's number as fast as the limits let it, for a whole
+ * day; at every moment the victim (another prefix) can still get a code,
+ * and the number never receives more than the daily cap.
+ */
+struct sim_send { int64_t t; int client; };
+
+static void sim_history(const struct code_limits *lim, const struct sim_send *log,
+			int n, int client, int64_t now, struct code_history *h)
+{
+	*h = (struct code_history){ .last_sent = -1 };
+	for (int w = 0; w < CODE_W__N; w++) {
+		for (int i = 0; i < n; i++)
+			if (log[i].t >= now - code_windows[w].length &&
+			    (!code_windows[w].by_client || log[i].client == client))
+				h->sent[w]++;
+		/* oldest: the (sent - max)-th in the window, as the store's */
+		if (h->sent[w] >= (uint64_t)lim->max[w]) {
+			uint64_t want = h->sent[w] - (uint64_t)lim->max[w], j = 0;
+
+			for (int i = 0; i < n; i++) {
+				if (log[i].t < now - code_windows[w].length ||
+				    (code_windows[w].by_client && log[i].client != client))
+					continue;
+				if (j++ == want) {
+					h->oldest[w] = log[i].t;
+					break;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (log[i].client == client)
+			h->last_sent = log[i].t;
+}
+
+static void test_no_lockout(void **state)
+{
+	struct code_limits lim = { 60, { [CODE_W_NUMBER_HOUR] = 5,
+					 [CODE_W_CLIENT_HOUR] = 20,
+					 [CODE_W_NUMBER_CLIENT_HOUR] = 3,
+					 [CODE_W_NUMBER_DAY] = 10 } };
+	static struct sim_send log[2000];
+	struct code_history h;
+	int n = 0, day_max = 0;
+	int64_t ra;
+
+	(void)state;
+	code_limits_share(&lim);
+	for (int64_t now = 0; now < 2 * 86400; now += 30) {
+		int in_day = 0;
+
+		sim_history(&lim, log, n, 1, now, &h);  /* attacker */
+		if (code_rate_check(&lim, now, &h, &ra, NULL) == 0)
+			log[n++] = (struct sim_send){ now, 1 };
+		sim_history(&lim, log, n, 2, now, &h);  /* victim */
+		assert_int_equal(code_rate_check(&lim, now, &h, &ra, NULL) == 0 ||
+					 h.last_sent >= 0, 1);
+		for (int i = 0; i < n; i++)
+			in_day += log[i].t >= now - 86400;
+		day_max = in_day > day_max ? in_day : day_max;
+	}
+	assert_true(n > 0);
+	assert_true(day_max <= 5); /* the attacker got at most half the cap */
 }
 
 static void test_ha1_vectors(void **state)
@@ -184,6 +270,44 @@ static void test_creds_new(void **state)
 	assert_int_equal(creds_new("8613800138000", "r", 0, &a), -EINVAL);
 }
 
+/* The key a client is counted under: its address masked to a prefix. */
+static void test_client_prefix(void **state)
+{
+	static const struct {
+		const char *addr;
+		int v4, v6;
+		const char *key; /* NULL: -EINVAL */
+	} t[] = {
+		{ "203.0.113.77", 24, 64, "203.0.113.0/24" },
+		{ "203.0.113.200", 24, 64, "203.0.113.0/24" },
+		{ "203.0.114.1", 24, 64, "203.0.114.0/24" },
+		{ "127.0.0.2", 32, 64, "127.0.0.2/32" },
+		{ "10.1.2.3", 20, 64, "10.1.0.0/20" },
+		{ "2001:db8:1:2:aaaa::1", 24, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2:ffff:ffff:ffff:ffff", 24, 64, "2001:db8:1:2::/64" },
+		{ "2001:db8:1:2::1", 24, 56, "2001:db8:1::/56" },
+		{ "::ffff:198.51.100.9", 24, 64, "198.51.100.0/24" }, /* mapped */
+		{ "::1", 24, 128, "::1/128" },
+		{ "unknown", 24, 64, NULL },
+		{ "1.2.3", 24, 64, NULL },
+		{ "1.2.3.4", 33, 64, NULL },
+		{ "::1", 24, 129, NULL },
+	};
+	char key[CLIENT_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = client_prefix(t[i].addr, t[i].v4, t[i].v6, key);
+
+		if (!t[i].key) {
+			assert_int_equal(rc, -EINVAL);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_string_equal(key, t[i].key);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,8 +315,10 @@ int main(void)
 		cmocka_unit_test(test_hash_vector),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_rate_limits),
+		cmocka_unit_test(test_no_lockout),
 		cmocka_unit_test(test_ha1_vectors),
 		cmocka_unit_test(test_creds_new),
+		cmocka_unit_test(test_client_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,15 @@ static const struct {
 	{ "+86-138-0013-8000-", "+8613800138000" },
 	{ "+８613800138000", NULL },                  /* fullwidth digit */
 	{ "+861380013800\t", NULL },
+	/* "(0)" after the country code is the trunk prefix: dropped */
+	{ "+86(0)13900000001", "+8613900000001" },
+	{ "+86 (0) 139 0000 0001", "+8613900000001" },
+	{ "+44 (0)20 7946 0000", "+442079460000" },
+	{ "+(0)4420794600", NULL },                   /* before any digit */
+	{ "+44(0)(0)2079460000", "+4402079460000" },  /* only once */
+	{ "+44(00)2079460000", "+44002079460000" },   /* not "(0)": digits */
+	{ "+44(0", NULL },                            /* too short anyway */
+	{ "+44(0)a2079460000", NULL },
 };
 
 static void test_normalize_table(void **state)

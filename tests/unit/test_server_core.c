@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../server/core/config.h"
+#include "../../server/core/fdbudget.h"
 #include "../../server/sip/sipd.h"
 #include "dataline/log.h"
 
@@ -243,6 +244,42 @@ static void test_hostport(void **state)
 	assert_int_equal(sipd_parse_algs("", algs, &n), -EINVAL);
 }
 
+/* The descriptor budget: what fits stays, what does not shrinks in
+ * proportion, and nothing goes over the limit minus the reserve. */
+static void test_fdbudget_split(void **state)
+{
+	static const struct {
+		long limit, reserve;
+		int listeners, http, sip;
+		int want_http, want_sip, clamped;
+	} t[] = {
+		{ 1048576, 96, 2, 1000, 18000, 1000, 18000, 0 },
+		{ 20096, 96, 2, 1000, 18000, 1000, 18000, 0 }, /* exactly fits */
+		{ 256, 96, 2, 1000, 18000, 8, 144, 1 },        /* ulimit -n 256 */
+		{ 1024, 96, 2, 1000, 18000, 46, 836, 1 },      /* Debian default */
+		{ 1024, 96, 0, 1000, 18000, 1000, 928, 1 },    /* no HTTP */
+		{ 200, 96, 2, 10, 10000, 1, 102, 1 },          /* HTTP keeps 1 */
+	};
+	struct fdbudget b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(fdbudget_split(t[i].limit, t[i].reserve,
+						t[i].listeners, t[i].http,
+						t[i].sip, &b), 0);
+		assert_int_equal(b.http_conns, t[i].want_http);
+		assert_int_equal(b.sip_conns, t[i].want_sip);
+		assert_int_equal(b.clamped, t[i].clamped);
+		if (b.clamped)
+			assert_true((long)t[i].listeners * b.http_conns +
+					    b.sip_conns <= t[i].limit - t[i].reserve);
+	}
+	memset(&b, 0x55, sizeof(b));
+	assert_int_equal(fdbudget_split(90, 96, 2, 10, 10, &b), -ENOSPC);
+	assert_int_equal(b.clamped, 0x55555555);
+	assert_int_equal(fdbudget_split(1024, 96, 2, 0, 10, &b), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_count_many),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_fdbudget_split),
 	};
 	return cmocka_run_group_tests_name("server_core", tests, NULL, NULL);
 }

@@ -1,9 +1,10 @@
 /*
  * test_store: the store API on a real SQLite file in a temp directory:
  * schema creation from an empty file, reopening (data and version kept),
- * refusing a newer schema, devices/HA1 lookup, codes and send-log counts,
- * the SMS queue, bindings (upsert, list, expire, per-device counts) and
- * transactions (rollback really discards).
+ * refusing a newer schema, migrating schema 1, devices/HA1 lookup,
+ * registration sessions (codes) and send-log counts, the SMS queue,
+ * bindings (upsert, list, expire, per-device counts) and transactions
+ * (rollback really discards).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -114,6 +115,43 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(store_open(":memory:", &f->st), 0);
 }
 
+/* A schema 1 file (one code per number) opens as schema 2: devices kept,
+ * the pending codes dropped with their table, sessions usable. */
+static void test_migrates_schema_1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d = mkdev("8613800138000-0011aabb", "+8613800138000");
+	struct store_code c = { .expires_at = 700 }, got;
+	struct store_device gd;
+	struct store *st = NULL;
+	sqlite3 *db;
+	int v = 0;
+
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE code_sessions; DROP INDEX send_log_number_client;"
+		"CREATE TABLE codes (number TEXT PRIMARY KEY, hash BLOB NOT NULL,"
+		" salt BLOB NOT NULL, created INTEGER NOT NULL,"
+		" expires_at INTEGER NOT NULL, tries INTEGER NOT NULL);"
+		"INSERT INTO codes VALUES ('+8613800138000', x'00', x'00', 1, 2, 0);"
+		"UPDATE schema_version SET version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &st), 0);
+	f->st = st;
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_device_get(st, d.username, &gd), 0);
+	assert_string_equal(gd.number, d.number);
+	snprintf(c.number, sizeof(c.number), "+8613800138000");
+	snprintf(c.session, sizeof(c.session), "0123456789abcdef0123456789abcdef");
+	assert_int_equal(store_code_put(st, &c), 0);
+	assert_int_equal(store_code_get(st, c.session, &got), 0);
+	assert_string_equal(got.number, c.number);
+}
+
 static void test_unknown_scheme(void **state)
 {
 	struct store *st = NULL;
@@ -171,25 +209,42 @@ static void test_codes(void **state)
 	int tries = -1;
 
 	snprintf(c.number, sizeof(c.number), "+8613800138000");
+	snprintf(c.session, sizeof(c.session), "00112233445566778899aabbccddeeff");
 	memset(c.hash, 0x11, sizeof(c.hash));
 	memset(c.salt, 0x22, sizeof(c.salt));
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), -ENOENT);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), -ENOENT);
 	assert_int_equal(tries, -1);
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), 0);
 	assert_int_equal(tries, 1);
-	assert_int_equal(store_code_add_try(f->st, c.number, &tries), 0);
+	assert_int_equal(store_code_add_try(f->st, c.session, &tries), 0);
 	assert_int_equal(tries, 2);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_memory_equal(got.hash, c.hash, sizeof(c.hash));
 	assert_memory_equal(got.salt, c.salt, sizeof(c.salt));
 	assert_int_equal(got.tries, 2);
 	assert_int_equal(got.expires_at, 700);
-	/* a resend replaces the code and resets the tries */
+	assert_string_equal(got.number, c.number);
+	assert_string_equal(got.session, c.session);
+	/* a second session for the same number is separate: its tries are
+	 * its own, and the first one's are untouched */
+	{
+		struct store_code c2 = c, g2;
+
+		c2.session[0] = 'f';
+		assert_int_equal(store_code_put(f->st, &c2), 0);
+		assert_int_equal(store_code_add_try(f->st, c2.session, &tries), 0);
+		assert_int_equal(tries, 1);
+		assert_int_equal(store_code_get(f->st, c.session, &g2), 0);
+		assert_int_equal(g2.tries, 2);
+		assert_int_equal(store_code_delete(f->st, c2.session), 0);
+		assert_int_equal(store_code_get(f->st, c.session, &g2), 0);
+	}
+	/* a put with the same session replaces the code and resets the tries */
 	memset(c.hash, 0x33, sizeof(c.hash));
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_int_equal(got.tries, 0);
 	assert_int_equal(got.hash[0], 0x33);
 
@@ -206,10 +261,14 @@ static void test_codes(void **state)
 	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
 	assert_int_equal(n, 3);
 	int64_t last = -1;
-	assert_int_equal(store_send_log_last(f->st, "+10000000000", &last), -ENOENT);
+	assert_int_equal(store_send_log_last(f->st, "+10000000000", NULL, &last), -ENOENT);
 	assert_int_equal(last, -1);
-	assert_int_equal(store_send_log_last(f->st, c.number, &last), 0);
+	assert_int_equal(store_send_log_last(f->st, c.number, NULL, &last), 0);
 	assert_int_equal(last, 200);
+	assert_int_equal(store_send_log_last(f->st, c.number, "127.0.0.1", &last), 0);
+	assert_int_equal(last, 100);
+	assert_int_equal(store_send_log_count(f->st, c.number, "127.0.0.2", 0, &n), 0);
+	assert_int_equal(n, 1);
 	int64_t t = -1;
 	assert_int_equal(store_send_log_nth(f->st, c.number, NULL, 0, 0, &t), 0);
 	assert_int_equal(t, 100);
@@ -225,15 +284,15 @@ static void test_codes(void **state)
 
 	/* gc: the code expires at 700, log entries before 250 go */
 	assert_int_equal(store_codes_gc(f->st, 699, 250), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), 0);
 	assert_int_equal(store_send_log_count(f->st, NULL, NULL, 0, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_codes_gc(f->st, 700, 0), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
 
 	assert_int_equal(store_code_put(f->st, &c), 0);
-	assert_int_equal(store_code_delete(f->st, c.number), 0);
-	assert_int_equal(store_code_get(f->st, c.number, &got), -ENOENT);
+	assert_int_equal(store_code_delete(f->st, c.session), 0);
+	assert_int_equal(store_code_get(f->st, c.session, &got), -ENOENT);
 }
 
 struct sms_seen {
@@ -498,6 +557,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_migrates_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
 		cmocka_unit_test(test_unknown_scheme),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codes, setup, teardown),

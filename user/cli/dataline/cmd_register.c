@@ -102,6 +102,11 @@ int cmd_register(struct cli_opts *o)
 		r = reg_api_error("registration", status, resp, retry_after);
 		goto out;
 	}
+	if (!cli_json_str(resp, "session")) {
+		fprintf(stderr, "dataline: the server sent no registration session\n");
+		r = 1;
+		goto out;
+	}
 
 	/* Keep an existing account (a new device is issued on verify). */
 	if (cli_state_load(o->state_dir, CLI_STATE_FILE, &st) < 0)
@@ -114,7 +119,9 @@ int cmd_register(struct cli_opts *o)
 	json_object_set_new(t, "tofu", json_boolean(o->insecure));
 	json_object_set_new(st, "trust", t);
 	json_object_set_new(st, "server", json_string(o->server));
-	json_object_set_new(st, "pending", json_pack("{ss sI}", "number", number,
+	/* the session ties verify to this request's code (docs/protocol.md) */
+	json_object_set_new(st, "pending", json_pack("{ss ss sI}", "number", number,
+						     "session", cli_json_str(resp, "session"),
 						     "requested_at", (json_int_t)time(NULL)));
 	r = cli_state_save(o->state_dir, CLI_STATE_FILE, st);
 	if (r < 0) {

@@ -2,7 +2,8 @@
  * verify: patent step A3 on the handset. The code is the argument, or the
  * one in the newest received dataline SMS that ModemManager holds (shown to
  * the user, who confirms with y; --yes for scripts). It is POSTed with the
- * number to SERVER/v1/registrations/verify; the SIP credentials in the
+ * number and the registration session that `register` saved to
+ * SERVER/v1/registrations/verify; the SIP credentials in the
  * answer are stored in the state file (mode 0600), the password only there.
  */
 #include <errno.h>
@@ -87,7 +88,7 @@ int cmd_verify(struct cli_opts *o)
 	char code[MODEM_CODE_LEN + 1], pin[AGENT_PIN_LEN] = "", inst[46];
 	struct agent_trust trust;
 	json_t *st = NULL, *pending, *body, *resp = NULL, *acct;
-	const char *number, *server;
+	const char *number, *server, *session;
 	int64_t since;
 	int status = 0, r;
 	size_t i;
@@ -95,7 +96,15 @@ int cmd_verify(struct cli_opts *o)
 	r = cli_state_load(o->state_dir, CLI_STATE_FILE, &st);
 	pending = r == 0 ? json_object_get(st, "pending") : NULL;
 	number = cli_json_str(pending, "number");
+	session = cli_json_str(pending, "session");
 	server = cli_json_str(st, "server");
+	if (number && server && !session) {
+		fprintf(stderr, "dataline: the pending registration in %s has no "
+			"registration session (made by an older dataline); run "
+			"dataline register again\n", o->state_dir);
+		r = 1;
+		goto out;
+	}
 	if (!number || !server) {
 		fprintf(stderr, "dataline: nothing to verify in %s; run dataline register first\n",
 			o->state_dir);
@@ -123,7 +132,8 @@ int cmd_verify(struct cli_opts *o)
 		}
 	}
 	cli_trust_from_state(st, &trust);
-	body = json_pack("{ss ss}", "number", number, "code", code);
+	body = json_pack("{ss ss ss}", "number", number, "code", code,
+			 "session", session);
 	r = cli_api_post(server, &trust, "/v1/registrations/verify", body, &status,
 			 &resp, pin, NULL);
 	json_decref(body);
