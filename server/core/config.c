@@ -60,6 +60,8 @@ static const struct opt opts[] = {
 	I(default_expires, 1, 604800, "registration without Expires, s (3600)"),
 	I(max_bindings_per_device, 1, 1000, "contacts one device may register (5)"),
 	I(max_tcp_conns, 1, 1000000, "open TCP+TLS connections, all workers (18000)"),
+	I(max_tcp_conns_per_client, 1, 1000000, "open TCP+TLS connections per IPv4 address / IPv6 /64 (256)"),
+	I(tcp_unauth_timeout, 1, 86400, "close a TCP/TLS connection not authenticated within s of accept (30)"),
 	I(max_msg_size, 512, 1048576, "largest SIP message, bytes (65535)"),
 	I(tcp_idle_timeout, 1, 86400, "close a silent TCP/TLS connection after s (300)"),
 	I(msg_timeout, 1, 3600, "a started message must complete within s (10)"),
@@ -100,6 +102,8 @@ void config_defaults(struct config *c)
 	c->default_expires = 3600;
 	c->max_bindings_per_device = 5;
 	c->max_tcp_conns = 18000;
+	c->max_tcp_conns_per_client = 256;
+	c->tcp_unauth_timeout = 30;
 	c->max_msg_size = 65535;
 	c->tcp_idle_timeout = 300;
 	c->msg_timeout = 10;

@@ -28,6 +28,8 @@ struct config {
 	int min_expires, max_expires, default_expires;
 	int max_bindings_per_device;
 	int max_tcp_conns;
+	int max_tcp_conns_per_client;       /* per IPv4 address / IPv6 /64 */
+	int tcp_unauth_timeout;             /* s from accept to authenticate */
 	int max_msg_size;
 	/* Not in the contract's list but useful to operators and tests: */
 	int tcp_idle_timeout;               /* s without traffic, default 300 */

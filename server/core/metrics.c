@@ -57,6 +57,8 @@ static const struct {
 	{ "dataline_http_connections_refused_total", "HTTP(S) connections closed at once: over the per-client cap" },
 	{ "dataline_http_deadline_closed_total", "HTTP(S) connections closed at the header or request deadline" },
 	{ "dataline_http_duplicate_length_total", "HTTP requests refused for conflicting Content-Length headers" },
+	{ "dataline_tcp_connections_refused_client_total", "TCP/TLS connections refused at --max-tcp-conns-per-client" },
+	{ "dataline_tcp_unauthenticated_closed_total", "TCP/TLS connections closed at --tcp-unauth-timeout without authenticating" },
 };
 static const struct {
 	const char *name, *labels, *help;

@@ -60,6 +60,8 @@ enum metrics_counter {
 	METRICS_HTTP_CONNS_REFUSED,   /* dataline_http_connections_refused_total */
 	METRICS_HTTP_DEADLINE_CLOSED, /* dataline_http_deadline_closed_total */
 	METRICS_HTTP_DUP_LENGTH,      /* dataline_http_duplicate_length_total */
+	METRICS_TCP_REFUSED_CLIENT,   /* dataline_tcp_connections_refused_client_total */
+	METRICS_TCP_UNAUTH_CLOSED,    /* dataline_tcp_unauthenticated_closed_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);

@@ -626,6 +626,9 @@ void reg_handle(struct sipd_reply *r)
 	int n, star;
 
 	if (reg_authenticate(r, &dev) == 0) {
+		/* a stream that authenticated may now stay open idle */
+		if (r->peer->conn)
+			stream_trust(r->peer->conn);
 		n = reg_contacts(r, cs, &star);
 		if (n >= 0)
 			reg_apply(r, &dev, cs, n, star);

@@ -143,7 +143,10 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	}
 	pthread_mutex_init(&sh->write_lock, NULL);
 	atomic_init(&sh->stream_conns, 0);
-	return 0;
+	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
+	if (err)
+		sipd_shared_fini(sh);
+	return err;
 }
 
 void sipd_shared_fini(struct sipd_shared *sh)
@@ -154,6 +157,8 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->rc = NULL;
 	devcache_free(sh->dc);
 	sh->dc = NULL;
+	connlimit_free(sh->cl);
+	sh->cl = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 

@@ -36,6 +36,7 @@ struct regcache;
 struct devcache;
 struct store_device;
 struct stream_conn;
+struct connlimit;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -62,6 +63,8 @@ struct sipd_shared {
 	struct devcache *dc;             /* owned: devices; locks inside */
 	pthread_mutex_t write_lock;      /* registrar write transactions */
 	atomic_int stream_conns;         /* open TCP+TLS connections, all */
+	struct connlimit *cl;            /* owned: the same per client; locks
+					    inside */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
 };
@@ -141,6 +144,19 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
 void stream_close_all(struct sipd *w);
 int stream_send(struct stream_conn *c, const char *buf, size_t len);
+/* The connection carried a request that passed digest authentication:
+ * from now on only --tcp-idle-timeout ends it, not --tcp-unauth-timeout. */
+void stream_trust(struct stream_conn *c);
+
+/* connlimit.c: open stream connections per client (IPv4 address, IPv6
+ * /64), over all workers. */
+int connlimit_new(int per_client, struct connlimit **out);
+void connlimit_free(struct connlimit *t);
+/* 0, or -EUSERS when the client is at its cap (nothing counted). */
+int connlimit_acquire(struct connlimit *t, const union sipd_addr *a);
+void connlimit_release(struct connlimit *t, const union sipd_addr *a);
+/* The client's key: 16 bytes, the IPv4 address or the IPv6 /64. */
+void connlimit_key(const union sipd_addr *a, uint8_t key[16]);
 
 /* A response being built for a request (dispatch.c helpers). */
 struct sipd_reply {

@@ -13,9 +13,17 @@
  * connection is closed; a message once started must be complete within
  * --msg-timeout seconds (slowloris: the deadline is absolute, not renewed
  * by each trickled byte); a silent connection is closed after
- * --tcp-idle-timeout; at most --max-tcp-conns connections in all workers;
+ * --tcp-idle-timeout; at most --max-tcp-conns connections in all workers,
+ * and --max-tcp-conns-per-client of them from one client (connlimit.c);
  * when a peer does not read its responses (output over OUT_HIGH) we stop
  * reading its requests until the output drains below OUT_LOW.
+ *
+ * A connection that has not carried a digest-authenticated request lives
+ * at most --tcp-unauth-timeout from accept, however it keeps itself busy
+ * (OPTIONS, CRLF pings, challenges): a stranger cannot hold descriptors
+ * for --tcp-idle-timeout at a time. The registrar calls stream_trust()
+ * when a request on it authenticates; only then do the idle timeout and
+ * keep-alives keep it open.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,6 +64,8 @@ struct stream_conn {
 	struct bufferevent *bev;         /* owned; owns the socket (and SSL) */
 	struct sipd_peer peer;           /* peer.conn points back here */
 	uint64_t deadline_ms;            /* end of the handshake / message */
+	uint64_t unauth_deadline_ms;     /* end of life unless trusted; 0 once
+					    a request authenticated */
 	enum conn_state state;
 	unsigned paused : 1;             /* reading stopped for backpressure */
 };
@@ -66,11 +76,35 @@ static void conn_trim(struct stream_conn *c);
 
 static void set_read_timeout(struct stream_conn *c, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000),
-			      (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv;
 	struct timeval wt = { c->w->sh->cfg->tcp_idle_timeout, 0 };
+	uint64_t now;
 
+	if (c->unauth_deadline_ms) {
+		now = sipd_now_ms();
+		if (now + ms > c->unauth_deadline_ms)
+			ms = c->unauth_deadline_ms > now
+				     ? c->unauth_deadline_ms - now : 1;
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	bufferevent_set_timeouts(c->bev, &tv, &wt);
+}
+
+void stream_trust(struct stream_conn *c)
+{
+	c->unauth_deadline_ms = 0;
+}
+
+/* An untrusted connection past --tcp-unauth-timeout (counted). */
+static int conn_expired(struct stream_conn *c)
+{
+	if (!c->unauth_deadline_ms || sipd_now_ms() < c->unauth_deadline_ms)
+		return 0;
+	metrics_inc(METRICS_TCP_UNAUTH_CLOSED);
+	log_debug("sip: closing a connection not authenticated in %d s",
+		  c->w->sh->cfg->tcp_unauth_timeout);
+	return 1;
 }
 
 /* The one place a connection changes state: checks the move, arms the
@@ -210,6 +244,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	sipd_batch_begin(w);
 	close_it = read_frames(bev, c);
 	sipd_batch_end(w); /* commit, then the held replies go out */
+	if (!close_it && c->state != CONN_CLOSING)
+		close_it = conn_expired(c);
 	if (close_it)
 		close_after_flush(c);
 	else
@@ -264,6 +300,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		metrics_inc(METRICS_TLS_HANDSHAKE_FAIL);
 		log_debug("sip: tls handshake failed (%s)",
 			  what & BEV_EVENT_TIMEOUT ? "timeout" : "error");
+	} else if ((what & BEV_EVENT_TIMEOUT) && conn_expired(c)) {
+		/* counted and logged */
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("sip: closing %s connection (%s timeout)",
 			  c->peer.tp == SIPD_TLS ? "tls" : "tcp",
@@ -284,6 +322,7 @@ static void conn_free(struct stream_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
+	connlimit_release(w->sh->cl, &c->peer.addr);
 	atomic_fetch_sub(&w->sh->stream_conns, 1);
 	metrics_gauge_add(c->peer.tp == SIPD_TLS ? METRICS_CONNECTIONS_TLS
 						 : METRICS_CONNECTIONS_TCP, -1);
@@ -297,12 +336,22 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	enum sipd_tp tp = lst == w->tls_lst ? SIPD_TLS : SIPD_TCP;
 	const struct config *cfg = w->sh->cfg;
 	struct stream_conn *c;
+	union sipd_addr from;
 	SSL *ssl = NULL;
 	int one = 1;
 
+	memset(&from, 0, sizeof(from));
+	if ((size_t)salen <= sizeof(from))
+		memcpy(&from, sa, (size_t)salen);
 	if (atomic_fetch_add(&w->sh->stream_conns, 1) >= cfg->max_tcp_conns) {
 		atomic_fetch_sub(&w->sh->stream_conns, 1);
 		metrics_inc(METRICS_TCP_REFUSED);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (connlimit_acquire(w->sh->cl, &from)) {
+		atomic_fetch_sub(&w->sh->stream_conns, 1);
+		metrics_inc(METRICS_TCP_REFUSED_CLIENT);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -314,12 +363,12 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	c->w = w;
 	c->peer.tp = tp;
 	c->peer.conn = c;
+	c->peer.addr = from;
+	c->peer.addrlen = (size_t)salen <= sizeof(from) ? (socklen_t)salen : 0;
+	c->unauth_deadline_ms = sipd_now_ms() +
+				(uint64_t)cfg->tcp_unauth_timeout * 1000;
 	/* the initial state is set here; every later change goes through
 	 * conn_set_state() */
-	if ((size_t)salen <= sizeof(c->peer.addr)) {
-		memcpy(&c->peer.addr, sa, (size_t)salen);
-		c->peer.addrlen = (socklen_t)salen;
-	}
 	if (tp == SIPD_TLS) {
 		ssl = SSL_new(w->sh->ssl_ctx);
 		if (!ssl)
@@ -358,6 +407,7 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 					 : METRICS_CONNECTIONS_TCP, 1);
 	return;
 fail:
+	connlimit_release(w->sh->cl, &from);
 	atomic_fetch_sub(&w->sh->stream_conns, 1);
 	if (c && c->bev) {
 		bufferevent_free(c->bev); /* closes fd, frees ssl */

@@ -90,7 +90,8 @@ CREDS=$WORK/creds.csv
 DL_HELD=0 DL_KIB=n/a DL_RSS_KIB=n/a
 if srv_start bench-tlsmem 26200 --workers "$W" --log-level warn \
      --code-max-per-client-hour 100000 --code-max-per-number-hour 1000 \
-     --code-resend-interval 0 --max-bindings-per-device 20 >&2 &&
+     --code-resend-interval 0 --max-bindings-per-device 20 \
+     --max-tcp-conns-per-client 20000 >&2 &&
    python3 "$ROOT/tests/tools/provision.py" --http "127.0.0.1:$SRV_HTTP" \
      --spool "$SRV_VAR/sms.spool" --numbers "$ROOT/tests/sipp/users.csv" \
      --out "$CREDS" >&2; then

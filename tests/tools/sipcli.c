@@ -421,6 +421,7 @@ static void usage(void)
 "  unregister-all  the same with Contact: * (removes this device's bindings)\n"
 "  options    OPTIONS (no authentication)\n"
 "  crlf       RFC 5626 keep-alive ping (TCP/TLS)\n"
+"  pause      wait one second (the connection stays open)\n"
 "EXAMPLES:\n"
 "  sipcli -t tls -s 127.0.0.1:5061 -d dataline.local -n +8613800138000 \\\n"
 "         -u 8613800138000-ab12cd34 -p SECRET register replay unregister\n");
@@ -500,6 +501,8 @@ int main(int argc, char **argv)
 			err = do_options(&c);
 		else if (!strcmp(a, "crlf"))
 			err = do_crlf(&c);
+		else if (!strcmp(a, "pause"))
+			err = usleep(1000 * 1000) ? -errno : 0;
 		else {
 			fprintf(stderr, "sipcli: unknown action %s\n", a);
 			return 1;
