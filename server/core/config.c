@@ -68,7 +68,7 @@ static const struct opt opts[] = {
 	I(nonce_ttl, 1, 86400, "digest nonce lifetime before stale=true, s (300)"),
 	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (SHA-256,MD5)"),
 	/* HTTP API hardening; limits and their trade-offs: docs/operations.md */
-	I(max_http_conns, 1, 1000000, "open connections per HTTP(S) listener (1000)"),
+	I(max_http_conns, 1, 1000000, "open connections per HTTP(S) listener (256)"),
 	I(max_http_conns_per_client, 1, 1000000, "open HTTP(S) connections per client prefix (32)"),
 	I(http_header_timeout, 1, 3600, "headers must be complete within s of accept (10)"),
 	I(http_request_timeout, 1, 3600, "a request must be answered within s of accept (30)"),
@@ -109,7 +109,7 @@ void config_defaults(struct config *c)
 	c->msg_timeout = 10;
 	c->nonce_ttl = 300;
 	strcpy(c->digest_algorithms, "SHA-256,MD5");
-	c->max_http_conns = 1000;
+	c->max_http_conns = 256;
 	c->max_http_conns_per_client = 32;
 	c->http_header_timeout = 10;
 	c->http_request_timeout = 30;

@@ -37,7 +37,7 @@ struct config {
 	int nonce_ttl;                      /* s a nonce stays fresh, 300 */
 	char digest_algorithms[64];         /* challenge order, "SHA-256,MD5" */
 	/* HTTP API hardening (docs/decisions.md, docs/operations.md): */
-	int max_http_conns;                 /* per HTTP(S) listener, 1000 */
+	int max_http_conns;                 /* per HTTP(S) listener, 256 */
 	int max_http_conns_per_client;      /* per client prefix, 32 */
 	int http_header_timeout;            /* s, absolute, 10 */
 	int http_request_timeout;           /* s, absolute, 30 */

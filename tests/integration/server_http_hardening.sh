@@ -92,7 +92,7 @@ if ! SRV_WRAP="prlimit --nofile=256:256" srv_start hardening-fd 25608; then
   fail "server_http_hardening: server starts under ulimit -n 256"; finish
 fi
 check "server_http_hardening: ulimit -n 256: caps clamped with a warning in the log" \
-  grep -q "descriptor budget: open-file limit 256.*max-http-conns 1000 ->" "$SRV_DIR/server.log"
+  grep -q "descriptor budget: open-file limit 256.*max-http-conns 256 ->" "$SRV_DIR/server.log"
 grep "descriptor budget" "$SRV_DIR/server.log" | sed 's/^/# /'
 log0=$(stat -c %s "$SRV_DIR/server.log")
 $HC hold "$SRV_HTTP" 300 12 > "$SRV_DIR/hold.out" & BG+=($!)
@@ -102,7 +102,10 @@ check "server_http_hardening: 300 HTTP connections held: SIP over TCP still answ
   grep -q "^options status=200" <<< "$out"
 not_spinning "HTTP full" "$log0"
 wait "${BG[-1]}" 2>/dev/null
-check "server_http_hardening: after the flood /healthz answers again" test "$(healthz)" = 200
+# the 300 closed connections still queued in the kernel's backlog are
+# accepted and dismissed 2 at a time first (the listener's clamped cap)
+healthz_again() { local i; for ((i = 0; i < 6; i++)); do [ "$(healthz)" = 200 ] && return 0; done; return 1; }
+check "server_http_hardening: after the flood /healthz answers again" healthz_again
 srv_kill
 
 # ---------------------------------------------------------------- accept errors
