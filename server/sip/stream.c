@@ -96,10 +96,13 @@ void stream_trust(struct stream_conn *c)
 	c->unauth_deadline_ms = 0;
 }
 
-/* An untrusted connection past --tcp-unauth-timeout (counted). */
-static int conn_expired(struct stream_conn *c)
+/* An untrusted connection past --tcp-unauth-timeout, within SLACK_MS
+ * (a timer may fire a little before our millisecond clock says it is
+ * due): counted. */
+static int conn_expired(struct stream_conn *c, uint64_t slack_ms)
 {
-	if (!c->unauth_deadline_ms || sipd_now_ms() < c->unauth_deadline_ms)
+	if (!c->unauth_deadline_ms ||
+	    sipd_now_ms() + slack_ms < c->unauth_deadline_ms)
 		return 0;
 	metrics_inc(METRICS_TCP_UNAUTH_CLOSED);
 	log_debug("sip: closing a connection not authenticated in %d s",
@@ -245,7 +248,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	close_it = read_frames(bev, c);
 	sipd_batch_end(w); /* commit, then the held replies go out */
 	if (!close_it && c->state != CONN_CLOSING)
-		close_it = conn_expired(c);
+		close_it = conn_expired(c, 0);
 	if (close_it)
 		close_after_flush(c);
 	else
@@ -300,7 +303,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		metrics_inc(METRICS_TLS_HANDSHAKE_FAIL);
 		log_debug("sip: tls handshake failed (%s)",
 			  what & BEV_EVENT_TIMEOUT ? "timeout" : "error");
-	} else if ((what & BEV_EVENT_TIMEOUT) && conn_expired(c)) {
+	} else if ((what & BEV_EVENT_TIMEOUT) && conn_expired(c, 20)) {
 		/* counted and logged */
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("sip: closing %s connection (%s timeout)",
