@@ -53,6 +53,10 @@ static const struct {
 	{ "dataline_sms_failures_total", "SMS gateway failures (each is retried)" },
 	{ "dataline_http_body_too_large_total", "HTTP requests refused with 413" },
 	{ "dataline_sms_dropped_total", "SMS given up after a day of failures (logged)" },
+	{ "dataline_sip_transaction_evictions_total", "SIP server transactions dropped early to stay within the table's budget" },
+	{ "dataline_sip_transactions_refused_total", "authenticated SIP answers sent statelessly (table full, key or answer too big)" },
+	{ "dataline_sip_amplification_drops_total", "UDP answers dropped: over 3x the request towards an unproven address" },
+	{ "dataline_sip_challenges_trimmed_total", "401s sent with the preferred challenge only (amplification budget)" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -63,6 +67,7 @@ static const struct {
 	{ "dataline_queue_depth", "{queue=\"sms\"}", "items waiting in a queue" },
 	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
 	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
+	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
 };
 
 /* Upper bounds of the REGISTER latency buckets, microseconds. */
