@@ -65,8 +65,8 @@ static const struct opt opts[] = {
 	I(msg_timeout, 1, 3600, "a started message must complete within s (10)"),
 	I(nonce_ttl, 1, 86400, "digest nonce lifetime before stale=true, s (300)"),
 	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (SHA-256,MD5)"),
-	I(sip_tx_max, 64, 16777216, "UDP server transactions kept, all workers (262144)"),
-	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (131072)"),
+	I(sip_tx_max, 64, 16777216, "UDP server transactions kept, all workers (131072)"),
+	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (65536)"),
 	I(nonce_nc_max, 64, 16777216, "nonces tracked for replay (nonce-count), all workers (262144)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -96,8 +96,8 @@ void config_defaults(struct config *c)
 	c->tcp_idle_timeout = 300;
 	c->msg_timeout = 10;
 	c->nonce_ttl = 300;
-	c->sip_tx_max = 262144;
-	c->sip_tx_max_kb = 131072;
+	c->sip_tx_max = 131072;
+	c->sip_tx_max_kb = 65536;
 	c->nonce_nc_max = 262144;
 	strcpy(c->digest_algorithms, "SHA-256,MD5");
 }
