@@ -490,12 +490,13 @@ int sip_digest_verify(const struct sip_digest_credentials *c,
 		      struct sip_str method, const char *ha1_hex);
 
 /*
- * Stateless nonces: hex(issued_time_be64 | 8 random bytes |
+ * Stateless nonces: hex(issued_be64 | 8 random bytes |
  * HMAC-SHA256(key, time|random|addr)[0..15]) = 64 lowercase hex chars. A
  * server keeps only its key (32 random bytes, per process or shared by
  * workers). ADDR/ADDR_LEN: the client's source IP (4 or 16 bytes, not the
  * port; NULL/0 for none); a nonce verifies only with the address it was
- * made for. sip_nonce_check: 0 = genuine and younger than ttl seconds
+ * made for. issued_be64 = seconds << 20 | an issue counter, so the first
+ * 8 bytes order nonces by issue. sip_nonce_check: 0 = genuine and younger than ttl seconds
  * (issued time in *issued if non-NULL); -ESTALE = genuine but too old
  * (challenge again with stale=true); -EINVAL = not ours, another
  * address's, not lowercase hex, or garbled.

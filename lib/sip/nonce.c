@@ -14,8 +14,15 @@
  * to a spoofed victim. The address is not in the nonce, only in the MAC.
  * Nonces are accepted only as issued (lowercase hex), so one nonce has one
  * spelling for the replay tracker.
+ *
+ * The time field is seconds << 20 | a process-wide issue counter (low 20
+ * bits), so nonces of one second are ordered by issue too: the replay
+ * tracker (server/sip/auth.c) compares these 64 bits with the newest nonce
+ * it evicted, and the order keeps a nonce issued after that one usable.
+ * A wrapped counter only makes a nonce look older (stale), never newer.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -29,6 +36,9 @@
 #define N_RAND 8
 #define N_MAC 16
 #define N_RAW (N_TIME + N_RAND + N_MAC)
+#define N_SEQ_BITS 20
+
+static _Atomic uint64_t nonce_seq;
 
 int sip_nonce_key_new(uint8_t key[SIP_NONCE_KEY_LEN])
 {
@@ -61,10 +71,14 @@ int sip_nonce_make(const uint8_t key[SIP_NONCE_KEY_LEN], uint64_t now,
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t raw[N_RAW];
+	uint64_t t = now << N_SEQ_BITS |
+		     ((atomic_fetch_add_explicit(&nonce_seq, 1,
+						 memory_order_relaxed)) &
+		      ((1u << N_SEQ_BITS) - 1));
 	int rc;
 
 	for (int i = 0; i < N_TIME; i++)
-		raw[i] = (uint8_t)(now >> (56 - 8 * i));
+		raw[i] = (uint8_t)(t >> (56 - 8 * i));
 	if (RAND_bytes(raw + N_TIME, N_RAND) != 1)
 		return -EIO;
 	rc = mac(key, raw, addr, addr_len, raw + N_TIME + N_RAND);
@@ -109,6 +123,7 @@ int sip_nonce_check(const uint8_t key[SIP_NONCE_KEY_LEN], struct sip_str nonce,
 		return -EINVAL;
 	for (int i = 0; i < N_TIME; i++)
 		t = t << 8 | raw[i];
+	t >>= N_SEQ_BITS;
 	/* a nonce from the future (clock stepped back) is not ours to trust
 	 * beyond a minute of skew between workers/nodes */
 	if (t > now + 60)

@@ -115,7 +115,7 @@ int tx_make_key(const struct sip_tx_key *key, int client, char **bufp,
 	return 0;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
+uint64_t tx_hash(const char *p, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -129,7 +129,7 @@ static uint64_t fnv1a(const char *p, size_t n)
 struct sip_tx *tx_lookup(struct sip_tx_table *tbl, const char *k, size_t klen,
 			 uint64_t *hashp)
 {
-	uint64_t h = fnv1a(k, klen);
+	uint64_t h = tx_hash(k, klen);
 	struct sip_tx *tx;
 
 	if (hashp)
@@ -340,6 +340,12 @@ int sip_tx_server_receive(struct sip_tx_table *tbl, const struct sip_tx_key *key
 	struct sip_tx *tx;
 	int err;
 
+	if (!key->method.p || !key->method.len)
+		return -EINVAL;
+	if (tbl->lim.max_key && tx_key_len(key, 0) > tbl->lim.max_key) {
+		*out = SIP_TX_NEW; /* never kept, so nothing to match */
+		return 0;
+	}
 	err = tx_make_key(key, 0, &k, &klen, sb, sizeof(sb));
 	if (err)
 		return err;

@@ -30,17 +30,6 @@
 /* What one entry costs beyond its key and messages (malloc headers). */
 #define TX_OVERHEAD (sizeof(struct sip_tx) + 64)
 
-static uint64_t src_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (n--) {
-		h ^= (unsigned char)*p++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int src_grow(struct sip_tx_table *tbl)
 {
 	size_t n = tbl->nsbuckets ? tbl->nsbuckets * 2 : 64, i;
@@ -68,7 +57,7 @@ static struct tx_src *src_get(struct sip_tx_table *tbl,
 			      const struct sip_tx_str *src)
 {
 	size_t len = src->len < TX_SRC_MAX ? src->len : TX_SRC_MAX;
-	uint64_t h = src_hash(src->p, len);
+	uint64_t h = tx_hash(src->p, len);
 	struct tx_src *s;
 
 	if (tbl->nsbuckets)

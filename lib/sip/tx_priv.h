@@ -81,6 +81,8 @@ int tx_heap_update(struct sip_tx_table *tbl, struct sip_tx *tx);
 void tx_heap_remove(struct sip_tx_table *tbl, struct sip_tx *tx);
 
 /* tx.c */
+/* FNV-1a, for the key and source hash tables. */
+uint64_t tx_hash(const char *p, size_t n);
 void tx_destroy(struct sip_tx *tx);
 void tx_send(struct sip_tx *tx, const char *buf, size_t len);
 size_t tx_key_len(const struct sip_tx_key *key, int client);

@@ -14,7 +14,8 @@
  * Bound: each shard holds at most max/64 entries in a FIFO by first use
  * (which also makes the sweep of entries older than 2 x TTL a pop from its
  * head). When a shard is full its oldest entry is evicted and the shard's
- * floor rises to that nonce's issue time: a nonce that is not in the shard
+ * floor rises to that nonce's issue stamp (its first 8 bytes: the issue
+ * second and a counter, lib/sip/nonce.c): a nonce that is not in the shard
  * and was issued at or before the floor may have been evicted, so it is
  * answered as stale (-ESTALE; the client takes a fresh nonce without
  * asking its user) and an evicted nonce can never be replayed from nc=1.
@@ -38,7 +39,7 @@ struct nc_entry {
 	uint8_t key[NC_KEY];
 	uint32_t nc;
 	uint64_t born;          /* seconds, when first seen */
-	uint64_t issued;        /* the nonce's issue time */
+	uint64_t issued;        /* the nonce's issue stamp (time | counter) */
 };
 
 /* Every challenge adds an entry, so a busy registrar holds many: start each
