@@ -186,10 +186,10 @@ static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 		reg_challenge(r, 0, METRICS_AUTH_BAD_PASSWORD);
 		return -1;
 	}
-	/* the password was right: only the nonce may be at fault now */
-	/* a nonce issued to another address is stale here: the client gets
-	 * one bound to where it is now, and we answer nothing bigger to an
-	 * address that has not shown it can receive */
+	/* the password was right: only the nonce may be at fault now. One
+	 * issued to another address is stale here: the client gets one bound
+	 * to where it is now, and nothing bigger goes to an address that has
+	 * not shown it can receive */
 	iplen = sipd_addr_ip(&r->peer->addr, &ip);
 	rc = sip_nonce_check(w->sh->nonce_key, c.nonce, now,
 			     (uint64_t)cfg->nonce_ttl, ip, iplen, NULL);
