@@ -76,8 +76,11 @@ check "server_sip_flood: a nonce used from another address: 401 stale=true, no b
 out=$($FLOOD amp "$SRV_SIP" "$N" "$U" "$P"); echo "$out" | sed 's/^/# amp: /'
 check "server_sip_flood: every answer to an unproven address is <= 3.0x its request" \
   awk '{ split($NF, r, "="); if (r[2] + 0 > 3.0) bad = 1 } END { exit bad }' <<< "$out"
-check "server_sip_flood: the unproven REGISTER still gets its 401" \
-  grep -q "^kind=register-401 status=401" <<< "$out"
+check "server_sip_flood: the unproven REGISTER still gets its 401, both challenges" \
+  bash -c 'grep -q "^kind=register-401 status=401 chal=2" <<< "$1"' _ "$out"
+check "server_sip_flood: a tiny REGISTER gets a 401 with the preferred challenge only (counted)" \
+  bash -c 'grep -q "^kind=register-tiny status=401 chal=1" <<< "$1" && [ "$2" -gt 0 ]' _ "$out" \
+  "$(metric dataline_sip_challenges_trimmed_total)"
 
 out=$($FLOOD upper "$SRV_SIP" "$N" "$U" "$P"); echo "# upper: $out"
 check "server_sip_flood: a used nonce upper-cased is refused" \

@@ -22,8 +22,8 @@ Each command prints one line of key=value results; it asserts nothing.
   upper PORT NUM USER PASS authenticates with nc=1, then replays with the
                            nonce upper-cased -> "first=S upper=S"
   amp PORT NUM USER PASS   every answer an unproven 127.0.0.3 can provoke:
-                           one line per kind "kind=K status=S in=B out=B
-                           ratio=R"
+                           one line per kind "kind=K status=S chal=N in=B
+                           out=B ratio=R"
 """
 import hashlib
 import os
@@ -216,6 +216,11 @@ def amp(port, num, user, pw):
                               "1 REGISTER\r\n\r\n" % (DOMAIN, sp, uniq(),
                                                       DOMAIN, DOMAIN, uniq())
                               ).encode()),
+        ("register-tiny", ("REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP "
+                           "127.0.0.3:%d;branch=z9hG4bK%s\r\nFrom: <sip:a@d>"
+                           ";tag=1\r\nTo: <sip:a@d>\r\nCall-ID: c\r\nCSeq: "
+                           "1 REGISTER\r\n\r\n" % (DOMAIN, sp, uniq())
+                           ).encode()),
         ("register-401", request(sp, num)),
         ("spoofed-auth", request(sp, num, extra=authorization(
             alg, nonce, user, pw, 1))),
@@ -239,8 +244,9 @@ def amp(port, num, user, pw):
         s.sendto(m, ("127.0.0.1", port))
         got = recv_all(s, 1.0)
         out = sum(len(g) for g in got)
-        print("kind=%s status=%s in=%d out=%d ratio=%.2f" % (
-            kind, status_of(got[0]) if got else "none", len(m), out,
+        print("kind=%s status=%s chal=%d in=%d out=%d ratio=%.2f" % (
+            kind, status_of(got[0]) if got else "none",
+            sum(g.count(b"WWW-Authenticate:") for g in got), len(m), out,
             out / len(m)))
 
 
