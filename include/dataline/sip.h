@@ -494,20 +494,25 @@ int sip_digest_verify(const struct sip_digest_credentials *c,
 		      struct sip_str method, const char *ha1_hex);
 
 /*
- * Stateless nonces: hex(issued_time_be64 | 8 random bytes |
- * HMAC-SHA256(key, time|random)[0..15]) = 64 hex chars. A server keeps
- * only its key (32 random bytes, per process or shared by workers).
- * sip_nonce_check: 0 = genuine and younger than ttl seconds (issued time
- * in *issued if non-NULL); -ESTALE = genuine but too old (challenge again
- * with stale=true); -EINVAL = not ours / garbled.
+ * Stateless nonces: hex(issued_be64 | 8 random bytes |
+ * HMAC-SHA256(key, time|random|addr)[0..15]) = 64 lowercase hex chars. A
+ * server keeps only its key (32 random bytes, per process or shared by
+ * workers). ADDR/ADDR_LEN: the client's source IP (4 or 16 bytes, not the
+ * port; NULL/0 for none); a nonce verifies only with the address it was
+ * made for. issued_be64 = seconds << 20 | an issue counter, so the first
+ * 8 bytes order nonces by issue. sip_nonce_check: 0 = genuine and younger than ttl seconds
+ * (issued time in *issued if non-NULL); -ESTALE = genuine but too old
+ * (challenge again with stale=true); -EINVAL = not ours, another
+ * address's, not lowercase hex, or garbled.
  */
 #define SIP_NONCE_LEN 64
 #define SIP_NONCE_KEY_LEN 32
 int sip_nonce_key_new(uint8_t key[SIP_NONCE_KEY_LEN]);
 int sip_nonce_make(const uint8_t key[SIP_NONCE_KEY_LEN], uint64_t now,
-		   char out[SIP_NONCE_LEN + 1]);
+		   const void *addr, size_t addr_len, char out[SIP_NONCE_LEN + 1]);
 int sip_nonce_check(const uint8_t key[SIP_NONCE_KEY_LEN], struct sip_str nonce,
-		    uint64_t now, uint64_t ttl, uint64_t *issued);
+		    uint64_t now, uint64_t ttl, const void *addr,
+		    size_t addr_len, uint64_t *issued);
 
 /* Adds a "hdr_name: Digest realm=..., nonce=..., algorithm=..., qop="auth"
  * [, stale=true][, opaque=...]" line (hdr_name: "WWW-Authenticate" or

@@ -42,6 +42,10 @@ struct sip_tx_key {
 	struct sip_tx_str method;  /* request method, or CSeq method of a response */
 	/* RFC 2543 fallback, used only when branch lacks "z9hG4bK": */
 	struct sip_tx_str ruri, call_id, from_tag, to_tag, cseq_num, via;
+	/* Who sent it (e.g. the source IP's bytes; at most 32 bytes count),
+	 * for the per-source share of the budget; not part of matching.
+	 * Empty: one shared anonymous source. */
+	struct sip_tx_str source;
 };
 
 enum sip_tx_state {
@@ -89,6 +93,30 @@ int sip_tx_table_new(const struct sip_tx_ops *ops, void *arg,
 void sip_tx_table_free(struct sip_tx_table *tbl);
 /* Number of live transactions. */
 size_t sip_tx_count(const struct sip_tx_table *tbl);
+
+/*
+ * Budget (all 0 = unlimited, the default). The cost of a transaction is
+ * its matching key, the response it keeps and a fixed overhead. Over
+ * MAX_ENTRIES or MAX_BYTES, transactions that already sent their final
+ * response (they only absorb retransmissions) are evicted early, fairly:
+ * the adding source's own oldest while it holds at least the average
+ * share (bytes / sources), else the biggest source's, else the oldest of
+ * all (tx_budget.c). When nothing can be evicted, creating a server
+ * transaction fails with -ENOBUFS. A server transaction whose key is over
+ * MAX_KEY is refused (-E2BIG); a response over MAX_MSG is sent but not kept
+ * (the transaction ends). The caller then answers statelessly.
+ */
+struct sip_tx_limits {
+	size_t max_entries, max_bytes, max_key, max_msg;
+};
+int sip_tx_table_set_limits(struct sip_tx_table *tbl,
+			    const struct sip_tx_limits *lim);
+struct sip_tx_stats {
+	size_t count, bytes, sources;
+	uint64_t evicted;   /* ended early by the budget */
+	uint64_t refused;   /* server tx not made or not kept (limits) */
+};
+void sip_tx_stats(const struct sip_tx_table *tbl, struct sip_tx_stats *out);
 
 /*
  * Server side. sip_tx_server_receive() matches an incoming request: if it

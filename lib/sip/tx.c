@@ -60,6 +60,18 @@ static size_t put(char *dst, size_t at, const struct sip_tx_str *s, int lower)
 	return at + s->len + 1;
 }
 
+/* Length of the normalised key tx_make_key() would build. */
+size_t tx_key_len(const struct sip_tx_key *key, int client)
+{
+	size_t n = 2 + key->method.len + 1;
+
+	if (client || has_cookie(&key->branch))
+		return n + key->branch.len + 1 +
+		       (client ? 0 : key->sent_by.len + 1);
+	return n + key->ruri.len + key->call_id.len + key->from_tag.len +
+	       key->cseq_num.len + key->via.len + 5;
+}
+
 /*
  * Builds the normalised key into STACKBUF when it fits, else into a malloc'd
  * buffer (*bufp != stackbuf then; the caller frees it).
@@ -103,7 +115,7 @@ int tx_make_key(const struct sip_tx_key *key, int client, char **bufp,
 	return 0;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
+uint64_t tx_hash(const char *p, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -117,7 +129,7 @@ static uint64_t fnv1a(const char *p, size_t n)
 struct sip_tx *tx_lookup(struct sip_tx_table *tbl, const char *k, size_t klen,
 			 uint64_t *hashp)
 {
-	uint64_t h = fnv1a(k, klen);
+	uint64_t h = tx_hash(k, klen);
 	struct sip_tx *tx;
 
 	if (hashp)
@@ -183,6 +195,12 @@ int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 	tx->key_len = klen;
 	tx->hash = h;
 	tx->tbl = tbl;
+	if (tx_charge(tx, &key->source)) {
+		free(tx->key);
+		free(tx);
+		err = -ENOMEM;
+		goto out;
+	}
 	tx->heap_idx = TX_NO_HEAP;
 	tx->client = !!client;
 	tx->reliable = !!reliable;
@@ -195,6 +213,13 @@ int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 	tx->next = tbl->buckets[h & (tbl->nbuckets - 1)];
 	tbl->buckets[h & (tbl->nbuckets - 1)] = tx;
 	tbl->count++;
+	/* room for it; it cannot be evicted itself before its answer */
+	err = tx_make_room(tbl, tx->src);
+	if (err) {
+		tbl->refused++;
+		tx_destroy(tx);
+		goto out;
+	}
 	*out = tx;
 out:
 	if (k != sb)
@@ -215,6 +240,7 @@ void tx_destroy(struct sip_tx *tx)
 		tbl->count--;
 	}
 	tx_heap_remove(tbl, tx);
+	tx_uncharge(tx);
 	free(tx->key);
 	free(tx->msg);
 	free(tx->ack);
@@ -281,6 +307,7 @@ void sip_tx_table_free(struct sip_tx_table *tbl)
 	}
 	free(tbl->buckets);
 	free(tbl->heap);
+	tx_sources_free(tbl);
 	free(tbl);
 }
 
@@ -313,6 +340,12 @@ int sip_tx_server_receive(struct sip_tx_table *tbl, const struct sip_tx_key *key
 	struct sip_tx *tx;
 	int err;
 
+	if (!key->method.p || !key->method.len)
+		return -EINVAL;
+	if (tbl->lim.max_key && tx_key_len(key, 0) > tbl->lim.max_key) {
+		*out = SIP_TX_NEW; /* never kept, so nothing to match */
+		return 0;
+	}
 	err = tx_make_key(key, 0, &k, &klen, sb, sizeof(sb));
 	if (err)
 		return err;
@@ -348,6 +381,10 @@ int sip_tx_server_new(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 
 	if (is_ack(&key->method))
 		return -EINVAL;
+	if (tbl->lim.max_key && tx_key_len(key, 0) > tbl->lim.max_key) {
+		tbl->refused++;
+		return -E2BIG;
+	}
 	err = tx_insert(tbl, key, 0, peer, peer_len, reliable, &tx);
 	if (err)
 		return err;
@@ -360,6 +397,7 @@ int sip_tx_server_new(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 			tx_destroy(tx);
 			return err;
 		}
+		tx_cost_add(tx, tx->to_tag_len, 0);
 	}
 	*out = tx;
 	return 0;
@@ -369,15 +407,25 @@ int sip_tx_server_respond(struct sip_tx *tx, int status, const char *buf,
 			  size_t len, uint64_t now_ms)
 {
 	struct sip_tx_table *tbl = tx->tbl;
+	size_t old;
 	int err;
 
 	if (tx->client || status < 100 || status > 699)
 		return -EINVAL;
 	if (tx->state != SIP_TX_TRYING && tx->state != SIP_TX_PROCEEDING)
 		return -EALREADY;
+	if (tbl->lim.max_msg && len > tbl->lim.max_msg) {
+		/* too big to keep: answered, but as if statelessly */
+		tx_send(tx, buf, len);
+		tbl->refused++;
+		tx_destroy(tx);
+		return 0;
+	}
+	old = tx->msg_len;
 	err = tx_store(&tx->msg, &tx->msg_len, buf, len);
 	if (err)
 		return err;
+	tx_cost_add(tx, len, old);
 	tx->last_status = status;
 	tx_send(tx, buf, len);
 	if (status < 200) {
@@ -404,7 +452,14 @@ int sip_tx_server_respond(struct sip_tx *tx, int status, const char *buf,
 		}
 		tx->t_end = now_ms + 64ULL * tbl->tm.t1;
 	}
-	return tx_heap_update(tbl, tx);
+	err = tx_heap_update(tbl, tx);
+	if (err)
+		return err;
+	/* only absorbing from now on: evictable, and the stored answer may
+	 * have taken the table over its budget (this tx may go too) */
+	tx_settle(tx);
+	tx_make_room(tbl, tx->src);
+	return 0;
 }
 
 /* ------------------------------------------------------------ timers */

@@ -12,6 +12,17 @@
 #include "dataline/sip_tx.h"
 
 #define TX_NO_HEAP ((size_t)-1)
+#define TX_SRC_MAX 32
+
+/* One source's share of the table (tx_budget.c). */
+struct tx_src {
+	struct tx_src *next;       /* hash chain */
+	uint64_t hash;
+	char key[TX_SRC_MAX];
+	size_t len;
+	size_t count, bytes;       /* its transactions and their cost */
+	struct sip_tx *head, *tail; /* borrowed: its settled tx, oldest first */
+};
 
 struct sip_tx {
 	struct sip_tx_table *tbl;  /* not owned: the table we live in */
@@ -37,6 +48,12 @@ struct sip_tx {
 	unsigned char peer[SIP_TX_PEER_MAX] __attribute__((aligned(16)));
 	size_t peer_len;
 	void *user;                /* not owned: caller data */
+	/* budget (tx_budget.c) */
+	struct tx_src *src;        /* not owned: the table's source record */
+	size_t cost;               /* bytes charged for this tx */
+	int settled;               /* final answer sent: in the FIFOs below */
+	struct sip_tx *g_prev, *g_next; /* table FIFO of settled tx */
+	struct sip_tx *s_prev, *s_next; /* its source's FIFO */
 };
 
 struct sip_tx_table {
@@ -48,6 +65,14 @@ struct sip_tx_table {
 	size_t count;
 	struct sip_tx **heap;         /* owned array of borrowed pointers */
 	size_t heap_len, heap_cap;
+	/* budget (tx_budget.c) */
+	struct sip_tx_limits lim;     /* 0 = no limit */
+	size_t bytes;                 /* cost of every tx */
+	struct tx_src **sbuckets;     /* owned sources, by key */
+	size_t nsbuckets, nsrc;
+	struct tx_src *hog;           /* borrowed: biggest source lately */
+	struct sip_tx *g_head, *g_tail; /* borrowed: settled tx, oldest first */
+	uint64_t evicted, refused;
 };
 
 /* tx_heap.c */
@@ -56,8 +81,11 @@ int tx_heap_update(struct sip_tx_table *tbl, struct sip_tx *tx);
 void tx_heap_remove(struct sip_tx_table *tbl, struct sip_tx *tx);
 
 /* tx.c */
+/* FNV-1a, for the key and source hash tables. */
+uint64_t tx_hash(const char *p, size_t n);
 void tx_destroy(struct sip_tx *tx);
 void tx_send(struct sip_tx *tx, const char *buf, size_t len);
+size_t tx_key_len(const struct sip_tx_key *key, int client);
 int tx_make_key(const struct sip_tx_key *key, int client, char **bufp,
 		size_t *lenp, char *stackbuf, size_t stacklen);
 struct sip_tx *tx_lookup(struct sip_tx_table *tbl, const char *k, size_t klen,
@@ -69,5 +97,13 @@ int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 #define TX_ASAP(now) ((now) ? (now) : 1)
 
 int tx_store(char **dst, size_t *dlen, const char *buf, size_t len);
+
+/* tx_budget.c */
+int tx_charge(struct sip_tx *tx, const struct sip_tx_str *src);
+void tx_uncharge(struct sip_tx *tx);
+void tx_cost_add(struct sip_tx *tx, size_t add, size_t sub);
+void tx_settle(struct sip_tx *tx);
+int tx_make_room(struct sip_tx_table *tbl, const struct tx_src *adding);
+void tx_sources_free(struct sip_tx_table *tbl);
 
 #endif

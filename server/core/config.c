@@ -78,6 +78,9 @@ static const struct opt opts[] = {
 	I(code_max_per_number_client_hour, 1, 10000, "codes one client prefix may get sent to one number per hour (3)"),
 	I(sms_max_per_number_day, 2, 10000, "codes sent to one number per day, all clients (10)"),
 	I(max_devices_per_number, 1, 10000, "devices one number may have (10)"),
+	I(sip_tx_max, 64, 16777216, "UDP server transactions kept, all workers (131072)"),
+	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (65536)"),
+	I(nonce_nc_max, 64, 16777216, "nonces tracked for replay (nonce-count), all workers (262144)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -108,6 +111,9 @@ void config_defaults(struct config *c)
 	c->tcp_idle_timeout = 300;
 	c->msg_timeout = 10;
 	c->nonce_ttl = 300;
+	c->sip_tx_max = 131072;
+	c->sip_tx_max_kb = 65536;
+	c->nonce_nc_max = 262144;
 	strcpy(c->digest_algorithms, "SHA-256,MD5");
 	c->max_http_conns = 256;
 	c->max_http_conns_per_client = 32;

@@ -35,6 +35,8 @@ struct config {
 	int tcp_idle_timeout;               /* s without traffic, default 300 */
 	int msg_timeout;                    /* s for a complete message, 10 */
 	int nonce_ttl;                      /* s a nonce stays fresh, 300 */
+	int sip_tx_max, sip_tx_max_kb;      /* UDP server tx budget, all workers */
+	int nonce_nc_max;                   /* nonce-count entries, all workers */
 	char digest_algorithms[64];         /* challenge order, "SHA-256,MD5" */
 	/* HTTP API hardening (docs/decisions.md, docs/operations.md): */
 	int max_http_conns;                 /* per HTTP(S) listener, 256 */

@@ -59,6 +59,10 @@ static const struct {
 	{ "dataline_http_duplicate_length_total", "HTTP requests refused for conflicting Content-Length headers" },
 	{ "dataline_tcp_connections_refused_client_total", "TCP/TLS connections refused at --max-tcp-conns-per-client" },
 	{ "dataline_tcp_unauthenticated_closed_total", "TCP/TLS connections closed at --tcp-unauth-timeout without authenticating" },
+	{ "dataline_sip_transaction_evictions_total", "SIP server transactions dropped early to stay within the table's budget" },
+	{ "dataline_sip_transactions_refused_total", "authenticated SIP answers sent statelessly (table full, key or answer too big)" },
+	{ "dataline_sip_amplification_drops_total", "UDP answers dropped: over 3x the request towards an unproven address" },
+	{ "dataline_sip_challenges_trimmed_total", "401s sent with the preferred challenge only (amplification budget)" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -69,6 +73,7 @@ static const struct {
 	{ "dataline_queue_depth", "{queue=\"sms\"}", "items waiting in a queue" },
 	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
 	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
+	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
 };
 
 /* Upper bounds of the REGISTER latency buckets, microseconds. */

@@ -62,6 +62,10 @@ enum metrics_counter {
 	METRICS_HTTP_DUP_LENGTH,      /* dataline_http_duplicate_length_total */
 	METRICS_TCP_REFUSED_CLIENT,   /* dataline_tcp_connections_refused_client_total */
 	METRICS_TCP_UNAUTH_CLOSED,    /* dataline_tcp_unauthenticated_closed_total */
+	METRICS_SIP_TX_EVICTIONS,     /* dataline_sip_transaction_evictions_total */
+	METRICS_SIP_TX_STATELESS,     /* dataline_sip_transactions_refused_total */
+	METRICS_SIP_AMP_DROPS,        /* dataline_sip_amplification_drops_total */
+	METRICS_SIP_CHALLENGES_TRIMMED, /* dataline_sip_challenges_trimmed_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
@@ -75,6 +79,7 @@ enum metrics_gauge {
 	METRICS_QUEUE_SMS,            /* dataline_queue_depth{queue="sms"} */
 	METRICS_CONNECTIONS_TCP,      /* dataline_connections{transport="tcp"} */
 	METRICS_CONNECTIONS_TLS,      /* dataline_connections{transport="tls"} */
+	METRICS_SIP_TRANSACTIONS,     /* dataline_sip_transactions (UDP server) */
 	METRICS_GAUGE__N
 };
 void metrics_gauge_set(enum metrics_gauge g, int64_t v);

@@ -13,12 +13,22 @@
  *   other known methods -> 405 + Allow, unknown -> 501. ACK: nothing.
  * Responses are dropped (the server runs no client transactions yet).
  *
- * Over UDP a REGISTER with credentials gets a server transaction (lib/sip
- * tx) so a retransmission is answered with the stored response instead of
- * being run again (its nonce-count would look like a replay); everything
- * else is answered statelessly (RFC 3261 s.8.2.7). Over TCP/TLS
+ * Over UDP a REGISTER that passed digest authentication (with a nonce
+ * bound to its source address) gets a server transaction (lib/sip tx) so a
+ * retransmission is answered with the stored response instead of being
+ * run again (its nonce-count would look like a replay); everything else,
+ * above all whatever a stranger sends, is answered statelessly (RFC 3261
+ * s.8.2.7, as Kamailio's sl_send_reply does): a stranger's datagram leaves
+ * no state behind, and the table (bounded, shared fairly per source IP,
+ * lib/sip/tx_budget.c) holds only what proven clients caused. Over TCP/TLS
  * a server transaction would end (timer J = 0) in the call that created it,
  * since every answer here is final and synchronous, so none is kept.
+ *
+ * Amplification: over UDP the source address may be spoofed, so an answer
+ * to a source that has not proven it is there (r->proven) may be at most
+ * SIPD_AMP_FACTOR times the request; anything bigger is dropped and
+ * counted. The registrar trims a 401 to its preferred challenge when both
+ * would not fit (registrar.c, reg_challenge).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,6 +96,41 @@ static int tx_send_cb(void *arg, const void *peer, size_t peer_len,
 
 const struct sip_tx_ops sipd_tx_ops = { tx_send_cb, NULL };
 
+size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip)
+{
+	if (a->sa.sa_family == AF_INET6) {
+		*ip = a->sin6.sin6_addr.s6_addr;
+		return 16;
+	}
+	if (a->sa.sa_family == AF_INET) {
+		*ip = (const uint8_t *)&a->sin.sin_addr;
+		return 4;
+	}
+	*ip = NULL;
+	return 0;
+}
+
+/* /metrics gets the deltas since the last call: the gauge is a sum over
+ * workers, each adding what changed in its own table. */
+void sipd_tx_metrics(struct sipd *w)
+{
+	struct sip_tx_stats st;
+
+	if (!w->tx)
+		return;
+	sip_tx_stats(w->tx, &st);
+	if (st.count != w->tx_seen.count)
+		metrics_gauge_add(METRICS_SIP_TRANSACTIONS,
+				  (int64_t)st.count - (int64_t)w->tx_seen.count);
+	if (st.evicted != w->tx_seen.evicted)
+		metrics_add(METRICS_SIP_TX_EVICTIONS,
+			    st.evicted - w->tx_seen.evicted);
+	if (st.refused != w->tx_seen.refused)
+		metrics_add(METRICS_SIP_TX_STATELESS,
+			    st.refused - w->tx_seen.refused);
+	w->tx_seen = st;
+}
+
 static void tx_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sipd *w = arg;
@@ -104,6 +149,7 @@ void sipd_tx_arm(struct sipd *w)
 
 	if (!w->tx)
 		return;
+	sipd_tx_metrics(w);
 	if (!w->tx_timer) {
 		w->tx_timer = evtimer_new(w->base, tx_timer_cb, w);
 		if (!w->tx_timer)
@@ -239,7 +285,7 @@ static struct sip_tx *reply_tx(struct sipd_reply *r, const union sipd_addr *dest
 	struct udp_blob blob;
 	struct sip_tx *tx;
 
-	if (!r->have_key || !r->w->tx || r->status < 200 ||
+	if (!r->have_key || !r->proven || !r->w->tx || r->status < 200 ||
 	    r->req->method_id != SIP_METHOD_REGISTER || r->status == 401 ||
 	    r->status == 407)
 		return NULL;
@@ -249,9 +295,21 @@ static struct sip_tx *reply_tx(struct sipd_reply *r, const union sipd_addr *dest
 	blob.len = dest->sa.sa_family == AF_INET6 ? sizeof(dest->sin6)
 						  : sizeof(dest->sin);
 	if (sip_tx_server_new(r->w->tx, &r->key, &blob, sizeof(blob), 0,
-			      sipd_now_ms(), &tx) != 0)
+			      sipd_now_ms(), &tx) != 0) {
+		sipd_tx_metrics(r->w);
 		return NULL; /* answer statelessly */
+	}
 	return tx;
+}
+
+size_t sipd_reply_room(const struct sipd_reply *r)
+{
+	size_t cap = SIPD_AMP_FACTOR * r->req_len;
+
+	if (r->peer->tp != SIPD_UDP || r->proven)
+		return SIZE_MAX;
+	return cap > r->b.len + SIPD_REPLY_TAIL ? cap - r->b.len -
+						  SIPD_REPLY_TAIL : 0;
 }
 
 int sipd_reply_send(struct sipd_reply *r)
@@ -274,6 +332,14 @@ int sipd_reply_send(struct sipd_reply *r)
 		err = sip_msg_end(&r->b, NULL, NULL, 0, &len);
 		if (err)
 			return err;
+	}
+	if (r->peer->tp == SIPD_UDP && !r->proven &&
+	    len > SIPD_AMP_FACTOR * r->req_len) {
+		log_debug("sip: %d of %zu bytes to an unproven source for %zu "
+			  "in; dropped", r->status, len, r->req_len);
+		metrics_inc(METRICS_SIP_AMP_DROPS);
+		r->have_key = 0;
+		return 0;
 	}
 	if (r->status >= 200) {
 		mname = sip_method_name(m->method_id);
@@ -440,11 +506,12 @@ static int check_require(struct sipd_reply *r)
 	return -1;
 }
 
-static void tx_key_fill(const struct sip_msg *m, struct sip_tx_key *k,
-			char *sent_by, size_t cap, char *cseq, size_t ccap,
-			struct sip_str *top_via)
+static void tx_key_fill(const struct sip_msg *m, const struct sipd_peer *peer,
+			struct sip_tx_key *k, char *sent_by, size_t cap,
+			char *cseq, size_t ccap, struct sip_str *top_via)
 {
 	struct sip_list_iter it;
+	const uint8_t *ip;
 	int n;
 
 	memset(k, 0, sizeof(*k));
@@ -469,6 +536,8 @@ static void tx_key_fill(const struct sip_msg *m, struct sip_tx_key *k,
 	n = snprintf(cseq, ccap, "%u", m->cseq.num);
 	k->cseq_num.p = cseq;
 	k->cseq_num.len = (size_t)n;
+	k->source.len = sipd_addr_ip(&peer->addr, &ip);
+	k->source.p = (const char *)ip;
 	*top_via = SIP_STR_NULL;
 	sip_list_init(&it, m, SIP_HDR_VIA);
 	if (sip_list_next(&it, top_via) == 0) {
@@ -491,7 +560,7 @@ static void handle_request(struct sipd_reply *r)
 		struct sip_str via;
 		enum sip_tx_verdict v;
 
-		tx_key_fill(m, &r->key, r->sent_by, sizeof(r->sent_by), r->cseq,
+		tx_key_fill(m, r->peer, &r->key, r->sent_by, sizeof(r->sent_by), r->cseq,
 			    sizeof(r->cseq), &via);
 		if (sip_tx_server_receive(w->tx, &r->key, sipd_now_ms(), &v) == 0 &&
 		    v == SIP_TX_ABSORBED) {
@@ -565,6 +634,8 @@ void sipd_input(struct sipd *w, const struct sipd_peer *peer,
 	r.w = w;
 	r.peer = peer;
 	r.req = &msg;
+	r.req_len = len;
+	r.proven = peer->tp != SIPD_UDP;
 	r.t0_us = sipd_now_us();
 	memset(&perr, 0, sizeof(perr));
 	err = sip_msg_parse(buf, len, peer->tp == SIPD_UDP ? SIP_PARSE_DGRAM
@@ -612,5 +683,7 @@ void sipd_too_large(struct sipd *w, const struct sipd_peer *peer,
 	r.w = w;
 	r.peer = peer;
 	r.req = &msg;
+	r.req_len = len;
+	r.proven = peer->tp != SIPD_UDP;
 	sipd_reply_simple(&r, 513, NULL);
 }

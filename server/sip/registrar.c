@@ -73,19 +73,31 @@ static void reg_challenge(struct sipd_reply *r, int stale,
 {
 	const struct config *cfg = r->w->sh->cfg;
 	char nonce[SIP_NONCE_LEN + 1];
+	const uint8_t *ip;
+	size_t iplen = sipd_addr_ip(&r->peer->addr, &ip), at = 0;
 	int i;
 
 	metrics_auth_failure(why);
-	if (sip_nonce_make(r->w->sh->nonce_key, (uint64_t)time(NULL), nonce)) {
+	/* bound to the source IP: only that address can authenticate with it */
+	if (sip_nonce_make(r->w->sh->nonce_key, (uint64_t)time(NULL), ip, iplen,
+			   nonce)) {
 		sipd_reply_simple(r, 500, "Nonce Failure");
 		return;
 	}
 	sipd_reply_begin(r, 401, NULL);
-	/* one nonce for both (RFC 8760 s.2.4), the preferred one first */
-	for (i = 0; i < r->w->sh->nalgs; i++)
+	/* one nonce for both (RFC 8760 s.2.4), the preferred one first; the
+	 * second only while the answer stays within the amplification budget
+	 * towards an unproven UDP source (dispatch.c, sipd_reply_room) */
+	for (i = 0; i < r->w->sh->nalgs; i++) {
+		if (i && r->b.len - at > sipd_reply_room(r)) {
+			metrics_inc(METRICS_SIP_CHALLENGES_TRIMMED);
+			break;
+		}
+		at = r->b.len;
 		sip_digest_challenge_add(&r->b, "WWW-Authenticate",
 					 r->w->sh->algs[i], cfg->domain, nonce,
 					 stale, NULL);
+	}
 	sipd_reply_send(r);
 }
 
@@ -159,6 +171,8 @@ static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 	struct sip_digest_credentials c;
 	char user[STORE_USERNAME_MAX];
 	const char *ha1 = NULL;
+	const uint8_t *ip;
+	size_t iplen;
 	uint64_t now = (uint64_t)time(NULL);
 	int rc;
 
@@ -201,16 +215,25 @@ static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
 		reg_challenge(r, 0, METRICS_AUTH_BAD_PASSWORD);
 		return -1;
 	}
-	/* the password was right: only the nonce may be at fault now */
+	/* the password was right: only the nonce may be at fault now. One
+	 * issued to another address is stale here: the client gets one bound
+	 * to where it is now, and nothing bigger goes to an address that has
+	 * not shown it can receive */
+	iplen = sipd_addr_ip(&r->peer->addr, &ip);
 	rc = sip_nonce_check(w->sh->nonce_key, c.nonce, now,
-			     (uint64_t)cfg->nonce_ttl, NULL);
+			     (uint64_t)cfg->nonce_ttl, ip, iplen, NULL);
 	if (rc) {
 		reg_challenge(r, 1, METRICS_AUTH_STALE_NONCE);
 		return -1;
 	}
 	rc = auth_nc_check(w->sh->nc, c.nonce,
-			   sip_str_present(c.qop) ? c.nc_value : 1, now,
+			   c.nc_value, now,
 			   (uint64_t)cfg->nonce_ttl);
+	if (rc == -ESTALE) {
+		/* the tracker may have evicted it: take a fresh one */
+		reg_challenge(r, 1, METRICS_AUTH_STALE_NONCE);
+		return -1;
+	}
 	if (rc) {
 		log_info("sip: REGISTER from %s: nonce-count %u replayed",
 			 user, c.nc_value);
@@ -626,6 +649,7 @@ void reg_handle(struct sipd_reply *r)
 	int n, star;
 
 	if (reg_authenticate(r, &dev) == 0) {
+		r->proven = 1; /* the nonce was bound to this source */
 		/* a stream that authenticated may now stay open idle */
 		if (r->peer->conn)
 			stream_trust(r->peer->conn);

@@ -128,7 +128,7 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	err = sip_nonce_key_new(sh->nonce_key);
 	if (err)
 		return err;
-	err = auth_nc_new(&sh->nc);
+	err = auth_nc_new((size_t)cfg->nonce_nc_max, &sh->nc);
 	if (err)
 		return err;
 	err = regcache_new(&sh->rc);
@@ -221,6 +221,29 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	reg_flush(arg);
 }
 
+/*
+ * The transaction budget (lib/sip/tx_budget.c), split evenly over the
+ * workers: SO_REUSEPORT hashes a client to one worker, so a flood from one
+ * address fills one worker's share only. A matching key over 1 KiB (an
+ * RFC 2543 key holds the whole top Via) or an answer over 32 KiB is not
+ * kept: such a request is answered statelessly.
+ */
+#define SIPD_TX_MAX_KEY 1024
+#define SIPD_TX_MAX_MSG (32 * 1024)
+
+static void sipd_tx_limits(struct sip_tx_table *tx, const struct config *cfg)
+{
+	size_t n = cfg->workers > 0 ? (size_t)cfg->workers : 1;
+	struct sip_tx_limits lim = {
+		.max_entries = (size_t)cfg->sip_tx_max / n + 1,
+		.max_bytes = (size_t)cfg->sip_tx_max_kb * 1024 / n + 1,
+		.max_key = SIPD_TX_MAX_KEY,
+		.max_msg = SIPD_TX_MAX_MSG,
+	};
+
+	sip_tx_table_set_limits(tx, &lim);
+}
+
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	      struct event_base *base)
 {
@@ -251,6 +274,7 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->tx);
 	if (err)
 		goto fail;
+	sipd_tx_limits(w->tx, cfg);
 	if (!is_off(cfg->sip_udp) && (err = udp_open(w, cfg->sip_udp)))
 		goto fail;
 	if (!is_off(cfg->sip_tcp) &&
@@ -301,6 +325,9 @@ void sipd_fini(struct sipd *w)
 	if (w->tx_timer)
 		event_free(w->tx_timer);
 	w->tx_timer = NULL;
+	if (w->tx)
+		metrics_gauge_add(METRICS_SIP_TRANSACTIONS,
+				  -(int64_t)w->tx_seen.count);
 	sip_tx_table_free(w->tx);
 	w->tx = NULL;
 	if (w->store)

@@ -75,6 +75,7 @@ struct sipd {
 	struct event_base *base;         /* borrowed: the worker's loop */
 	struct store *store;             /* owned: this thread's connection */
 	struct sip_tx_table *tx;         /* owned: UDP server transactions */
+	struct sip_tx_stats tx_seen;     /* what /metrics has of it so far */
 	struct event *tx_timer;          /* owned */
 	int udp_fd;                      /* owned, -1 if UDP is off */
 	struct event *udp_ev;            /* owned */
@@ -131,6 +132,10 @@ int sipd_send(struct sipd *w, const struct sipd_peer *peer,
 uint64_t sipd_now_ms(void);
 uint64_t sipd_now_us(void);
 void sipd_tx_arm(struct sipd *w);
+/* Brings /metrics up to date with the worker's transaction table. */
+void sipd_tx_metrics(struct sipd *w);
+/* The IP of A as bytes (4 or 16) in *IP; returns the length (0: none). */
+size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip);
 
 /* udp.c */
 int udp_open(struct sipd *w, const char *hostport);
@@ -167,6 +172,9 @@ struct sipd_reply {
 	int status;
 	char to_tag[24];
 	uint64_t t0_us;             /* arrival, for the REGISTER latency */
+	size_t req_len;             /* bytes of the request (amplification) */
+	int proven;                 /* authenticated with a nonce bound to its
+				     * source: may get a big or stateful answer */
 	/* UDP: the transaction key, used when the answer is stateful */
 	int have_key;
 	struct sip_tx_key key;
@@ -189,6 +197,16 @@ void sipd_write_abort(struct sipd *w);
  * sipd_reply_send(). */
 void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason);
 int sipd_reply_send(struct sipd_reply *r);
+/*
+ * Amplification budget: over UDP, a source that has not proven it can
+ * receive (r->proven) gets no answer bigger than SIPD_AMP_FACTOR times its
+ * request; a bigger one is dropped (counted). sipd_reply_room() says how
+ * many more bytes r->b may take before SIPD_REPLY_TAIL (Content-Length
+ * and the blank line) is added; SIZE_MAX when unbounded.
+ */
+#define SIPD_AMP_FACTOR 3
+#define SIPD_REPLY_TAIL 24
+size_t sipd_reply_room(const struct sipd_reply *r);
 /* Shortcut: a complete response with no extra headers. */
 int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
 
@@ -200,13 +218,22 @@ void reg_gc(struct sipd *w);
  * Outside a read batch only. 0 or -errno. */
 int reg_flush(struct sipd *w);
 
-/* auth.c: nonce-count replay tracker (RFC 7616 s.3.4.6, RFC 8760). */
-int auth_nc_new(struct auth_nc **out);
+/* auth.c: nonce-count replay tracker (RFC 7616 s.3.4.6, RFC 8760), at
+ * most MAX entries (rounded to a multiple of its 64 shards). */
+int auth_nc_new(size_t max, struct auth_nc **out);
 void auth_nc_free(struct auth_nc *nc);
-/* 0 if NC is higher than any count seen with NONCE (and records it),
- * -EALREADY for a replay. NOW/TTL in seconds bound how long entries live. */
+/* Highest nonce-count a client may use with one nonce: one REGISTER a
+ * second for a whole nonce lifetime stays far below it. */
+#define AUTH_NC_LIMIT (1u << 20)
+/* 0 if NC is higher than any count seen with NONCE (and records it);
+ * -EALREADY for a replay; -ESTALE when the nonce may have been evicted
+ * (issued no later than an evicted one: take a fresh nonce); -ERANGE for
+ * nc 0 or above AUTH_NC_LIMIT; -EINVAL for a nonce that is not hex. NOW/TTL
+ * in seconds bound how long entries live. */
 int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		  uint64_t now, uint64_t ttl);
+/* Entries held (for tests). */
+size_t auth_nc_count(struct auth_nc *t);
 
 /* devcache.c: devices by digest username, read through to the store ST
  * (the caller's connection). 0, -ENOENT, or another -errno. */

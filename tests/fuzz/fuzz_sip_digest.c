@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 4096)
 		return 0;
-	sip_nonce_check(key, s, 1000, 300, NULL);
+	sip_nonce_check(key, s, 1000, 300, key, 4, NULL);
 	if (sip_digest_credentials_decode(s, &cr) == 0) {
 		sip_digest_ha1(SIP_DIGEST_MD5, "u", "r", "p", ha1);
 		sip_digest_verify(&cr, SIP_STR_LIT("REGISTER"), ha1);

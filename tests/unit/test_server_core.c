@@ -170,7 +170,7 @@ static void test_nonce_count(void **state)
 	const char *n2 = "0000000065000000bbbbbbbbbbbbbbbb0123456789abcdef0123456789abcdef";
 
 	(void)state;
-	assert_int_equal(auth_nc_new(&t), 0);
+	assert_int_equal(auth_nc_new(262144, &t), 0);
 	assert_int_equal(auth_nc_check(t, S(n1), 1, 1000, 300), 0);
 	assert_int_equal(auth_nc_check(t, S(n1), 1, 1000, 300), -EALREADY);
 	assert_int_equal(auth_nc_check(t, S(n1), 2, 1001, 300), 0);
@@ -191,7 +191,7 @@ static void test_nonce_count_many(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(auth_nc_new(&t), 0);
+	assert_int_equal(auth_nc_new(262144, &t), 0);
 	for (i = 0; i < 20000; i++) {
 		snprintf(n, sizeof(n), "%032x%032x", i, 7);
 		assert_int_equal(auth_nc_check(t, S(n), 1, 100, 300), 0);
@@ -200,6 +200,58 @@ static void test_nonce_count_many(void **state)
 		snprintf(n, sizeof(n), "%032x%032x", i, 7);
 		assert_int_equal(auth_nc_check(t, S(n), 1, 100, 300), -EALREADY);
 	}
+	auth_nc_free(t);
+}
+
+/* An upper-cased copy of a used nonce is the same nonce: no second nc=1. */
+static void test_nonce_count_canonical(void **state)
+{
+	struct auth_nc *t;
+	const char *lo = "0000000065000000aaaaaaaaaaaaaaaa0123456789abcdef0123456789abcdef";
+	const char *up = "0000000065000000AAAAAAAAAAAAAAAA0123456789ABCDEF0123456789ABCDEF";
+
+	(void)state;
+	assert_int_equal(auth_nc_new(262144, &t), 0);
+	assert_int_equal(auth_nc_check(t, S(lo), 1, 1000, 300), 0);
+	assert_int_equal(auth_nc_check(t, S(up), 1, 1000, 300), -EALREADY);
+	assert_int_equal(auth_nc_check(t, S(up), 2, 1000, 300), 0);
+	assert_int_equal(auth_nc_check(t, S(lo), 2, 1000, 300), -EALREADY);
+	/* absurd counts are refused outright */
+	assert_int_equal(auth_nc_check(t, S(lo), AUTH_NC_LIMIT + 1, 1000, 300),
+			 -ERANGE);
+	assert_int_equal(auth_nc_check(t, S(lo), 0, 1000, 300), -ERANGE);
+	assert_int_equal(auth_nc_check(t, S(lo), AUTH_NC_LIMIT, 1000, 300), 0);
+	auth_nc_free(t);
+}
+
+/* The table holds at most its bound; an evicted nonce is stale, never
+ * accepted again from nc=1; nonces issued after the floor still work. */
+static void test_nonce_count_bound(void **state)
+{
+	struct auth_nc *t;
+	char n[65];
+	int i, stale = 0;
+
+	(void)state;
+	assert_int_equal(auth_nc_new(64 * 16, &t), 0);
+	for (i = 0; i < 20000; i++) {
+		/* issue time i / 100, random part i */
+		snprintf(n, sizeof(n), "%016x%016x%032x", i / 100, i, 7);
+		assert_int_equal(auth_nc_check(t, S(n), 1, 100, 300), 0);
+		assert_true(auth_nc_count(t) <= 64 * 16);
+	}
+	assert_true(auth_nc_count(t) >= 64 * 8);
+	for (i = 0; i < 20000; i += 7) {
+		int rc;
+		snprintf(n, sizeof(n), "%016x%016x%032x", i / 100, i, 7);
+		rc = auth_nc_check(t, S(n), 1, 100, 300);
+		assert_true(rc == -EALREADY || rc == -ESTALE);
+		stale += rc == -ESTALE;
+	}
+	assert_true(stale > 0);
+	/* a nonce issued later than anything evicted is fresh */
+	snprintf(n, sizeof(n), "%016x%016x%032x", 1000, 1, 7);
+	assert_int_equal(auth_nc_check(t, S(n), 1, 100, 300), 0);
 	auth_nc_free(t);
 }
 
@@ -288,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_nonce_count),
 		cmocka_unit_test(test_nonce_count_many),
+		cmocka_unit_test(test_nonce_count_canonical),
+		cmocka_unit_test(test_nonce_count_bound),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_fdbudget_split),

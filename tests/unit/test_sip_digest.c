@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -163,6 +164,8 @@ static void t_challenge_decode(void **s)
 	assert_false(ch.qop_auth);
 }
 
+static const uint8_t A1[4] = { 127, 0, 0, 1 }, A2[4] = { 127, 0, 0, 2 };
+
 static void t_nonce(void **s)
 {
 	uint8_t key[SIP_NONCE_KEY_LEN], other[SIP_NONCE_KEY_LEN];
@@ -172,28 +175,52 @@ static void t_nonce(void **s)
 	(void)s;
 	assert_int_equal(sip_nonce_key_new(key), 0);
 	assert_int_equal(sip_nonce_key_new(other), 0);
-	assert_int_equal(sip_nonce_make(key, 1000000, n1), 0);
-	assert_int_equal(sip_nonce_make(key, 1000000, n2), 0);
+	assert_int_equal(sip_nonce_make(key, 1000000, A1, 4, n1), 0);
+	assert_int_equal(sip_nonce_make(key, 1000000, A1, 4, n2), 0);
 	assert_int_equal(strlen(n1), SIP_NONCE_LEN);
 	assert_string_not_equal(n1, n2);	/* random part differs */
 	ns = (struct sip_str){ n1, SIP_NONCE_LEN };
-	assert_int_equal(sip_nonce_check(key, ns, 1000000, 300, &issued), 0);
+	assert_int_equal(sip_nonce_check(key, ns, 1000000, 300, A1, 4, &issued), 0);
 	assert_int_equal(issued, 1000000);
-	assert_int_equal(sip_nonce_check(key, ns, 1000300, 300, NULL), 0);
-	assert_int_equal(sip_nonce_check(key, ns, 1000301, 300, NULL), -ESTALE);
-	assert_int_equal(sip_nonce_check(other, ns, 1000000, 300, NULL), -EINVAL);
+	assert_int_equal(sip_nonce_check(key, ns, 1000300, 300, A1, 4, NULL), 0);
+	assert_int_equal(sip_nonce_check(key, ns, 1000301, 300, A1, 4, NULL), -ESTALE);
+	assert_int_equal(sip_nonce_check(other, ns, 1000000, 300, A1, 4, NULL), -EINVAL);
 	/* any changed character is detected (time, random, or MAC part) */
 	for (int i = 0; i < SIP_NONCE_LEN; i += 7) {
 		char t[SIP_NONCE_LEN + 1];
 		memcpy(t, n1, sizeof(t));
 		t[i] = t[i] == '0' ? '1' : '0';
 		assert_int_equal(sip_nonce_check(key, (struct sip_str){ t, SIP_NONCE_LEN },
-						 1000000, 300, NULL), -EINVAL);
+						 1000000, 300, A1, 4, NULL), -EINVAL);
 	}
 	assert_int_equal(sip_nonce_check(key, (struct sip_str){ n1, 63 }, 1000000, 300,
-					 NULL), -EINVAL);
+					 A1, 4, NULL), -EINVAL);
 	/* from the future beyond the allowed skew */
-	assert_int_equal(sip_nonce_check(key, ns, 999000, 300, NULL), -EINVAL);
+	assert_int_equal(sip_nonce_check(key, ns, 999000, 300, A1, 4, NULL), -EINVAL);
+}
+
+/* A nonce verifies only from the address it was issued to, and only in
+ * the spelling it was issued in (lowercase hex). */
+static void t_nonce_bound(void **s)
+{
+	uint8_t key[SIP_NONCE_KEY_LEN], v6[16] = { 0 };
+	char n[SIP_NONCE_LEN + 1], up[SIP_NONCE_LEN + 1];
+	struct sip_str ns = { n, SIP_NONCE_LEN };
+	(void)s;
+	assert_int_equal(sip_nonce_key_new(key), 0);
+	assert_int_equal(sip_nonce_make(key, 1000, A1, 4, n), 0);
+	assert_int_equal(sip_nonce_check(key, ns, 1000, 300, A1, 4, NULL), 0);
+	assert_int_equal(sip_nonce_check(key, ns, 1000, 300, A2, 4, NULL), -EINVAL);
+	assert_int_equal(sip_nonce_check(key, ns, 1000, 300, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(sip_nonce_check(key, ns, 1000, 300, v6, 16, NULL), -EINVAL);
+	for (int i = 0; i <= SIP_NONCE_LEN; i++)
+		up[i] = (char)toupper((unsigned char)n[i]);
+	assert_string_not_equal(up, n); /* 64 hex digits hold some letter */
+	assert_int_equal(sip_nonce_check(key, (struct sip_str){ up, SIP_NONCE_LEN },
+					 1000, 300, A1, 4, NULL), -EINVAL);
+	assert_int_equal(sip_nonce_make(key, 1000, v6, 16, n), 0);
+	assert_int_equal(sip_nonce_check(key, ns, 1000, 300, v6, 16, NULL), 0);
+	assert_int_equal(sip_nonce_make(key, 1000, v6, 17, n), -EINVAL);
 }
 
 /* Server challenge -> 401 -> client picks SHA-256 -> REGISTER with
@@ -218,7 +245,7 @@ static void t_round_trip(void **s)
 
 	assert_int_equal(sip_msg_parse(req, sizeof(req) - 1, 0, &m, NULL), 0);
 	sip_nonce_key_new(key);
-	sip_nonce_make(key, 5000, nonce);
+	sip_nonce_make(key, 5000, A1, 4, nonce);
 	sip_buf_init(&b, out, sizeof(out));
 	sip_resp_begin(&b, &m, 401, NULL, "srv1", NULL);
 	sip_digest_challenge_add(&b, "WWW-Authenticate", SIP_DIGEST_SHA256,
@@ -245,7 +272,7 @@ static void t_round_trip(void **s)
 		sip_msg_hdr(&reg, SIP_HDR_AUTHORIZATION)->value, &cr), 0);
 	assert_true(sip_str_eq(cr.username, "8613800138000-ab12cd34"));
 	assert_int_equal(cr.nc_value, 1);
-	assert_int_equal(sip_nonce_check(key, cr.nonce, 5010, 300, NULL), 0);
+	assert_int_equal(sip_nonce_check(key, cr.nonce, 5010, 300, A1, 4, NULL), 0);
 	sip_digest_ha1(SIP_DIGEST_SHA256, "8613800138000-ab12cd34", "dataline.local",
 		       "s3cret \"pw\"", ha1);
 	assert_int_equal(sip_digest_verify(&cr, reg.method, ha1), 0);
@@ -295,6 +322,7 @@ int main(void)
 		cmocka_unit_test(t_rfc2617),	cmocka_unit_test(t_rfc7616),
 		cmocka_unit_test(t_verify),	cmocka_unit_test(t_decode_errors),
 		cmocka_unit_test(t_challenge_decode), cmocka_unit_test(t_nonce),
+		cmocka_unit_test(t_nonce_bound),
 		cmocka_unit_test(t_round_trip),	cmocka_unit_test(t_ct_eq),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

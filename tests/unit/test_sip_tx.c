@@ -499,6 +499,169 @@ static void test_bad_args(void **state)
 	assert_false(sip_tx_is_invite(tx));
 }
 
+/* ------------------------------------------------------------ budget */
+
+/* One completed non-INVITE server tx from source SRC, branch number I,
+ * answered with LEN bytes at the current fake time. */
+static int budget_add(struct sip_tx_table *tbl, const char *src, int i,
+		      size_t len)
+{
+	static char resp[4096];
+	char br[32];
+	struct sip_tx_key k;
+	struct sip_tx *tx;
+	int err;
+
+	snprintf(br, sizeof(br), "z9hG4bK%s-%d", src, i);
+	k = key3261("REGISTER", br, src);
+	k.source.p = src;
+	k.source.len = strlen(src);
+	err = sip_tx_server_new(tbl, &k, "peer", 4, 0, F.now, &tx);
+	if (err)
+		return err;
+	memset(resp, 'x', sizeof(resp));
+	memcpy(resp, "200", 3);
+	return sip_tx_server_respond(tx, 200, resp, len, F.now);
+}
+
+/* Is the tx of SRC/I still there (a retransmission is absorbed)? */
+static int budget_has(struct sip_tx_table *tbl, const char *src, int i)
+{
+	char br[32];
+	struct sip_tx_key k;
+	enum sip_tx_verdict v;
+
+	snprintf(br, sizeof(br), "z9hG4bK%s-%d", src, i);
+	k = key3261("REGISTER", br, src);
+	assert_int_equal(sip_tx_server_receive(tbl, &k, F.now, &v), 0);
+	return v == SIP_TX_ABSORBED;
+}
+
+/* The entry bound holds; a lone source may use the whole table, recycling
+ * its own oldest entries. */
+static void test_budget_entries(void **state)
+{
+	struct sip_tx_table *tbl = *state;
+	struct sip_tx_limits lim = { .max_entries = 100 };
+	struct sip_tx_stats st;
+	int i;
+
+	assert_int_equal(sip_tx_table_set_limits(tbl, &lim), 0);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(budget_add(tbl, "A", i, 100), 0);
+		assert_true(sip_tx_count(tbl) <= 100);
+	}
+	assert_int_equal(sip_tx_count(tbl), 100);
+	assert_false(budget_has(tbl, "A", 899));
+	assert_true(budget_has(tbl, "A", 900));
+	assert_true(budget_has(tbl, "A", 999));
+	sip_tx_stats(tbl, &st);
+	assert_int_equal(st.evicted, 900);
+	assert_int_equal(st.sources, 1);
+}
+
+/* The byte bound covers key + stored answer; a flood from one source
+ * recycles only its own entries while a quiet source keeps its share. */
+static void test_budget_fair(void **state)
+{
+	struct sip_tx_table *tbl = *state;
+	struct sip_tx_limits lim = { .max_bytes = 64 * 1024 };
+	struct sip_tx_stats st;
+	int i;
+
+	assert_int_equal(sip_tx_table_set_limits(tbl, &lim), 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(budget_add(tbl, "quiet", i, 500), 0);
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(budget_add(tbl, "flood", i, 2000), 0);
+		sip_tx_stats(tbl, &st);
+		assert_true(st.bytes <= 64 * 1024);
+	}
+	for (i = 0; i < 20; i++)
+		assert_true(budget_has(tbl, "quiet", i));
+	assert_true(budget_has(tbl, "flood", 4999));
+	assert_false(budget_has(tbl, "flood", 0));
+	/* a newcomer under its share pushes the flood out, not the quiet */
+	for (i = 0; i < 10; i++)
+		assert_int_equal(budget_add(tbl, "new", i, 500), 0);
+	for (i = 0; i < 20; i++)
+		assert_true(budget_has(tbl, "quiet", i));
+	for (i = 0; i < 10; i++)
+		assert_true(budget_has(tbl, "new", i));
+	sip_tx_stats(tbl, &st);
+	assert_int_equal(st.sources, 3);
+	assert_true(st.bytes <= 64 * 1024);
+}
+
+/* Too long a key (RFC 2543 fallback with a big Via) or too big an answer
+ * is not kept; a tx still waiting for its answer is never evicted. */
+static void test_budget_refuse(void **state)
+{
+	struct sip_tx_table *tbl = *state;
+	struct sip_tx_limits lim = { .max_entries = 2, .max_key = 256,
+				     .max_msg = 1000 };
+	static char via[2000];
+	struct sip_tx_key k = key3261("REGISTER", "old-style", "h");
+	struct sip_tx *t1, *t2, *t3;
+	struct sip_tx_stats st;
+
+	assert_int_equal(sip_tx_table_set_limits(tbl, &lim), 0);
+	memset(via, 'v', sizeof(via));
+	k.via.p = via;
+	k.via.len = sizeof(via);
+	assert_int_equal(sip_tx_server_new(tbl, &k, "peer", 4, 0, F.now, &t1),
+			 -E2BIG);
+	assert_int_equal(sip_tx_count(tbl), 0);
+	/* a big answer is sent, not kept */
+	assert_int_equal(budget_add(tbl, "A", 1, 1001), 0);
+	assert_int_equal(F.n, 1);
+	assert_int_equal(sip_tx_count(tbl), 0);
+	assert_false(budget_has(tbl, "A", 1));
+	/* two pending: the third cannot make room */
+	k = key3261("REGISTER", "z9hG4bK1", "h");
+	assert_int_equal(sip_tx_server_new(tbl, &k, "peer", 4, 0, F.now, &t1), 0);
+	k = key3261("REGISTER", "z9hG4bK2", "h");
+	assert_int_equal(sip_tx_server_new(tbl, &k, "peer", 4, 0, F.now, &t2), 0);
+	k = key3261("REGISTER", "z9hG4bK3", "h");
+	assert_int_equal(sip_tx_server_new(tbl, &k, "peer", 4, 0, F.now, &t3),
+			 -ENOBUFS);
+	assert_int_equal(sip_tx_server_respond(t1, 200, "200", 3, F.now), 0);
+	assert_int_equal(sip_tx_server_respond(t2, 200, "200", 3, F.now), 0);
+	sip_tx_stats(tbl, &st);
+	assert_int_equal(st.refused, 3);
+}
+
+/* Evictions keep the timer heap right: the next deadline is always the
+ * earliest live one, and every survivor ends exactly at its timer J. */
+static void test_budget_timers(void **state)
+{
+	struct sip_tx_table *tbl = *state;
+	struct sip_tx_limits lim = { .max_entries = 50 };
+	int i, j, n, alive[200];
+
+	assert_int_equal(sip_tx_table_set_limits(tbl, &lim), 0);
+	for (i = 0; i < 200; i++) {
+		F.now = 1000 + (uint64_t)i * 10;
+		assert_int_equal(budget_add(tbl, i % 3 ? "B" : "A", i, 50), 0);
+	}
+	/* 50 left (A kept its fair half); each survivor ends exactly at its
+	 * own timer J, in order, and nothing else fires */
+	assert_int_equal(sip_tx_count(tbl), 50);
+	for (i = 0, n = 0; i < 200; i++)
+		if (budget_has(tbl, i % 3 ? "B" : "A", i))
+			alive[n++] = i;
+	assert_int_equal(n, 50);
+	for (j = 0; j < n; j++) {
+		uint64_t end = 1000 + (uint64_t)alive[j] * 10 + 32000;
+		assert_int_equal(sip_tx_next_deadline(tbl), end);
+		run_until(tbl, end - 1);
+		assert_int_equal(sip_tx_count(tbl), (size_t)(n - j));
+		run_until(tbl, end);
+		assert_int_equal(sip_tx_count(tbl), (size_t)(n - j - 1));
+	}
+	assert_int_equal(sip_tx_next_deadline(tbl), UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +679,10 @@ int main(void)
 		T(test_client_reliable),
 		T(test_many),
 		T(test_bad_args),
+		T(test_budget_entries),
+		T(test_budget_fair),
+		T(test_budget_refuse),
+		T(test_budget_timers),
 	};
 	return cmocka_run_group_tests_name("sip_tx", tests, NULL, NULL);
 }
