@@ -29,7 +29,7 @@ db() { sqlite3 "$SRV_VAR/dataline.db" "$1"; }
 reg
 check "server_refresh_durability: three new bindings registered" test "$(metric dataline_registrations)" -eq 3
 check "server_refresh_durability: new bindings are on disk before their 200" test "$(db 'select count(*) from bindings')" -eq 3
-first=$(db 'select max(expires_at) from bindings')
+first=$(db 'select min(expires_at) from bindings')
 sleep 2
 reg
 srv_kill KILL
