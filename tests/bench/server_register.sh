@@ -94,11 +94,14 @@ measure() {
 }
 
 # Injection files: the accounts split into P slices, one per SIPp process.
+# SIPp 3.6.1 reads a password that starts with "0x" as hex bytes (and so
+# answers with a wrong digest, on both servers alike); the server's random
+# passwords start so about once in 3,844 accounts, so those are left out.
 split_users() {
   local i
   for ((i = 0; i < P; i++)); do
     awk -F';' -v p="$P" -v i="$i" 'BEGIN { print "SEQUENTIAL" }
-      /^\+/ && (n++ % p) == i { print $1 ";" $2 }' "$1" > "$WORK/part$i.csv"
+      /^\+/ && $2 !~ /password=0x/ && (n++ % p) == i { print $1 ";" $2 }' "$1" > "$WORK/part$i.csv"
   done
 }
 
