@@ -258,7 +258,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	w->pend_tail = &w->pend;
 	w->rnd_used = sizeof(w->rnd); /* drawn on first use */
 	w->rxcap = (size_t)cfg->max_msg_size + 1;
-	w->rxbuf = malloc(w->rxcap + 1);
+	/* untouched pages of the later slots cost no memory until a burst
+	 * fills them */
+	w->rxbuf = malloc(SIPD_UDP_RECV_BATCH * (w->rxcap + 1));
 	w->txcap = 65536;
 	w->txbuf = malloc(w->txcap);
 	if (!w->rxbuf || !w->txbuf) {

@@ -84,7 +84,8 @@ struct sipd {
 	struct stream_conn *conns;       /* owned list of open connections */
 	struct event *gc_timer;          /* owned: worker 0 expires bindings */
 	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
-	char *rxbuf;                     /* owned: one UDP datagram */
+	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
+					    datagrams of rxcap + 1 bytes */
 	size_t rxcap;
 	char *txbuf;                     /* owned: the response being built */
 	size_t txcap;
@@ -137,7 +138,8 @@ void sipd_tx_metrics(struct sipd *w);
 /* The IP of A as bytes (4 or 16) in *IP; returns the length (0: none). */
 size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip);
 
-/* udp.c */
+/* udp.c: datagrams taken from the socket per recvmmsg(2) call */
+#define SIPD_UDP_RECV_BATCH 16
 int udp_open(struct sipd *w, const char *hostport);
 void udp_close(struct sipd *w);
 /* Sends BUF to DEST over the worker's UDP socket; inside a read burst it
