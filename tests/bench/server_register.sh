@@ -20,7 +20,11 @@
 # - the same load: P SIPp processes at once (each its own UDP socket or TCP
 #   connection, -t u1/t1, so SO_REUSEPORT spreads them), each with C calls
 #   in flight (closed loop), first a warm-up round (every account
-#   registers once), then R measured runs of N registrations; the median.
+#   registers once), then R measured runs of N registrations; the median;
+# - the same moment: both servers are up side by side and their runs
+#   alternate, dataline, Kamailio, dataline..., so a change in this shared
+#   machine's load falls on both; the one not measured is stopped
+#   (SIGSTOP), so its timers cost the other nothing.
 # A "registration" is one scenario call: REGISTER, 401, REGISTER, 200.
 # Knobs: BENCH_WORKERS, BENCH_REGS (N, 30000), BENCH_RUNS (R, 3),
 # BENCH_SIPP_PROCS (P, 4), BENCH_SIPP_CALLS (C, 50), BENCH_KEEP=1 keeps
@@ -73,24 +77,56 @@ sipp_run() {
   echo "$ok $failed $(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')"
 }
 
-# measure NAME HOST:PORT TRANSPORT -> prints the median rate (reg/s) of the
-# successful registrations, with the failed ones noted if any
+# one_run NAME HOST:PORT TRANSPORT COUNT: appends the rate (reg/s) of the
+# successful registrations to RATES[NAME] and the failed ones to FAILED[NAME]
+declare -A RATES FAILED
+one_run() {
+  local name=$1 ok failed secs
+  read -r ok failed secs < <(sipp_run "$name" "$2" "$3" "$4")
+  log "$name: ok=$ok failed=$failed in ${secs}s"
+  if [ "$failed" -gt 0 ]; then
+    FAILED[${name%-*}]=$(( ${FAILED[${name%-*}]:-0} + failed ))
+    head -c 600 "$WORK/$name".*.err 2>/dev/null | sed 's/^/#   /' >&2
+  fi
+  [ "$ok" -gt 0 ] && RATES[${name%-*}]+=" $(awk -v n="$ok" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
+}
+
+# median NAME -> the median of RATES[NAME], "(N failed)" noted if any
+median() {
+  [ -z "${RATES[$1]:-}" ] && { echo "failed"; return; }
+  printf '%s\n' ${RATES[$1]} | sort -n |
+    awk -v f="${FAILED[$1]:-0}" '{ a[NR] = $1 } END { printf "%s%s\n", a[int((NR + 1) / 2)], f ? " (" f " failed)" : "" }'
+}
+
+# measure TRANSPORT(udp|tcp): a warm-up of each server, then R rounds of
+# one run on dataline-server and one on Kamailio, alternated so that a
+# change in the machine's load falls on both contenders alike.
+# The server not being measured is stopped (SIGSTOP), so its timers (a
+# transaction table expiring, a write-behind flush) cost the other nothing.
+only() { # dl|kam: lets that server run, stops the other
+  local dl=() kam=()
+  [ "$DL_UP" = 1 ] && dl=("$SRV_PID")
+  [ "$KAM_UP" = 1 ] && mapfile -t kam < <(pgrep -f "$KAM_DIR/kamailio.cfg")
+  if [ "$1" = dl ]; then
+    [ ${#kam[@]} -gt 0 ] && kill -STOP "${kam[@]}"; [ ${#dl[@]} -gt 0 ] && kill -CONT "${dl[@]}"
+  else
+    [ ${#dl[@]} -gt 0 ] && kill -STOP "${dl[@]}"; [ ${#kam[@]} -gt 0 ] && kill -CONT "${kam[@]}"
+  fi
+  sleep 0.2
+}
+run_dl() { [ "$DL_UP" = 1 ] && { only dl; one_run "dl-$1" "127.0.0.1:$SRV_SIP" "$2" "$3"; }; }
+run_kam() { [ "$KAM_UP" = 1 ] && { only kam; one_run "kam-$1" 127.0.0.1:26010 "$2" "$3"; }; }
 measure() {
-  local name=$1 target=$2 tp=$3 r rates=() ok failed secs allfailed=0
-  read -r ok failed secs < <(sipp_run "$name-warm" "$target" "$tp" 1000)
-  log "$name warm-up: ok=$ok failed=$failed in ${secs}s"
+  local tp=$1 t=${1:0:1}1 r
+  run_dl "$tp-warm" "$t" 1000
+  run_kam "$tp-warm" "$t" 1000
   for ((r = 1; r <= R; r++)); do
-    read -r ok failed secs < <(sipp_run "$name-$r" "$target" "$tp" "$N")
-    log "$name run $r: ok=$ok failed=$failed in ${secs}s"
-    if [ "$failed" -gt 0 ]; then
-      allfailed=$((allfailed + failed))
-      head -c 600 "$WORK/$name-$r".*.err 2>/dev/null | sed 's/^/#   /' >&2
-    fi
-    [ "$ok" -gt 0 ] && rates+=("$(awk -v n="$ok" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')")
+    run_dl "$tp-$r" "$t" "$N"
+    run_kam "$tp-$r" "$t" "$N"
   done
-  if [ ${#rates[@]} -eq 0 ]; then echo "failed"; return; fi
-  printf '%s\n' "${rates[@]}" | sort -n |
-    awk -v f="$allfailed" '{ a[NR] = $1 } END { printf "%s%s\n", a[int((NR + 1) / 2)], f ? " (" f " failed)" : "" }'
+  RATE[dl,$tp]=n/a RATE[kam,$tp]=n/a
+  [ "$DL_UP" = 1 ] && RATE[dl,$tp]=$(median "dl-$tp")
+  [ "$KAM_UP" = 1 ] && RATE[kam,$tp]=$(median "kam-$tp")
 }
 
 # Injection files: the accounts split into P slices, one per SIPp process.
@@ -115,12 +151,10 @@ if srv_start bench-register 26000 --workers "$W" --log-level warn \
      --spool "$SRV_VAR/sms.spool" --numbers "$ROOT/tests/sipp/users.csv" \
      --out "$CREDS" >&2; then
   split_users "$CREDS"
-  RATE[dl,udp]=$(measure dl-udp "127.0.0.1:$SRV_SIP" u1)
-  RATE[dl,tcp]=$(measure dl-tcp "127.0.0.1:$SRV_SIP" t1)
-  srv_kill TERM
+  DL_UP=1
 else
   log "dataline-server could not be started or provisioned"
-  RATE[dl,udp]=n/a RATE[dl,tcp]=n/a
+  DL_UP=0
   # Kamailio still runs, with made-up credentials of the same shape.
   awk -F';' 'BEGIN { print "SEQUENTIAL" } /^\+/ {
       u = substr($1, 2) "-" sprintf("%08x", NR); p = "pw" NR "x0123456789abcdefghij"
@@ -129,12 +163,12 @@ else
   split_users "$CREDS"
 fi
 
-if kam_start bench-register 26010 26011 "$W" "$CREDS" >&2; then
-  RATE[kam,udp]=$(measure kam-udp 127.0.0.1:26010 u1)
-  RATE[kam,tcp]=$(measure kam-tcp 127.0.0.1:26010 t1)
-else
-  RATE[kam,udp]=n/a RATE[kam,tcp]=n/a
-fi
+KAM_UP=0
+kam_start bench-register 26010 26011 "$W" "$CREDS" >&2 && KAM_UP=1
+# both servers run from here on, each idle while the other is measured
+measure udp
+measure tcp
+only dl; [ "$KAM_UP" = 1 ] && pkill -CONT -f "$KAM_DIR/kamailio.cfg"
 
 ratio() {
   awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'
@@ -147,7 +181,10 @@ Authenticated registrations per second (one = REGISTER, 401 challenge,
 REGISTER with Authorization, 200), driven by SIPp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -n 1 | tr -d v)
 with \`tests/sipp/register_auth.xml\`: $P SIPp processes at once, $C
 registrations in flight each, 1,000 accounts, $N registrations per run
-after a warm-up, median of $R runs. Both servers run $W workers on the
+after a warm-up, median of $R runs; both servers up side by side and
+their runs alternated (dataline, Kamailio, dataline, ...; the one not
+measured is stopped with SIGSTOP), so a change in the shared machine's
+load falls on both. Both run $W workers on the
 same $(nproc)-CPU machine as SIPp; digest MD5 with qop=auth (SIPp 3.6.1
 knows no SHA-256 and reads only the first challenge, so dataline-server
 runs with --digest-algorithms MD5,SHA-256). "(N failed)": registrations
