@@ -25,6 +25,7 @@
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "core/worker.h"
+#include "sip/sipd.h"
 #include "http/http_api.h"
 #include "store/store.h"
 #include "dataline/log.h"
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
 	struct http_api_config hc;
 	struct http_api *api = NULL;
 	struct worker *workers = NULL;
+	struct sipd *sips = NULL, **sipp = NULL;
 	enum log_level lvl;
 	int i, nstarted = 0, err, shared = 0, rc = 1;
 
@@ -196,15 +198,36 @@ int main(int argc, char **argv)
 	}
 
 	workers = calloc((size_t)cfg.workers, sizeof(*workers));
-	if (!workers)
+	sips = calloc((size_t)cfg.workers, sizeof(*sips));
+	sipp = calloc((size_t)cfg.workers, sizeof(*sipp));
+	if (!workers || !sips || !sipp)
 		goto out;
+	/* every worker's SIP side exists (and knows the others) before any
+	 * loop runs, so a worker may hand work to any other from the start */
+	for (i = 0; i < cfg.workers; i++)
+		sipp[i] = &sips[i];
+	sh.workers = sipp;
+	sh.nworkers = cfg.workers;
 	for (i = 0; i < cfg.workers; i++) {
-		err = worker_start(&workers[i], &sh, i);
+		err = worker_init(&workers[i], i);
+		if (!err) {
+			err = sipd_init(&sips[i], &sh, i, workers[i].base,
+					workers[i].mb);
+			if (err)
+				worker_fini(&workers[i]);
+		}
 		if (err) {
 			log_err("worker %d: %s", i, strerror(-err));
 			goto out;
 		}
 		nstarted++;
+	}
+	for (i = 0; i < cfg.workers; i++) {
+		err = worker_run(&workers[i]);
+		if (err) {
+			log_err("worker %d: %s", i, strerror(-err));
+			goto out;
+		}
 	}
 	log_info("dataline-server up: domain %s, %d workers; sip udp %s, "
 		 "tcp %s, tls %s; http %s, https %s; db %s; sms %s",
@@ -217,6 +240,12 @@ out:
 	/* reverse order of creation */
 	for (i = nstarted - 1; i >= 0; i--)
 		worker_stop(&workers[i]);
+	for (i = nstarted - 1; i >= 0; i--) {
+		sipd_fini(&sips[i]);
+		worker_fini(&workers[i]);
+	}
+	free(sipp);
+	free(sips);
 	free(workers);
 	if (api)
 		http_api_free(api);

@@ -63,6 +63,11 @@ static const struct {
 	{ "dataline_sip_transactions_refused_total", "authenticated SIP answers sent statelessly (table full, key or answer too big)" },
 	{ "dataline_sip_amplification_drops_total", "UDP answers dropped: over 3x the request towards an unproven address" },
 	{ "dataline_sip_challenges_trimmed_total", "401s sent with the preferred challenge only (amplification budget)" },
+	{ "dataline_sip_requests_sent_total", "requests the server sent to devices (client transactions)" },
+	{ "dataline_sip_request_timeouts_total", "requests to devices that got no final answer (timer B/F)" },
+	{ "dataline_mailbox_full_total", "work not handed to another worker: its mailbox was full" },
+	{ "dataline_sip_keepalives_total", "keep-alives answered (CRLF pings, STUN binding requests)" },
+	{ "dataline_sip_flows_dead_total", "flows found dead (closed, or silent past their keep-alive interval)" },
 };
 static const struct {
 	const char *name, *labels, *help;

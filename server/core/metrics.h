@@ -66,6 +66,11 @@ enum metrics_counter {
 	METRICS_SIP_TX_STATELESS,     /* dataline_sip_transactions_refused_total */
 	METRICS_SIP_AMP_DROPS,        /* dataline_sip_amplification_drops_total */
 	METRICS_SIP_CHALLENGES_TRIMMED, /* dataline_sip_challenges_trimmed_total */
+	METRICS_SIP_TXC_SENT,         /* dataline_sip_requests_sent_total */
+	METRICS_SIP_TXC_TIMEOUTS,     /* dataline_sip_request_timeouts_total */
+	METRICS_MAILBOX_FULL,         /* dataline_mailbox_full_total */
+	METRICS_KEEPALIVES,           /* dataline_sip_keepalives_total */
+	METRICS_FLOWS_DEAD,           /* dataline_sip_flows_dead_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);

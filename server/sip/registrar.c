@@ -534,8 +534,7 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	struct store *st = w->store;
 	struct regcache *rc = w->sh->rc;
 	char call_id[256], received[96], ip[INET6_ADDRSTRLEN], path[1024];
-	const char *tp = r->peer->tp == SIPD_UDP ? "udp" :
-			 r->peer->tp == SIPD_TCP ? "tcp" : "tls";
+	const char *tp = r->peer->ops->name;
 	struct reg_plan p = { .dev = dev, .cs = cs, .n = n, .star = star };
 	int64_t delta = 0;
 	int i, err = 0, status;
@@ -659,3 +658,21 @@ void reg_handle(struct sipd_reply *r)
 	}
 }
 
+
+/* The in-memory bindings follow the registrar's write transactions. */
+static void reg_txn_begin(void *arg)
+{
+	regcache_txn_begin(arg);
+}
+
+static void reg_txn_end(void *arg, int ok, struct store *st)
+{
+	regcache_txn_end(arg, ok, st);
+}
+
+int reg_hooks_add(struct sipd_shared *sh)
+{
+	struct sipd_commit_hook h = { reg_txn_begin, reg_txn_end, sh->rc };
+
+	return sipd_commit_hook_add(sh, &h);
+}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -22,6 +23,37 @@
 #include "dataline/log.h"
 
 #define GC_INTERVAL_S 10
+
+uint64_t sipd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t sipd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip)
+{
+	if (a->sa.sa_family == AF_INET6) {
+		*ip = a->sin6.sin6_addr.s6_addr;
+		return 16;
+	}
+	if (a->sa.sa_family == AF_INET) {
+		*ip = (const uint8_t *)&a->sin.sin_addr;
+		return 4;
+	}
+	*ip = NULL;
+	return 0;
+}
+
 
 extern const struct sip_tx_ops sipd_tx_ops;
 
@@ -143,6 +175,8 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	}
 	pthread_mutex_init(&sh->write_lock, NULL);
 	atomic_init(&sh->stream_conns, 0);
+	reg_hooks_add(sh);
+	sipd_dispatch_init();
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
 	if (err)
 		sipd_shared_fini(sh);
@@ -245,7 +279,7 @@ static void sipd_tx_limits(struct sip_tx_table *tx, const struct config *cfg)
 }
 
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
-	      struct event_base *base)
+	      struct event_base *base, struct mailbox *mb)
 {
 	const struct config *cfg = sh->cfg;
 	int err;
@@ -254,6 +288,7 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	w->sh = sh;
 	w->id = id;
 	w->base = base;
+	w->mb = mb;
 	w->udp_fd = -1;
 	w->pend_tail = &w->pend;
 	w->rnd_used = sizeof(w->rnd); /* drawn on first use */

@@ -37,6 +37,7 @@ struct devcache;
 struct store_device;
 struct stream_conn;
 struct connlimit;
+struct mailbox;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -46,13 +47,39 @@ union sipd_addr {
 	struct sockaddr_in6 sin6;
 };
 
+struct sipd;
+struct sipd_peer;
+
+/* A transport: how a message leaves over it (udp.c, stream.c). */
+struct sipd_tp_ops {
+	const char *name;          /* "udp", "tcp", "tls": Via, bindings */
+	int reliable;              /* no retransmissions needed */
+	/* Sends BUF to PEER (UDP: to DEST if non-NULL, else the source) */
+	int (*send)(struct sipd *w, const struct sipd_peer *peer,
+		    const union sipd_addr *dest, const char *buf, size_t len);
+};
+extern const struct sipd_tp_ops sipd_udp_ops, sipd_tcp_ops, sipd_tls_ops;
+
 /* Where a message came from, and so where its responses go. */
 struct sipd_peer {
 	enum sipd_tp tp;
+	const struct sipd_tp_ops *ops;
 	union sipd_addr addr;      /* source address */
 	socklen_t addrlen;
 	struct stream_conn *conn;  /* TCP/TLS: borrowed; NULL for UDP */
+	uint64_t conn_id;          /* TCP/TLS: the connection's id, unique
+				      in the process; 0 for UDP */
 };
+
+/* What must follow the registrar's write transactions (commit.c): BEGIN
+ * when one opens (write_lock held), END after it committed (OK=1) or
+ * rolled back (OK=0), with the store connection that ran it. */
+struct sipd_commit_hook {
+	void (*begin)(void *arg);
+	void (*end)(void *arg, int ok, struct store *st);
+	void *arg;
+};
+#define SIPD_MAX_HOOKS 4
 
 struct sipd_shared {
 	const struct config *cfg;        /* borrowed, read-only */
@@ -67,12 +94,21 @@ struct sipd_shared {
 					    inside */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
+	struct sipd_commit_hook hooks[SIPD_MAX_HOOKS]; /* set before the
+							  workers start */
+	int nhooks;
+	/* The workers, for handing work to the one that owns a flow: set
+	 * by main before any worker runs, read-only afterwards. */
+	struct sipd **workers;           /* borrowed array of nworkers */
+	int nworkers;
 };
 
 struct sipd {
 	struct sipd_shared *sh;          /* borrowed */
 	int id;                          /* worker number, for logs */
 	struct event_base *base;         /* borrowed: the worker's loop */
+	struct mailbox *mb;              /* borrowed: work handed to this
+					    worker by other threads */
 	struct store *store;             /* owned: this thread's connection */
 	struct sip_tx_table *tx;         /* owned: UDP server transactions */
 	struct sip_tx_stats tx_seen;     /* what /metrics has of it so far */
@@ -106,7 +142,7 @@ struct sipd {
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
  * Returns 0 or -errno (logged). */
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
-	      struct event_base *base);
+	      struct event_base *base, struct mailbox *mb);
 void sipd_fini(struct sipd *w);
 int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 		     SSL_CTX *ssl_ctx);
@@ -121,20 +157,23 @@ int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len);
 void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
 		   uint16_t *port);
 
-/* dispatch.c: one complete message from PEER. STREAM: from TCP/TLS. */
+/* dispatch.c: one complete message from PEER. */
+void sipd_dispatch_init(void);
 void sipd_input(struct sipd *w, const struct sipd_peer *peer,
 		const char *buf, size_t len);
 /* Answers 513 to an oversize message when its head allows a response. */
 void sipd_too_large(struct sipd *w, const struct sipd_peer *peer,
 		    const char *buf, size_t len);
-/* Sends BUF to PEER (UDP: to DEST if non-NULL, else the source). */
-int sipd_send(struct sipd *w, const struct sipd_peer *peer,
-	      const union sipd_addr *dest, const char *buf, size_t len);
+/* Sends BUF to PEER through its transport (peer->ops). */
+static inline int sipd_send(struct sipd *w, const struct sipd_peer *peer,
+			    const union sipd_addr *dest, const char *buf,
+			    size_t len)
+{
+	return peer->ops->send(w, peer, dest, buf, len);
+}
+/* sipd.c: clocks */
 uint64_t sipd_now_ms(void);
 uint64_t sipd_now_us(void);
-void sipd_tx_arm(struct sipd *w);
-/* Brings /metrics up to date with the worker's transaction table. */
-void sipd_tx_metrics(struct sipd *w);
 /* The IP of A as bytes (4 or 16) in *IP; returns the length (0: none). */
 size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip);
 
@@ -151,6 +190,8 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
 void stream_close_all(struct sipd *w);
 int stream_send(struct stream_conn *c, const char *buf, size_t len);
+/* The worker's open connection with id ID, or NULL. */
+struct stream_conn *stream_find(struct sipd *w, uint64_t id);
 /* The connection carried a request that passed digest authentication:
  * from now on only --tcp-idle-timeout ends it, not --tcp-unauth-timeout. */
 void stream_trust(struct stream_conn *c);
@@ -183,7 +224,52 @@ struct sipd_reply {
 	char sent_by[300], cseq[16];
 };
 
-/* Group commit around one batch of input (a UDP read burst, or what one
+/* reply.c: the answer leaves now (a held one after its commit); TX, if
+ * not NULL, is the server transaction that keeps it. */
+void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
+		    const struct sipd_peer *peer, const union sipd_addr *dest,
+		    int status, const char *buf, size_t len, uint64_t t0_us);
+
+/* txn.c: server transactions of the worker */
+void sipd_tx_arm(struct sipd *w);
+/* Brings /metrics up to date with the worker's transaction table. */
+void sipd_tx_metrics(struct sipd *w);
+/* 1 if R is a retransmission a live transaction answered (and resent). */
+int sipd_txn_absorb(struct sipd_reply *r);
+/* The transaction to keep R's final answer in, or NULL (stateless). */
+struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest);
+/* The peer blob a client transaction keeps for FLOW. */
+struct sipd_flow;
+void sipd_txn_blob(const struct sipd_flow *f, void *out, size_t *len);
+
+/* A flow (RFC 5626): how the server reaches a device again. Ids, not
+ * pointers: the connection may be gone when the flow is used. */
+struct sipd_flow {
+	enum sipd_tp tp;
+	int worker;                /* its owner: only it writes to it */
+	uint64_t conn_id;          /* TCP/TLS connection id; 0 for UDP */
+	union sipd_addr addr;      /* UDP: where to send (the received
+				      address); streams: the peer */
+};
+
+/* txc.c: client transactions of the server (requests to devices). */
+typedef void (*sipd_txc_cb)(void *arg, int status, const struct sip_msg *resp);
+/* A branch naming worker W (responses find their way back to it). */
+int sipd_branch_for(const struct sipd *w, char *out, size_t cap);
+/* Sends request BUF (whose top Via has BRANCH, from sipd_branch_for(W))
+ * over F, which W must own, in a client transaction; CB runs once on W's
+ * thread with the final status (408 on timeout). -ENOTCONN when the flow
+ * is gone (nothing sent, CB not called), or another -errno. */
+int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
+		  const char *method, const char *branch, const char *buf,
+		  size_t len, sipd_txc_cb cb, void *arg);
+/* A response arrived: hand it to the worker's client transactions. */
+void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
+		      const struct sip_msg *m);
+/* The tx table's timeout callback (timer B/F). */
+void sipd_txc_timeout(void *arg, struct sip_tx *tx);
+
+/* commit.c: group commit around one batch of input (a UDP read burst, or what one
  * stream read delivered): replies are held until the batch's registrar
  * writes are committed, so a 200 never precedes its durable binding. */
 void sipd_batch_begin(struct sipd *w);
@@ -195,6 +281,13 @@ int sipd_write_end(struct sipd *w);
 /* Rolls the whole transaction back; held replies of the batch are dropped
  * (their clients retransmit or time out). */
 void sipd_write_abort(struct sipd *w);
+/* Holds a reply until the open transaction commits. 0 or -ENOMEM. */
+int sipd_commit_hold(struct sipd *w, struct sip_tx *tx,
+		     const struct sipd_peer *peer, const union sipd_addr *dest,
+		     int status, const char *buf, size_t len, uint64_t t0_us);
+/* Adds a hook (before the workers start). 0 or -ENOSPC. */
+int sipd_commit_hook_add(struct sipd_shared *sh,
+			 const struct sipd_commit_hook *h);
 /* Status line + copied headers + Server; add headers to r->b, then
  * sipd_reply_send(). */
 void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason);
@@ -214,6 +307,8 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
 
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);
+/* Makes the in-memory bindings follow commits (sipd_shared_init). */
+int reg_hooks_add(struct sipd_shared *sh);
 /* Expires old bindings and refreshes the registrations gauge. */
 void reg_gc(struct sipd *w);
 /* Writes the refreshes held in memory (write-behind) in one transaction.

@@ -26,6 +26,7 @@
  * keep-alives keep it open.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,6 +157,32 @@ int stream_send(struct stream_conn *c, const char *buf, size_t len)
 	if (bufferevent_write(c->bev, buf, len) != 0)
 		return -ENOMEM;
 	return 0;
+}
+
+static int stream_ops_send(struct sipd *w, const struct sipd_peer *peer,
+			   const union sipd_addr *dest, const char *buf,
+			   size_t len)
+{
+	(void)w;
+	(void)dest;
+	return peer->conn ? stream_send(peer->conn, buf, len) : -ENOTCONN;
+}
+
+const struct sipd_tp_ops sipd_tcp_ops = { "tcp", 1, stream_ops_send };
+const struct sipd_tp_ops sipd_tls_ops = { "tls", 1, stream_ops_send };
+
+/* Connection ids: unique in the process, never reused, so a binding can
+ * name its flow without a pointer that may dangle. */
+static atomic_uint_fast64_t stream_next_id = 1;
+
+struct stream_conn *stream_find(struct sipd *w, uint64_t id)
+{
+	struct stream_conn *c;
+
+	for (c = w->conns; c; c = c->next)
+		if (c->peer.conn_id == id)
+			return c->state == CONN_CLOSING ? NULL : c;
+	return NULL;
 }
 
 static void close_after_flush(struct stream_conn *c)
@@ -365,7 +392,9 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 		goto fail;
 	c->w = w;
 	c->peer.tp = tp;
+	c->peer.ops = tp == SIPD_TLS ? &sipd_tls_ops : &sipd_tcp_ops;
 	c->peer.conn = c;
+	c->peer.conn_id = atomic_fetch_add(&stream_next_id, 1);
 	c->peer.addr = from;
 	c->peer.addrlen = (size_t)salen <= sizeof(from) ? (socklen_t)salen : 0;
 	c->unauth_deadline_ms = sipd_now_ms() +

@@ -94,6 +94,18 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 	return 0;
 }
 
+static int udp_ops_send(struct sipd *w, const struct sipd_peer *peer,
+			const union sipd_addr *dest, const char *buf,
+			size_t len)
+{
+	if (!dest)
+		dest = &peer->addr;
+	return udp_send(w, dest, dest->sa.sa_family == AF_INET6 ?
+			sizeof(dest->sin6) : sizeof(dest->sin), buf, len);
+}
+
+const struct sipd_tp_ops sipd_udp_ops = { "udp", 0, udp_ops_send };
+
 /* Reads up to SIPD_UDP_RECV_BATCH datagrams into w->rxbuf's slots and
  * hands each to dispatch. Returns how many were read (0: none waiting). */
 static int udp_read_some(struct sipd *w, int fd)
@@ -106,6 +118,7 @@ static int udp_read_some(struct sipd *w, int fd)
 	for (i = 0; i < SIPD_UDP_RECV_BATCH; i++) {
 		memset(&peer[i], 0, sizeof(peer[i]));
 		peer[i].tp = SIPD_UDP;
+		peer[i].ops = &sipd_udp_ops;
 		iov[i].iov_base = w->rxbuf + (size_t)i * (w->rxcap + 1);
 		iov[i].iov_len = w->rxcap;
 		memset(&mm[i], 0, sizeof(mm[i]));
