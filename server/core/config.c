@@ -66,7 +66,7 @@ static const struct opt opts[] = {
 	I(tcp_idle_timeout, 1, 86400, "close a silent TCP/TLS connection after s (300)"),
 	I(msg_timeout, 1, 3600, "a started message must complete within s (10)"),
 	I(nonce_ttl, 1, 86400, "digest nonce lifetime before stale=true, s (300)"),
-	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (SHA-256,MD5)"),
+	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (MD5; SHA-256,MD5 for RFC 8760 fleets)"),
 	/* HTTP API hardening; limits and their trade-offs: docs/operations.md */
 	I(max_http_conns, 1, 1000000, "open connections per HTTP(S) listener (256)"),
 	I(max_http_conns_per_client, 1, 1000000, "open HTTP(S) connections per client prefix (32)"),
@@ -114,7 +114,7 @@ void config_defaults(struct config *c)
 	c->sip_tx_max = 131072;
 	c->sip_tx_max_kb = 65536;
 	c->nonce_nc_max = 262144;
-	strcpy(c->digest_algorithms, "SHA-256,MD5");
+	strcpy(c->digest_algorithms, "MD5");
 	c->max_http_conns = 256;
 	c->max_http_conns_per_client = 32;
 	c->http_header_timeout = 10;

@@ -305,6 +305,12 @@ size_t sipd_reply_room(const struct sipd_reply *r);
 /* Shortcut: a complete response with no extra headers. */
 int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
 
+/* authn.c: digest authentication. PROXY=0: Authorization, 401 (the
+ * registrar); 1: Proxy-Authorization, 407. Returns 0 with *DEV (and
+ * r->proven set) or -1 after answering. */
+int sipd_authenticate(struct sipd_reply *r, int proxy,
+		      struct store_device *dev);
+
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);
 /* Makes the in-memory bindings follow commits (sipd_shared_init). */
