@@ -28,6 +28,7 @@
 #include "../core/metrics.h"
 #include "../sms/sms.h"
 #include "../store/store.h"
+#include "dataline/hostport.h"
 #include "dataline/log.h"
 #include "http_impl.h"
 
@@ -234,40 +235,6 @@ static void http_dispatch_cb(struct evhttp_request *req, void *arg)
 
 /* ---------------------------------------------------------- listeners */
 
-int http_parse_hostport(const char *s, char *host, size_t cap, int *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL; /* unbracketed IPv6 */
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= cap)
-		return -EINVAL;
-	p = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || p < 0 || p > 65535)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (int)p;
-	return 0;
-}
-
 int http_host_is_loopback(const char *host)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -299,14 +266,19 @@ static int http_listen(struct http_api *api, const char *spec, int tls,
 {
 	struct evhttp_bound_socket *bound;
 	struct http_listener *l;
+	struct hostport hp;
 	char host[256];
 	int port, err;
 
-	err = http_parse_hostport(spec, host, sizeof(host), &port);
+	/* a host and a port, IPv6 in brackets: evhttp resolves the host */
+	err = hostport_parse(spec, strlen(spec), 0, 0, &hp);
+	if (!err)
+		err = hostport_host(&hp, host, sizeof(host));
 	if (err) {
 		log_err("http: bad address '%s' (want ADDR:PORT)", spec);
 		return err;
 	}
+	port = hp.port;
 	if (!tls && !http_host_is_loopback(host)) {
 		log_err("http: refusing plain HTTP on non-loopback address %s; "
 			"use --https for other addresses", spec);
@@ -363,17 +335,22 @@ static int http_add_sip_uri(struct http_api *api, const char *spec,
 			    const char *scheme, const char *transport)
 {
 	char host[256], *uri;
+	struct hostport hp;
 	int port, v6;
 	const char *h;
 
 	if (!http_enabled(spec))
 		return 0;
-	if (http_parse_hostport(spec, host, sizeof(host), &port) != 0) {
+	/* what the SIP side accepts for the same option (sipd.c) */
+	if (hostport_parse(spec, strlen(spec),
+			   HOSTPORT_WILDCARD | HOSTPORT_BARE_V6, 0, &hp) ||
+	    hostport_host(&hp, host, sizeof(host))) {
 		log_err("http: bad SIP listener address '%s'", spec);
 		return -EINVAL;
 	}
-	h = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0
-		    ? api->domain : host;
+	port = hp.port;
+	h = hp.wildcard || strcmp(host, "0.0.0.0") == 0 ||
+		    strcmp(host, "::") == 0 ? api->domain : host;
 	v6 = strchr(h, ':') != NULL;
 	if (asprintf(&uri, "%s:%s%s%s:%d;transport=%s", scheme, v6 ? "[" : "",
 		     h, v6 ? "]" : "", port, transport) < 0)

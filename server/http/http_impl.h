@@ -76,7 +76,6 @@ void http_reg_verify(struct http_api *api, struct evhttp_request *req);
 void http_reg_update_gauges(struct http_api *api);
 
 /* Parses "host:port" / "[v6]:port" into host (cap bytes) and port. */
-int http_parse_hostport(const char *s, char *host, size_t cap, int *port);
 /* 1 if every address HOST resolves to is a loopback address. */
 int http_host_is_loopback(const char *host);
 

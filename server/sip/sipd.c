@@ -17,6 +17,7 @@
 
 #include "sipd.h"
 #include "regcache.h"
+#include "dataline/hostport.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
 #include "../store/store.h"
@@ -57,46 +58,20 @@ size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip)
 
 extern const struct sip_tx_ops sipd_tx_ops;
 
+/* "ADDR:PORT", "[V6]:PORT", "*:PORT" or ":PORT": numeric, no DNS. */
 int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len)
 {
-	char host[256];
-	const char *colon;
-	char *end;
-	unsigned long port;
-	union sipd_addr a;
+	struct sockaddr_storage ss;
+	struct hostport hp;
+	socklen_t n;
 
-	memset(&a, 0, sizeof(a));
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
+	if (!s || hostport_parse(s, strlen(s),
+				 HOSTPORT_WILDCARD | HOSTPORT_BARE_V6, 0, &hp) ||
+	    hostport_sockaddr(&hp, &ss, &n) || n > sizeof(*out))
 		return -EINVAL;
-	if (!strcmp(host, "*") || !host[0])
-		strcpy(host, "0.0.0.0");
-	if (inet_pton(AF_INET, host, &a.sin.sin_addr) == 1) {
-		a.sin.sin_family = AF_INET;
-		a.sin.sin_port = htons((uint16_t)port);
-		*len = sizeof(a.sin);
-	} else if (inet_pton(AF_INET6, host, &a.sin6.sin6_addr) == 1) {
-		a.sin6.sin6_family = AF_INET6;
-		a.sin6.sin6_port = htons((uint16_t)port);
-		*len = sizeof(a.sin6);
-	} else {
-		return -EINVAL;
-	}
-	*out = a;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &ss, n);
+	*len = n;
 	return 0;
 }
 
