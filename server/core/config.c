@@ -81,6 +81,7 @@ static const struct opt opts[] = {
 	I(sip_tx_max, 64, 16777216, "UDP server transactions kept, all workers (131072)"),
 	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (65536)"),
 	I(nonce_nc_max, 64, 16777216, "nonces tracked for replay (nonce-count), all workers (262144)"),
+	I(keepalive_interval, 2, 3600, "flow keep-alive interval, s: Flow-Timer, server pings, TCP keep-alive (30)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -124,6 +125,7 @@ void config_defaults(struct config *c)
 	c->code_max_per_number_client_hour = 3;
 	c->sms_max_per_number_day = 10;
 	c->max_devices_per_number = 10;
+	c->keepalive_interval = 30;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

@@ -177,9 +177,13 @@ void sipd_input(struct sipd *w, const struct sipd_peer *peer,
 	struct sip_msg msg;
 	struct sip_parse_error perr;
 	struct sipd_reply r;
+	struct sipd_flow f;
 	size_t i;
 	int err;
 
+	/* whatever arrives on a flow shows it is alive (flow.c) */
+	sipd_flow_of(w, peer, &f);
+	flow_seen(w->sh->flows, &f, sipd_now_ms());
 	/* a datagram of only CR/LF is a keep-alive; nothing to answer */
 	for (i = 0; i < len && (buf[i] == '\r' || buf[i] == '\n'); i++)
 		;

@@ -159,6 +159,8 @@ static struct rc_ent *rc_make(const struct store_binding *b)
 	e->durable_expires = b->expires_at;
 	e->q = b->q;
 	e->reg_id = b->reg_id;
+	e->conn_id = b->conn_id;
+	e->worker = b->worker;
 	return e;
 }
 
@@ -242,6 +244,7 @@ void regcache_to_binding(const struct rc_ent *e, struct store_binding *b)
 		.path = rc_str(e, RC_PATH),
 		.instance = rc_str(e, RC_INSTANCE),
 		.reg_id = e->reg_id,
+		.conn_id = e->conn_id, .worker = e->worker,
 	};
 }
 

@@ -58,6 +58,8 @@ struct rc_ent {
 	int64_t durable_expires;  /* expiry of the last row written */
 	int q;
 	uint32_t reg_id;
+	uint64_t conn_id;         /* the flow: in memory only */
+	int worker;
 	size_t size;             /* of the whole allocation */
 	uint32_t off[RC__N];
 	char buf[];

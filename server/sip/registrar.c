@@ -219,6 +219,7 @@ struct reg_plan {
 	int refresh;              /* only refreshes: write behind */
 	int status;               /* refusal (500/403), or 0 */
 	const char *reason;
+	int outbound;             /* RFC 5626: Supported: outbound, reg-id */
 };
 
 /*
@@ -327,6 +328,49 @@ static void reg_ok_begin(struct sipd_reply *r, struct regcache *rc,
 			    h->value.p);
 	if (sip_msg_hdr(m, SIP_HDR_PATH))
 		sip_buf_hdr(&r->b, "Supported", "path");
+	if (p->outbound) {
+		/* RFC 5626 s.6: the flow is ours to keep; the device sends a
+		 * keep-alive at 80-100% of Flow-Timer (s.4.4.1) */
+		sip_buf_hdr(&r->b, "Require", "outbound");
+		sip_buf_hdr(&r->b, "Flow-Timer", "%d",
+			    r->w->sh->cfg->keepalive_interval);
+	}
+}
+
+/* RFC 5626 s.5: the UA asked for outbound (Supported: outbound, and a
+ * Contact with +sip.instance and reg-id). */
+static int reg_wants_outbound(const struct sip_msg *m,
+			      const struct reg_contact *cs, int n)
+{
+	struct sip_list_iter it;
+	struct sip_str v;
+	int i, sup = 0;
+
+	sip_list_init(&it, m, SIP_HDR_SUPPORTED);
+	while (sip_list_next(&it, &v) == 0)
+		if (sip_str_caseeq(v, "outbound"))
+			sup = 1;
+	for (i = 0; sup && i < n; i++)
+		if (cs[i].reg_id && cs[i].instance[0])
+			return 1;
+	return 0;
+}
+
+/* Remembers the flow the bindings were made over (flow.c). */
+static void reg_track_flow(struct sipd_reply *r, const struct reg_plan *p)
+{
+	struct sipd_flow f;
+	int64_t until = 0;
+	int i;
+
+	for (i = 0; i < p->n && !p->star; i++)
+		if (p->cs[i].expires > 0 && p->now + p->cs[i].expires > until)
+			until = p->now + p->cs[i].expires;
+	if (!until)
+		return;
+	sipd_flow_of(r->w, r->peer, &f);
+	flow_track(r->w->sh->flows, &f, until, r->w->sh->cfg->keepalive_interval,
+		   p->outbound, sipd_now_ms());
 }
 
 static void reg_contact_binding(struct reg_plan *p, int i)
@@ -397,14 +441,17 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 		.number = dev->number, .username = dev->username,
 		.contact = "", .call_id = call_id, .cseq = m->cseq.num,
 		.transport = tp, .received = received, .path = path,
-		.instance = "",
+		.instance = "", .conn_id = r->peer->conn_id, .worker = w->id,
 	};
+	p.outbound = reg_wants_outbound(m, cs, n);
 
 	regcache_lock(rc);
 	status = reg_apply_fast(r, rc, &p);
 	regcache_unlock(rc);
-	if (status == 200)
+	if (status == 200) {
+		reg_track_flow(r, &p);
 		sipd_reply_send(r);
+	}
 	else if (status)
 		sipd_reply_simple(r, status, p.reason);
 	if (status)
@@ -458,6 +505,7 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	}
 	reg_ok_begin(r, rc, &p);
 	regcache_unlock(rc);
+	reg_track_flow(r, &p);
 	/* queued behind the commit when inside a batch (group commit) */
 	sipd_reply_send(r);
 	err = sipd_write_end(w);

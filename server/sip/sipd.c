@@ -75,6 +75,16 @@ int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len)
 	return 0;
 }
 
+void sipd_flow_of(const struct sipd *w, const struct sipd_peer *peer,
+		  struct sipd_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->tp = peer->tp;
+	f->worker = w->id;
+	f->conn_id = peer->conn_id;
+	f->addr = peer->addr;
+}
+
 void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
 		   uint16_t *port)
 {
@@ -153,6 +163,8 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	reg_hooks_add(sh);
 	sipd_dispatch_init();
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
+	if (!err)
+		err = flowtab_new(&sh->flows);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -168,6 +180,8 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->dc = NULL;
 	connlimit_free(sh->cl);
 	sh->cl = NULL;
+	flowtab_free(sh->flows);
+	sh->flows = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -221,6 +235,22 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	reg_gc(arg);
+}
+
+/* Each worker sweeps its share of the flows once a second and pings the
+ * UDP devices due a server keep-alive (flow.c, ping.c). */
+static void flow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sipd *w = arg;
+	size_t dead;
+
+	(void)fd;
+	(void)what;
+	dead = flow_sweep(w->sh->flows, w->id, w->sh->nworkers > 0 ?
+			  w->sh->nworkers : 1, sipd_now_ms(),
+			  (int64_t)time(NULL), sipd_ping_flow, w);
+	if (dead)
+		metrics_add(METRICS_FLOWS_DEAD, dead);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -295,6 +325,15 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	if (!is_off(cfg->sip_tls) &&
 	    (err = stream_listen(w, SIPD_TLS, cfg->sip_tls)))
 		goto fail;
+	{
+		struct timeval tv = { 1, 0 };
+		w->flow_timer = event_new(base, -1, EV_PERSIST, flow_cb, w);
+		if (!w->flow_timer) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		event_add(w->flow_timer, &tv);
+	}
 	if (id == 0) {
 		struct timeval tv = { GC_INTERVAL_S, 0 };
 		w->gc_timer = event_new(base, -1, EV_PERSIST, gc_cb, w);
@@ -332,6 +371,9 @@ void sipd_fini(struct sipd *w)
 	if (w->gc_timer)
 		event_free(w->gc_timer);
 	w->gc_timer = NULL;
+	if (w->flow_timer)
+		event_free(w->flow_timer);
+	w->flow_timer = NULL;
 	stream_close_all(w);
 	udp_close(w);
 	if (w->tx_timer)

@@ -38,6 +38,7 @@ struct store_device;
 struct stream_conn;
 struct connlimit;
 struct mailbox;
+struct flowtab;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -71,6 +72,16 @@ struct sipd_peer {
 				      in the process; 0 for UDP */
 };
 
+/* A flow (RFC 5626): how the server reaches a device again. Ids, not
+ * pointers: the connection may be gone when the flow is used. */
+struct sipd_flow {
+	enum sipd_tp tp;
+	int worker;                /* its owner: only it writes to it */
+	uint64_t conn_id;          /* TCP/TLS connection id; 0 for UDP */
+	union sipd_addr addr;      /* UDP: where to send (the received
+				      address); streams: the peer */
+};
+
 /* What must follow the registrar's write transactions (commit.c): BEGIN
  * when one opens (write_lock held), END after it committed (OK=1) or
  * rolled back (OK=0), with the store connection that ran it. */
@@ -91,6 +102,8 @@ struct sipd_shared {
 	pthread_mutex_t write_lock;      /* registrar write transactions */
 	atomic_int stream_conns;         /* open TCP+TLS connections, all */
 	struct connlimit *cl;            /* owned: the same per client; locks
+					    inside */
+	struct flowtab *flows;           /* owned: flows of bindings; locks
 					    inside */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
@@ -120,6 +133,7 @@ struct sipd {
 	struct stream_conn *conns;       /* owned list of open connections */
 	struct event *gc_timer;          /* owned: worker 0 expires bindings */
 	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
+	struct event *flow_timer;        /* owned: sweeps flows, pings */
 	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
 					    datagrams of rxcap + 1 bytes */
 	size_t rxcap;
@@ -190,6 +204,8 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
 void stream_close_all(struct sipd *w);
 int stream_send(struct stream_conn *c, const char *buf, size_t len);
+/* The local address of C's socket. 0 or -errno. */
+int stream_local_addr(struct stream_conn *c, union sipd_addr *out);
 /* The worker's open connection with id ID, or NULL. */
 struct stream_conn *stream_find(struct sipd *w, uint64_t id);
 /* The connection carried a request that passed digest authentication:
@@ -238,19 +254,54 @@ void sipd_tx_metrics(struct sipd *w);
 int sipd_txn_absorb(struct sipd_reply *r);
 /* The transaction to keep R's final answer in, or NULL (stateless). */
 struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest);
+/* flow.c: the flows bindings were made over, and whether each is alive
+ * (RFC 5626). All functions lock inside; any thread. */
+enum { FLOW_DEAD = 0, FLOW_ALIVE = 1, FLOW_UNKNOWN = 2 };
+int flowtab_new(struct flowtab **out);
+void flowtab_free(struct flowtab *t);
+/* A REGISTER bound over F until EXPIRES_AT (Unix s): track it, with
+ * keep-alive interval KA_S; OUTBOUND: the device sends its own. */
+int flow_track(struct flowtab *t, const struct sipd_flow *f,
+	       int64_t expires_at, int ka_s, int outbound, uint64_t now_ms);
+/* Something arrived on F: alive (nothing happens for untracked flows). */
+void flow_seen(struct flowtab *t, const struct sipd_flow *f, uint64_t now_ms);
+/* A stream connection closed: its flow is gone. */
+void flow_closed(struct flowtab *t, const struct sipd_flow *f);
+/* FLOW_ALIVE, FLOW_DEAD, or FLOW_UNKNOWN (an untracked UDP flow, e.g.
+ * after a restart: worth a try). *OWNER (optional) gets the tracked copy
+ * (its current owner worker). */
+int flow_state(struct flowtab *t, const struct sipd_flow *f,
+	       struct sipd_flow *owner);
+/* The answer (or not) to a server ping. */
+void flow_ping_result(struct flowtab *t, const struct sipd_flow *f,
+		      int answered, uint64_t now_ms);
+typedef void (*flow_ping_fn)(void *arg, const struct sipd_flow *f);
+/* Worker WORKER's share of the periodic sweep: marks silent UDP flows
+ * dead, drops flows past their bindings' expiry, calls PING for UDP flows
+ * due a server ping (outside the lock). Returns the flows found dead. */
+size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
+		  uint64_t now_ms, int64_t now_s, flow_ping_fn ping, void *arg);
+/* The flow a message from PEER arrived on (worker W). */
+void sipd_flow_of(const struct sipd *w, const struct sipd_peer *peer,
+		  struct sipd_flow *f);
+
+/* request.c: a request the server sends over flow F (owned by W). */
+struct sipd_request {
+	const char *method, *ruri, *from, *from_tag, *to, *to_tag, *call_id;
+	uint32_t cseq;
+};
+/* Starts RQ in B (W's transmit buffer) with a Via for F's local address
+ * and a fresh branch (written to BRANCH); add headers, then sip_msg_end.
+ * 0, -ENOTCONN (the flow is gone) or -errno. */
+int sipd_request_begin(struct sipd *w, const struct sipd_flow *f,
+		       struct sip_buf *b, const struct sipd_request *rq,
+		       char *branch, size_t bcap);
+/* flow_ping_fn: an OPTIONS ping over F from worker ARG. */
+void sipd_ping_flow(void *arg, const struct sipd_flow *f);
+
 /* The peer blob a client transaction keeps for FLOW. */
-struct sipd_flow;
 void sipd_txn_blob(const struct sipd_flow *f, void *out, size_t *len);
 
-/* A flow (RFC 5626): how the server reaches a device again. Ids, not
- * pointers: the connection may be gone when the flow is used. */
-struct sipd_flow {
-	enum sipd_tp tp;
-	int worker;                /* its owner: only it writes to it */
-	uint64_t conn_id;          /* TCP/TLS connection id; 0 for UDP */
-	union sipd_addr addr;      /* UDP: where to send (the received
-				      address); streams: the peer */
-};
 
 /* txc.c: client transactions of the server (requests to devices). */
 typedef void (*sipd_txc_cb)(void *arg, int status, const struct sip_msg *resp);

@@ -175,6 +175,35 @@ const struct sipd_tp_ops sipd_tls_ops = { "tls", 1, stream_ops_send };
  * name its flow without a pointer that may dangle. */
 static atomic_uint_fast64_t stream_next_id = 1;
 
+/*
+ * A device whose link is cut sends no FIN: the kernel finds out by TCP
+ * keep-alive probes (after KA s of silence, then every KA/3 s, 3 tries)
+ * and, when data is waiting (a request to the device), by
+ * TCP_USER_TIMEOUT. Either way the connection errors, conn_free() runs,
+ * and the flow is dead within about twice the keep-alive interval
+ * (flow.c).
+ */
+static void stream_keepalive(int fd, int ka)
+{
+	int one = 1, intvl = ka / 3 > 0 ? ka / 3 : 1, cnt = 3;
+	unsigned int uto = (unsigned int)(ka + intvl * cnt) * 1000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ka, sizeof(ka));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+}
+
+int stream_local_addr(struct stream_conn *c, union sipd_addr *out)
+{
+	socklen_t len = sizeof(*out);
+
+	if (getsockname(bufferevent_getfd(c->bev), &out->sa, &len) < 0)
+		return -errno;
+	return 0;
+}
+
 struct stream_conn *stream_find(struct sipd *w, uint64_t id)
 {
 	struct stream_conn *c;
@@ -245,7 +274,12 @@ static int read_frames(struct bufferevent *bev, struct stream_conn *c)
 			return 1;
 		}
 		if (fr.kind == SIP_FRAME_PING) {
+			struct sipd_flow f;
+
 			bufferevent_write(bev, "\r\n", 2);
+			sipd_flow_of(w, &c->peer, &f);
+			flow_seen(w->sh->flows, &f, sipd_now_ms());
+			metrics_inc(METRICS_KEEPALIVES);
 		} else if (fr.kind == SIP_FRAME_MSG) {
 			/* NUL after the frame is not needed by the parser,
 			 * which takes a length */
@@ -344,7 +378,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void conn_free(struct stream_conn *c)
 {
 	struct sipd *w = c->w;
+	struct sipd_flow f;
 
+	/* the bindings made over it can no longer be reached */
+	sipd_flow_of(w, &c->peer, &f);
+	flow_closed(w->sh->flows, &f);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -387,6 +425,7 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	}
 	/* answers are written whole; do not hold them back for ACKs */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	stream_keepalive(fd, cfg->keepalive_interval);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;

@@ -180,6 +180,11 @@ struct store_binding {
 	const char *path;
 	const char *instance;
 	uint32_t reg_id;
+	/* The flow's connection id and owning worker (server/sip/flow.c):
+	 * the registrar's memory only; the store neither writes nor reads
+	 * them (a restart closes every connection anyway). */
+	uint64_t conn_id;
+	int worker;
 };
 
 typedef int (*store_binding_cb)(const struct store_binding *b, void *arg);
