@@ -122,6 +122,23 @@ int xmltok_decode(struct sip_str raw, int attr, char *out, size_t cap,
  */
 int xmltok_text(struct xmltok *t, char *out, size_t cap, struct sip_str *val);
 
+/* A caller's buffer that decoded strings are appended to (parsers built
+ * on xmltok hand out slices of it). */
+struct xmltok_buf {
+	char *p;		/* caller's memory -- borrowed */
+	size_t cap, len;
+};
+/*
+ * xmltok_text() into the unused part of s, which is then advanced past
+ * it (and its NUL). -EBADMSG if *slot is already set: a parser's way of
+ * refusing an element given twice.
+ */
+int xmltok_text_once(struct xmltok *t, struct xmltok_buf *s,
+		     struct sip_str *slot);
+/* xmltok_decode() of an attribute value into s, advancing it. */
+int xmltok_attr_decode(struct xmltok_buf *s, struct sip_str raw,
+		       struct sip_str *val);
+
 /* After a START: skips everything up to and including its END. */
 int xmltok_skip(struct xmltok *t);
 
@@ -137,5 +154,8 @@ int xmltok_is(const struct xmltok_token *tok, const char *ns,
  * representable in XML 1.0: they set b's error to -EINVAL.
  */
 void xmltok_escape(struct sip_buf *b, const char *s, size_t len);
+/* Appends "<qname>text escaped</qname>"; nothing when text is absent. */
+void xmltok_put_element(struct sip_buf *b, const char *qname,
+			struct sip_str text);
 
 #endif

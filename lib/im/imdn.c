@@ -45,30 +45,6 @@ int imdn_status_allowed(enum imdn_kind kind, enum imdn_status st)
 	}
 }
 
-/* Decoded strings are appended to the caller's scratch buffer. */
-struct scratch {
-	char *p;
-	size_t cap, len;
-};
-
-/* The text of the current element into *slot, once. */
-static int field(struct xmltok *t, struct scratch *s, struct sip_str *slot)
-{
-	struct sip_str v;
-	int rc;
-
-	if (slot->p)
-		return -EBADMSG;	/* given twice */
-	if (s->len >= s->cap)
-		return -ENOSPC;
-	rc = xmltok_text(t, s->p + s->len, s->cap - s->len, &v);
-	if (rc)
-		return rc;
-	s->len = (size_t)(v.p - s->p) + v.len + 1;
-	*slot = v;
-	return 0;
-}
-
 /* <status> contents: one status element of ours; others skipped. */
 static int parse_status(struct xmltok *t, enum imdn_status *st)
 {
@@ -119,7 +95,7 @@ static int parse_notification(struct xmltok *t, enum imdn_status *st)
 }
 
 static int parse_child(struct xmltok *t, const struct xmltok_token *tok,
-		       struct scratch *s, struct imdn *n)
+		       struct xmltok_buf *s, struct imdn *n)
 {
 	static const struct { const char *name; size_t off; } fields[] = {
 		{ "message-id", offsetof(struct imdn, message_id) },
@@ -132,7 +108,8 @@ static int parse_child(struct xmltok *t, const struct xmltok_token *tok,
 
 	for (unsigned i = 0; i < NELEM(fields); i++)
 		if (xmltok_is(tok, IMDN_XML_NS, fields[i].name))
-			return field(t, s, (struct sip_str *)((char *)n + fields[i].off));
+			return xmltok_text_once(t, s,
+				(struct sip_str *)((char *)n + fields[i].off));
 	for (unsigned k = 1; k < NELEM(kind_names); k++)
 		if (xmltok_is(tok, IMDN_XML_NS, kind_names[k])) {
 			if (n->kind)
@@ -146,7 +123,7 @@ static int parse_child(struct xmltok *t, const struct xmltok_token *tok,
 int imdn_parse(const char *buf, size_t len, char *scratch, size_t cap,
 	       struct imdn *out)
 {
-	struct scratch s = { scratch, cap, 0 };
+	struct xmltok_buf s = { scratch, cap, 0 };
 	struct xmltok_token tok;
 	struct xmltok t;
 	struct imdn n;
@@ -181,9 +158,9 @@ static void element(struct sip_buf *b, const char *name, struct sip_str v)
 {
 	if (!v.p)
 		return;
-	sip_buf_printf(b, "  <%s>", name);
-	xmltok_escape(b, v.p, v.len);
-	sip_buf_printf(b, "</%s>\n", name);
+	sip_buf_adds(b, "  ");
+	xmltok_put_element(b, name, v);
+	sip_buf_adds(b, "\n");
 }
 
 int imdn_build(const struct imdn *n, char *out, size_t cap, size_t *outlen)

@@ -624,6 +624,40 @@ int xmltok_text(struct xmltok *t, char *out, size_t cap, struct sip_str *val)
 	return 0;
 }
 
+int xmltok_text_once(struct xmltok *t, struct xmltok_buf *s,
+		     struct sip_str *slot)
+{
+	struct sip_str v;
+	int rc;
+
+	if (slot->p)
+		return -EBADMSG;	/* given twice */
+	if (s->len >= s->cap)
+		return -ENOSPC;
+	rc = xmltok_text(t, s->p + s->len, s->cap - s->len, &v);
+	if (rc)
+		return rc;
+	s->len = (size_t)(v.p - s->p) + v.len + 1;
+	*slot = v;
+	return 0;
+}
+
+int xmltok_attr_decode(struct xmltok_buf *s, struct sip_str raw,
+		       struct sip_str *val)
+{
+	size_t n;
+	int rc;
+
+	if (s->len >= s->cap)
+		return -ENOSPC;
+	rc = xmltok_decode(raw, 1, s->p + s->len, s->cap - s->len, &n);
+	if (rc)
+		return rc;
+	*val = (struct sip_str){ s->p + s->len, n };
+	s->len += n + 1;
+	return 0;
+}
+
 int xmltok_skip(struct xmltok *t)
 {
 	struct xmltok_token tok;
@@ -678,4 +712,14 @@ void xmltok_escape(struct sip_buf *b, const char *s, size_t len)
 		run = i + 1;
 	}
 	sip_buf_add(b, s + run, len - run);
+}
+
+void xmltok_put_element(struct sip_buf *b, const char *qname,
+			struct sip_str text)
+{
+	if (!text.p)
+		return;
+	sip_buf_printf(b, "<%s>", qname);
+	xmltok_escape(b, text.p, text.len);
+	sip_buf_printf(b, "</%s>", qname);
 }
