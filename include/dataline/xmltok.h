@@ -139,6 +139,16 @@ int xmltok_text_once(struct xmltok *t, struct xmltok_buf *s,
 int xmltok_attr_decode(struct xmltok_buf *s, struct sip_str raw,
 		       struct sip_str *val);
 
+/*
+ * Walks the children of the element whose START was read last: 0 and
+ * the next child's START in *tok (the caller reads or skips that child
+ * before asking again), -ENOENT once the parent's END has been read, or
+ * -errno. Text between the children is passed over.
+ *   while ((rc = xmltok_child(t, &tok)) == 0) { ... xmltok_skip(t) ... }
+ *   if (rc != -ENOENT) return rc;
+ */
+int xmltok_child(struct xmltok *t, struct xmltok_token *tok);
+
 /* After a START: skips everything up to and including its END. */
 int xmltok_skip(struct xmltok *t);
 

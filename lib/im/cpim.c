@@ -216,56 +216,50 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out)
 	p = buf;
 	end = buf + len;
 
-	/* CPIM message headers, up to the empty line (no folding) */
-	for (;;) {
-		next = next_line(p, end, &le);
-		if (!next)
-			return -EBADMSG;
-		if (le == p)
-			break;
-		if (is_ws(*p))
-			return -EBADMSG;
-		if (m->nhdrs >= CPIM_MAX_HEADERS)
-			return -E2BIG;
-		rc = header_line(p, le, 0, &m->hdrs[m->nhdrs]);
-		if (!rc)
-			rc = cpim_header(m, &m->hdrs[m->nhdrs], ns_prefix, ns_uri,
-					 &nns, &def_ns);
-		if (rc)
-			return rc;
-		m->nhdrs++;
-		p = next;
-	}
-	p = next;
-
-	/* MIME headers of the content (RFC 2045; folded lines continue the
-	 * value, which then holds the CRLF and the whitespace) */
-	for (;;) {
-		next = next_line(p, end, &le);
-		if (!next)
-			return -EBADMSG;
-		if (le == p)
-			break;
-		if (is_ws(*p)) {
+	/*
+	 * Two header blocks, each ended by an empty line: the CPIM message
+	 * headers (no folding), then the MIME headers of the content (RFC
+	 * 2045: a folded line continues the value, which then holds the
+	 * CRLF and the whitespace).
+	 */
+	for (int mime = 0; mime < 2; mime++) {
+		for (;;) {
 			struct cpim_hdr *h;
-			const char *v = le;
-			if (m->nmime == 0)
+			next = next_line(p, end, &le);
+			if (!next)
 				return -EBADMSG;
-			h = &m->mime[m->nmime - 1];
-			while (v > p && is_ws(v[-1]))
-				v--;
-			if (v > p)
-				h->value = mkstr(h->value.len ? h->value.p : p, v);
+			if (le == p) {
+				p = next;	/* the empty line */
+				break;
+			}
+			if (is_ws(*p)) {
+				const char *v = le;
+				if (!mime || m->nmime == 0)
+					return -EBADMSG;
+				h = &m->mime[m->nmime - 1];
+				while (v > p && is_ws(v[-1]))
+					v--;
+				if (v > p)
+					h->value = mkstr(h->value.len ? h->value.p : p, v);
+			} else if (!mime) {
+				if (m->nhdrs >= CPIM_MAX_HEADERS)
+					return -E2BIG;
+				h = &m->hdrs[m->nhdrs++];
+				rc = header_line(p, le, 0, h);
+				if (!rc)
+					rc = cpim_header(m, h, ns_prefix, ns_uri,
+							 &nns, &def_ns);
+				if (rc)
+					return rc;
+			} else {
+				if (m->nmime >= CPIM_MAX_MIME_HEADERS)
+					return -E2BIG;
+				rc = header_line(p, le, 1, &m->mime[m->nmime++]);
+				if (rc)
+					return rc;
+			}
 			p = next;
-			continue;
 		}
-		if (m->nmime >= CPIM_MAX_MIME_HEADERS)
-			return -E2BIG;
-		rc = header_line(p, le, 1, &m->mime[m->nmime]);
-		if (rc)
-			return rc;
-		m->nmime++;
-		p = next;
 	}
 	for (unsigned i = 0; i < m->nmime; i++) {
 		rc = mime_header(m, &m->mime[i]);
@@ -274,7 +268,6 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out)
 	}
 	if (!m->content_type.p)
 		return -EBADMSG;
-	p = next;
 
 	/* the content */
 	if (m->has_content_length) {

@@ -51,13 +51,7 @@ static int parse_status(struct xmltok *t, enum imdn_status *st)
 	struct xmltok_token tok;
 	int rc;
 
-	for (;;) {
-		if ((rc = xmltok_next(t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			return *st ? 0 : -EBADMSG;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(t, &tok)) == 0) {
 		for (unsigned i = 1; i < NELEM(status_names); i++)
 			if (xmltok_is(&tok, IMDN_XML_NS, status_names[i])) {
 				if (*st)
@@ -67,6 +61,9 @@ static int parse_status(struct xmltok *t, enum imdn_status *st)
 		if ((rc = xmltok_skip(t)))
 			return rc;
 	}
+	if (rc != -ENOENT)
+		return rc;
+	return *st ? 0 : -EBADMSG;
 }
 
 /* <xxx-notification> contents: exactly one <status>. */
@@ -75,13 +72,7 @@ static int parse_notification(struct xmltok *t, enum imdn_status *st)
 	struct xmltok_token tok;
 	int rc;
 
-	for (;;) {
-		if ((rc = xmltok_next(t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			return *st ? 0 : -EBADMSG;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(t, &tok)) == 0) {
 		if (xmltok_is(&tok, IMDN_XML_NS, "status")) {
 			if (*st)
 				return -EBADMSG;
@@ -92,6 +83,9 @@ static int parse_notification(struct xmltok *t, enum imdn_status *st)
 		if (rc)
 			return rc;
 	}
+	if (rc != -ENOENT)
+		return rc;
+	return *st ? 0 : -EBADMSG;
 }
 
 static int parse_child(struct xmltok *t, const struct xmltok_token *tok,
@@ -137,15 +131,10 @@ int imdn_parse(const char *buf, size_t len, char *scratch, size_t cap,
 		return rc;
 	if (!xmltok_is(&tok, IMDN_XML_NS, "imdn"))
 		return -EBADMSG;
-	for (;;) {
-		if ((rc = xmltok_next(&t, &tok)))
+	while ((rc = xmltok_child(&t, &tok)) == 0)
+		if ((rc = parse_child(&t, &tok, &s, &n)))
 			return rc;
-		if (tok.type == XMLTOK_END)
-			break;
-		if (tok.type == XMLTOK_START && (rc = parse_child(&t, &tok, &s, &n)))
-			return rc;
-	}
-	if ((rc = xmltok_next(&t, &tok)))
+	if (rc != -ENOENT || (rc = xmltok_next(&t, &tok)))
 		return rc;	/* junk after the root */
 	if (!n.message_id.len || !n.datetime.len || !n.kind ||
 	    !imdn_status_allowed(n.kind, n.status))

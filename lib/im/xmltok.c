@@ -658,6 +658,22 @@ int xmltok_attr_decode(struct xmltok_buf *s, struct sip_str raw,
 	return 0;
 }
 
+int xmltok_child(struct xmltok *t, struct xmltok_token *tok)
+{
+	int rc;
+
+	for (;;) {
+		if ((rc = xmltok_next(t, tok)))
+			return rc;
+		if (tok->type == XMLTOK_START)
+			return 0;
+		if (tok->type == XMLTOK_END)
+			return -ENOENT;
+		if (tok->type == XMLTOK_EOF)
+			return -EBADMSG;
+	}
+}
+
 int xmltok_skip(struct xmltok *t)
 {
 	struct xmltok_token tok;

@@ -72,13 +72,7 @@ static int parse_netq(struct xmltok *t, struct pidf_netq *q)
 	if (q->present)
 		return -EBADMSG;	/* two netq elements in one place */
 	q->present = 1;
-	for (;;) {
-		if ((rc = xmltok_next(t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			return 0;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(t, &tok)) == 0) {
 		if (xmltok_is(&tok, PIDF_NETQ_NS, "link")) {
 			if ((rc = claim(q, PIDF_NETQ_LINK)) ||
 			    (rc = read_word(t, links, 2)) < 0)
@@ -111,6 +105,7 @@ static int parse_netq(struct xmltok *t, struct pidf_netq *q)
 		if (rc)
 			return rc;
 	}
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* <status>: <basic> and, leniently, our netq element; others skipped. */
@@ -120,13 +115,7 @@ static int parse_status(struct xmltok *t, struct pidf_tuple *tp)
 	struct xmltok_token tok;
 	int rc;
 
-	for (;;) {
-		if ((rc = xmltok_next(t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			return 0;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(t, &tok)) == 0) {
 		if (xmltok_is(&tok, PIDF_XML_NS, "basic")) {
 			if (tp->basic)
 				return -EBADMSG;
@@ -142,6 +131,7 @@ static int parse_status(struct xmltok *t, struct pidf_tuple *tp)
 		if (rc)
 			return rc;
 	}
+	return rc == -ENOENT ? 0 : rc;
 }
 
 static int parse_tuple(struct xmltok *t, const struct xmltok_token *start,
@@ -155,13 +145,7 @@ static int parse_tuple(struct xmltok *t, const struct xmltok_token *start,
 	if (xmltok_attr_get(t, start, NULL, "id", &raw) ||
 	    (rc = xmltok_attr_decode(s, raw, &tp->id)) != 0 || !tp->id.len)
 		return rc == -ENOSPC ? rc : -EBADMSG;
-	for (;;) {
-		if ((rc = xmltok_next(t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			return have_status ? 0 : -EBADMSG;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(t, &tok)) == 0) {
 		if (xmltok_is(&tok, PIDF_XML_NS, "status")) {
 			if (have_status++)
 				return -EBADMSG;
@@ -184,6 +168,9 @@ static int parse_tuple(struct xmltok *t, const struct xmltok_token *start,
 		if (rc)
 			return rc;
 	}
+	if (rc != -ENOENT)
+		return rc;
+	return have_status ? 0 : -EBADMSG;
 }
 
 int pidf_parse(const char *buf, size_t len, char *scratch, size_t cap,
@@ -207,13 +194,7 @@ int pidf_parse(const char *buf, size_t len, char *scratch, size_t cap,
 	    xmltok_attr_get(&t, &tok, NULL, "entity", &raw) ||
 	    (rc = xmltok_attr_decode(&s, raw, &d->entity)) != 0 || !d->entity.len)
 		return rc == -ENOSPC ? rc : -EBADMSG;
-	for (;;) {
-		if ((rc = xmltok_next(&t, &tok)))
-			return rc;
-		if (tok.type == XMLTOK_END)
-			break;
-		if (tok.type != XMLTOK_START)
-			continue;
+	while ((rc = xmltok_child(&t, &tok)) == 0) {
 		if (xmltok_is(&tok, PIDF_XML_NS, "tuple")) {
 			if (d->ntuples >= PIDF_MAX_TUPLES)
 				return -E2BIG;
@@ -228,8 +209,8 @@ int pidf_parse(const char *buf, size_t len, char *scratch, size_t cap,
 		if (rc)
 			return rc;
 	}
-	if ((rc = xmltok_next(&t, &tok)))
-		return rc;	/* junk after the root */
+	if (rc != -ENOENT || (rc = xmltok_next(&t, &tok)))
+		return rc;	/* or junk after the root */
 	*out = *d;
 	return 0;
 }
