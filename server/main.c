@@ -6,7 +6,10 @@
  * Threads: the main thread runs one event_base with the signals and the
  * HTTP API; N worker threads (--workers, default one per CPU) each run
  * their own event_base with their own SO_REUSEPORT SIP sockets.
- * Start-up: config -> log -> SIP ports free? -> var dir -> TLS context -> store migration ->
+ * A writer thread owns the durable queue (--queue-db, server/queue/): SMS
+ * codes now, texts later; no event loop waits on its disk.
+ * Start-up: config -> log -> SIP ports free? -> var dir -> TLS context ->
+ * durable queue -> store migration (old SMS rows moved into the queue) ->
  * shared SIP state -> HTTP API -> workers; shutdown (SIGTERM/SIGINT) tears
  * down in the reverse order. SIGHUP reopens the log file.
  */
@@ -27,10 +30,13 @@
 #include "core/worker.h"
 #include "sip/sipd.h"
 #include "http/http_api.h"
+#include "queue/queue.h"
+#include "sms/sms.h"
 #include "store/store.h"
 #include "dataline/log.h"
 
 static struct config cfg;
+static struct queue *queue; /* owned: the durable queue */
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -79,7 +85,25 @@ static int fd_budget(void)
 	return 0;
 }
 
-/* Migrates the schema once before anyone else opens the file, and sets
+/* Opens the durable queue (its writer thread starts here). */
+static int queue_prepare(void)
+{
+	struct queue_config qc;
+	int err;
+
+	queue_config_defaults(&qc);
+	qc.path = cfg.queue_db;
+	qc.expiry_s = (int64_t)cfg.text_expiry_days * 86400;
+	qc.max_per_recipient = cfg.queue_max_per_recipient;
+	qc.max_body = (size_t)cfg.queue_max_body;
+	err = queue_open(&qc, &queue);
+	if (err)
+		log_err("queue %s: %s", cfg.queue_db, strerror(-err));
+	return err;
+}
+
+/* Migrates the schema once before anyone else opens the file, moves the
+ * SMS an older version left queued in it into the durable queue, and sets
  * the gauges that describe what is already there. */
 static int store_prepare(void)
 {
@@ -95,6 +119,8 @@ static int store_prepare(void)
 		metrics_gauge_set(METRICS_ACCOUNTS, (int64_t)n);
 	if (store_count_devices(st, &n) == 0)
 		metrics_gauge_set(METRICS_DEVICES, (int64_t)n);
+	/* a failure keeps the old rows for the next start: not fatal */
+	sms_migrate_legacy(st, queue);
 	store_close(st);
 	return 0;
 }
@@ -146,7 +172,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (store_prepare() || fd_budget())
+	if (queue_prepare() || store_prepare() || fd_budget())
 		goto out;
 
 	base = event_base_new();
@@ -170,6 +196,7 @@ int main(int argc, char **argv)
 	hc.db = cfg.db;
 	hc.var_dir = cfg.var_dir;
 	hc.sms = cfg.sms;
+	hc.queue = queue;
 	hc.domain = cfg.domain;
 	hc.sip_udp = cfg.sip_udp;
 	hc.sip_tcp = cfg.sip_tcp;
@@ -230,9 +257,9 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("dataline-server up: domain %s, %d workers; sip udp %s, "
-		 "tcp %s, tls %s; http %s, https %s; db %s; sms %s",
+		 "tcp %s, tls %s; http %s, https %s; db %s; queue %s; sms %s",
 		 cfg.domain, cfg.workers, cfg.sip_udp, cfg.sip_tcp,
-		 cfg.sip_tls, cfg.http, cfg.https, cfg.db, cfg.sms);
+		 cfg.sip_tls, cfg.http, cfg.https, cfg.db, cfg.queue_db, cfg.sms);
 
 	event_base_dispatch(base);
 	rc = 0;
@@ -251,6 +278,7 @@ out:
 		http_api_free(api);
 	if (shared)
 		sipd_shared_fini(&sh);
+	queue_close(queue); /* after its users; runs what they submitted */
 	if (ev_hup)
 		event_free(ev_hup);
 	if (ev_int)

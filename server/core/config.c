@@ -82,6 +82,11 @@ static const struct opt opts[] = {
 	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (65536)"),
 	I(nonce_nc_max, 64, 16777216, "nonces tracked for replay (nonce-count), all workers (262144)"),
 	I(keepalive_interval, 2, 3600, "flow keep-alive interval, s: Flow-Timer, server pings, TCP keep-alive (30)"),
+	/* the durable queue: docs/messaging.md "The durable queue" */
+	S(queue_db, 0, "PATH", "durable queue (SMS, texts), SQLite, fsynced (VAR/queue.db)"),
+	I(text_expiry_days, 1, 3650, "days a queued text waits before it fails (30)"),
+	I(queue_max_per_recipient, 1, 10000000, "queued items per recipient and channel (1000)"),
+	I(queue_max_body, 64, 16777216, "largest queued body, bytes (16384)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -124,6 +129,9 @@ void config_defaults(struct config *c)
 	c->client_prefix_v6 = 64;
 	c->code_max_per_number_client_hour = 3;
 	c->sms_max_per_number_day = 10;
+	c->text_expiry_days = 30;
+	c->queue_max_per_recipient = 1000;
+	c->queue_max_body = 16384;
 	c->max_devices_per_number = 10;
 	c->keepalive_interval = 30;
 }
@@ -332,6 +340,9 @@ void config_finish(struct config *c)
 		snprintf(c->db, sizeof(c->db), "%.1000s/dataline.db", c->var_dir);
 	if (!c->sms[0])
 		snprintf(c->sms, sizeof(c->sms), "spool:%.1000s/sms.spool",
+			 c->var_dir);
+	if (!c->queue_db[0])
+		snprintf(c->queue_db, sizeof(c->queue_db), "%.1000s/queue.db",
 			 c->var_dir);
 	if (c->workers <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

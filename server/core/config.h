@@ -49,6 +49,11 @@ struct config {
 	int code_max_per_number_client_hour; /* one prefix, one number: 3 */
 	int sms_max_per_number_day;         /* all clients together: 10 */
 	int max_devices_per_number;         /* 10 */
+	/* the durable queue (server/queue/, issue 7) */
+	char queue_db[CONFIG_STR_MAX];      /* "" = VAR/queue.db */
+	int text_expiry_days;               /* 30 */
+	int queue_max_per_recipient;        /* 1000 */
+	int queue_max_body;                 /* bytes, 16384 */
 };
 
 void config_defaults(struct config *c);
@@ -61,7 +66,7 @@ int config_load_file(struct config *c, const char *path);
  * (usage printed to stderr).
  */
 int config_from_args(struct config *c, int argc, char **argv);
-/* Fills the derived defaults that depend on var-dir (db, sms) and the
+/* Fills the derived defaults that depend on var-dir (db, sms, queue-db) and the
  * worker count. Call after config_from_args. */
 void config_finish(struct config *c);
 void config_usage(FILE *f, const char *prog);

@@ -68,6 +68,12 @@ static const struct {
 	{ "dataline_mailbox_full_total", "work not handed to another worker: its mailbox was full" },
 	{ "dataline_sip_keepalives_total", "keep-alives answered (CRLF pings, STUN binding requests)" },
 	{ "dataline_sip_flows_dead_total", "flows found dead (closed, or silent past their keep-alive interval)" },
+	{ "dataline_writer_batches_total", "transactions committed by the writer threads (group commits)" },
+	{ "dataline_writer_jobs_total", "jobs run by the writer threads" },
+	{ "dataline_writer_rejected_total", "writer jobs refused: the writer's queue was full" },
+	{ "dataline_queue_puts_total", "items stored in the durable queue" },
+	{ "dataline_queue_acks_total", "deliveries acknowledged (one per item and target)" },
+	{ "dataline_queue_expired_total", "queue items removed unsent at their expiry" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -76,9 +82,26 @@ static const struct {
 	{ "dataline_accounts", "", "numbers with at least one device" },
 	{ "dataline_devices", "", "provisioned devices" },
 	{ "dataline_queue_depth", "{queue=\"sms\"}", "items waiting in a queue" },
+	{ "dataline_queue_depth", "{queue=\"text\"}", "items waiting in a queue" },
+	{ "dataline_queue_depth", "{queue=\"report\"}", "items waiting in a queue" },
 	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
 	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
 	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
+};
+
+/*
+ * Histograms: fixed upper bounds (in the unit observed: microseconds or
+ * jobs), rendered divided by `scale` (1e6: seconds). At most HIST_MAX
+ * buckets, + the +Inf one.
+ */
+#define HIST_MAX 16
+struct metrics_hist {
+	const char *name, *help;
+	const uint64_t *bounds;
+	size_t nb;
+	double scale;
+	_Atomic uint64_t bucket[HIST_MAX + 1];
+	_Atomic uint64_t sum, count;
 };
 
 /* Upper bounds of the REGISTER latency buckets, microseconds. */
@@ -86,7 +109,20 @@ static const uint64_t lat_bounds_us[] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
 	250000, 500000, 1000000,
 };
-#define LAT_N (ARRAY_LEN(lat_bounds_us) + 1) /* + the +Inf bucket */
+static const uint64_t batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
+
+enum { HIST_REGISTER, HIST_WRITER_BATCH, HIST_WRITER_COMMIT, HIST__N };
+static struct metrics_hist hists[HIST__N] = {
+	[HIST_REGISTER] = { "dataline_register_duration_seconds",
+		"REGISTER handling time, arrival to final response",
+		lat_bounds_us, ARRAY_LEN(lat_bounds_us), 1e6 },
+	[HIST_WRITER_BATCH] = { "dataline_writer_batch_jobs",
+		"jobs per group commit of the writer threads",
+		batch_bounds, ARRAY_LEN(batch_bounds), 1 },
+	[HIST_WRITER_COMMIT] = { "dataline_writer_commit_seconds",
+		"writer transaction time, BEGIN to COMMIT returned (fsync included)",
+		lat_bounds_us, ARRAY_LEN(lat_bounds_us), 1e6 },
+};
 
 static _Atomic uint64_t sip_req[SIP_METHOD_N][STATUS_N];
 static _Atomic uint64_t http_req[HTTP_ROUTE_N][STATUS_N];
@@ -94,8 +130,6 @@ static _Atomic uint64_t verify_cnt[METRICS_VERIFY__N];
 static _Atomic uint64_t auth_cnt[METRICS_AUTH__N];
 static _Atomic uint64_t counters[METRICS_COUNTER__N];
 static _Atomic int64_t gauges[METRICS_GAUGE__N];
-static _Atomic uint64_t lat_bucket[LAT_N];
-static _Atomic uint64_t lat_sum_us, lat_count;
 
 static void metrics_bump(_Atomic uint64_t *c, uint64_t n)
 {
@@ -201,15 +235,28 @@ int64_t metrics_gauge_get(enum metrics_gauge g)
 	return atomic_load_explicit(&gauges[g], memory_order_relaxed);
 }
 
-void metrics_register_latency_us(uint64_t usec)
+static void metrics_observe(struct metrics_hist *h, uint64_t v)
 {
 	size_t i = 0;
 
-	while (i < LAT_N - 1 && usec > lat_bounds_us[i])
+	while (i < h->nb && v > h->bounds[i])
 		i++;
-	metrics_bump(&lat_bucket[i], 1);
-	metrics_bump(&lat_sum_us, usec);
-	metrics_bump(&lat_count, 1);
+	metrics_bump(&h->bucket[i], 1);
+	metrics_bump(&h->sum, v);
+	metrics_bump(&h->count, 1);
+}
+
+void metrics_register_latency_us(uint64_t usec)
+{
+	metrics_observe(&hists[HIST_REGISTER], usec);
+}
+
+void metrics_writer_batch(uint64_t jobs, uint64_t commit_usec)
+{
+	metrics_bump(&counters[METRICS_WRITER_BATCHES], 1);
+	metrics_bump(&counters[METRICS_WRITER_JOBS], jobs);
+	metrics_observe(&hists[HIST_WRITER_BATCH], jobs);
+	metrics_observe(&hists[HIST_WRITER_COMMIT], commit_usec);
 }
 
 static void metrics_render_labelled(FILE *f)
@@ -267,25 +314,30 @@ static void metrics_render_plain(FILE *f)
 	}
 }
 
-static void metrics_render_histogram(FILE *f)
+static void metrics_render_histogram(FILE *f, struct metrics_hist *h)
 {
 	uint64_t cum = 0;
 
-	fputs("# HELP dataline_register_duration_seconds REGISTER handling time, arrival to final response\n"
-	      "# TYPE dataline_register_duration_seconds histogram\n", f);
-	for (size_t i = 0; i < LAT_N; i++) {
-		cum += metrics_load(&lat_bucket[i]);
-		if (i < LAT_N - 1)
-			fprintf(f, "dataline_register_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				(double)lat_bounds_us[i] / 1e6, (unsigned long long)cum);
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help,
+		h->name);
+	for (size_t i = 0; i <= h->nb; i++) {
+		cum += metrics_load(&h->bucket[i]);
+		if (i < h->nb)
+			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", h->name,
+				(double)h->bounds[i] / h->scale,
+				(unsigned long long)cum);
 		else
-			fprintf(f, "dataline_register_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", h->name,
 				(unsigned long long)cum);
 	}
-	fprintf(f, "dataline_register_duration_seconds_sum %.6f\n",
-		(double)metrics_load(&lat_sum_us) / 1e6);
-	fprintf(f, "dataline_register_duration_seconds_count %llu\n",
-		(unsigned long long)metrics_load(&lat_count));
+	if (h->scale == 1)
+		fprintf(f, "%s_sum %llu\n", h->name,
+			(unsigned long long)metrics_load(&h->sum));
+	else
+		fprintf(f, "%s_sum %.6f\n", h->name,
+			(double)metrics_load(&h->sum) / h->scale);
+	fprintf(f, "%s_count %llu\n", h->name,
+		(unsigned long long)metrics_load(&h->count));
 }
 
 int metrics_render(char **out, size_t *len)
@@ -298,7 +350,8 @@ int metrics_render(char **out, size_t *len)
 		return -ENOMEM;
 	metrics_render_labelled(f);
 	metrics_render_plain(f);
-	metrics_render_histogram(f);
+	for (size_t i = 0; i < HIST__N; i++)
+		metrics_render_histogram(f, &hists[i]);
 	if (ferror(f)) {
 		fclose(f);
 		free(buf);
@@ -329,8 +382,10 @@ void metrics_reset(void)
 		atomic_store(&counters[i], 0);
 	for (size_t i = 0; i < METRICS_GAUGE__N; i++)
 		atomic_store(&gauges[i], 0);
-	for (size_t i = 0; i < LAT_N; i++)
-		atomic_store(&lat_bucket[i], 0);
-	atomic_store(&lat_sum_us, 0);
-	atomic_store(&lat_count, 0);
+	for (size_t h = 0; h < HIST__N; h++) {
+		for (size_t i = 0; i <= HIST_MAX; i++)
+			atomic_store(&hists[h].bucket[i], 0);
+		atomic_store(&hists[h].sum, 0);
+		atomic_store(&hists[h].count, 0);
+	}
 }

@@ -71,6 +71,12 @@ enum metrics_counter {
 	METRICS_MAILBOX_FULL,         /* dataline_mailbox_full_total */
 	METRICS_KEEPALIVES,           /* dataline_sip_keepalives_total */
 	METRICS_FLOWS_DEAD,           /* dataline_sip_flows_dead_total */
+	METRICS_WRITER_BATCHES,       /* dataline_writer_batches_total (commits) */
+	METRICS_WRITER_JOBS,          /* dataline_writer_jobs_total */
+	METRICS_WRITER_REJECTED,      /* dataline_writer_rejected_total (queue full) */
+	METRICS_QUEUE_PUTS,           /* dataline_queue_puts_total */
+	METRICS_QUEUE_ACKS,           /* dataline_queue_acks_total (per target) */
+	METRICS_QUEUE_EXPIRED,        /* dataline_queue_expired_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
@@ -82,6 +88,8 @@ enum metrics_gauge {
 	METRICS_ACCOUNTS,             /* dataline_accounts */
 	METRICS_DEVICES,              /* dataline_devices */
 	METRICS_QUEUE_SMS,            /* dataline_queue_depth{queue="sms"} */
+	METRICS_QUEUE_TEXT,           /* dataline_queue_depth{queue="text"} */
+	METRICS_QUEUE_REPORT,         /* dataline_queue_depth{queue="report"} */
 	METRICS_CONNECTIONS_TCP,      /* dataline_connections{transport="tcp"} */
 	METRICS_CONNECTIONS_TLS,      /* dataline_connections{transport="tls"} */
 	METRICS_SIP_TRANSACTIONS,     /* dataline_sip_transactions (UDP server) */
@@ -94,6 +102,11 @@ int64_t metrics_gauge_get(enum metrics_gauge g);
 /* dataline_register_duration_seconds histogram: time from a REGISTER's
  * arrival to its final response being sent, in microseconds. */
 void metrics_register_latency_us(uint64_t usec);
+
+/* One group commit of the writer thread (server/core/writer.h): its jobs
+ * (dataline_writer_batch_jobs histogram) and how long BEGIN..COMMIT took
+ * (dataline_writer_commit_seconds histogram, microseconds given). */
+void metrics_writer_batch(uint64_t jobs, uint64_t commit_usec);
 
 /* Reads back one counter (tests and /metrics). */
 uint64_t metrics_sip_requests_get(const char *method, int status);

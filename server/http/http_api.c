@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "../core/metrics.h"
+#include "../queue/queue.h"
 #include "../sms/sms.h"
 #include "../store/store.h"
 #include "dataline/hostport.h"
@@ -390,6 +391,28 @@ void http_api_config_defaults(struct http_api_config *cfg)
 	cfg->client_prefix_v6 = 64;
 }
 
+/* No queue given (tests/tools/dl_httpd): VAR/queue.db with the defaults,
+ * and the SMS an older version left in the store moved into it. */
+static int http_open_queue(struct http_api *api,
+			   const struct http_api_config *cfg)
+{
+	struct queue_config qc;
+	char path[512];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/queue.db",
+		 cfg->var_dir && *cfg->var_dir ? cfg->var_dir : ".");
+	queue_config_defaults(&qc);
+	qc.path = path;
+	err = queue_open(&qc, &api->own_queue);
+	if (err) {
+		log_err("http: cannot open the queue %s: %s", path, strerror(-err));
+		return err;
+	}
+	api->queue = api->own_queue;
+	return sms_migrate_legacy(api->st, api->queue);
+}
+
 int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 		   struct http_api **out)
 {
@@ -449,7 +472,10 @@ int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 		goto fail;
 	}
 	http_reg_update_gauges(api);
-	err = sms_gateway_new(base, api->st, cfg->sms, cfg->var_dir, &api->sms);
+	api->queue = cfg->queue;
+	if (!api->queue && (err = http_open_queue(api, cfg)))
+		goto fail;
+	err = sms_gateway_new(base, api->queue, cfg->sms, cfg->var_dir, &api->sms);
 	if (err)
 		goto fail;
 	if (cfg->ssl_ctx) {
@@ -484,6 +510,7 @@ void http_api_free(struct http_api *api)
 	for (int i = 0; i < HTTP_MAX_LISTENERS; i++)
 		http_listener_free(api->lst[i]);
 	sms_gateway_free(api->sms);
+	queue_close(api->own_queue);
 	store_close(api->st);
 	if (api->ssl_ctx)
 		SSL_CTX_free(api->ssl_ctx);

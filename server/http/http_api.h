@@ -15,6 +15,8 @@
 struct event_base;
 struct http_api;
 
+struct queue;
+
 struct http_api_config {
 	const char *http_addr;    /* "127.0.0.1:8080"; NULL or "off": none.
 				     Must be a loopback address (else -EPERM) */
@@ -24,6 +26,9 @@ struct http_api_config {
 	const char *var_dir;      /* for the default SMS spool */
 	const char *sms;          /* "spool:PATH" | "http:URL-TEMPLATE";
 				     NULL: spool:VAR/sms.spool */
+	struct queue *queue;      /* borrowed durable queue for the SMS;
+				     NULL: the API opens VAR/queue.db itself
+				     (and moves the store's old SMS rows) */
 	const char *domain;       /* SIP domain = digest realm */
 	/* The SIP listeners handed to devices ("127.0.0.1:5060"; NULL or
 	   "off" when that transport is disabled). */

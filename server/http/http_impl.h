@@ -55,6 +55,8 @@ struct http_api {
 	SSL_CTX *ssl_ctx;            /* own reference (SSL_CTX_up_ref) */
 	struct store *st;            /* owned: this thread's connection */
 	struct sms_gateway *sms;     /* owned */
+	struct queue *queue;         /* borrowed: cfg.queue or own_queue */
+	struct queue *own_queue;     /* owned when cfg.queue was NULL */
 	struct event *gc_timer;      /* owned: expired codes and send log */
 };
 

@@ -1,13 +1,19 @@
 /*
  * sms: sending the one-time codes by SMS through a gateway, durably.
  *
- * Every SMS is first written to the store's SMS queue, then handed to the
- * gateway; it leaves the queue only when the gateway has accepted it. A
- * failure (I/O error, HTTP error status, timeout) is logged, counted
+ * Every SMS is first written to the durable queue's "sms" channel
+ * (server/queue/queue.h, issue 7), then handed to the gateway; it leaves
+ * the queue only when the gateway has accepted it. A failure (I/O error,
+ * HTTP error status, timeout) is logged, counted
  * (dataline_sms_failures_total) and retried with exponential backoff; a
- * restart resends whatever is still queued. Delivery is therefore
- * at-least-once: a crash between the gateway's acceptance and the queue
- * update resends that one SMS.
+ * restart resends whatever is still queued; an SMS still failing a day
+ * after it was queued expires (logged, dataline_sms_dropped_total).
+ * Delivery is therefore at-least-once: a crash between the gateway's
+ * acceptance and the queue update resends that one SMS.
+ *
+ * No SQL runs on the gateway's event loop: queue calls complete on the
+ * queue's writer thread, which posts their results to the gateway's
+ * mailbox (an eventfd watched by the loop); the loop acts on them.
  *
  * Gateways (the --sms SPEC):
  *   spool:PATH          appends "<ISO-8601 UTC>\t<to>\t<text>\n" to PATH and
@@ -17,8 +23,7 @@
  *                       the template are replaced URL-encoded; any 2xx
  *                       status is acceptance. Plain http:// only.
  *
- * Runs on one event_base and uses the store connection it is given from
- * that base's thread only.
+ * Runs on one event_base; every call below from that base's thread.
  */
 #ifndef DATALINE_SERVER_SMS_H
 #define DATALINE_SERVER_SMS_H
@@ -26,21 +31,40 @@
 #include <stddef.h>
 
 struct event_base;
+struct queue;
 struct store;
 struct sms_gateway;
 
-/* SPEC NULL means spool:VAR_DIR/sms.spool. Returns 0 or -errno (-EINVAL
- * for a malformed spec, -ENOTSUP for https:// templates). Resends what
- * the queue already holds. */
-int sms_gateway_new(struct event_base *base, struct store *st,
+/* SPEC NULL means spool:VAR_DIR/sms.spool. Q is borrowed and must
+ * outlive the gateway. Returns 0 or -errno (-EINVAL for a malformed spec,
+ * -ENOTSUP for https:// templates). Resends what the queue already
+ * holds. */
+int sms_gateway_new(struct event_base *base, struct queue *q,
 		    const char *spec, const char *var_dir,
 		    struct sms_gateway **out);
-/* Frees the gateway; an SMS in flight stays queued for the next start. */
+/* Frees the gateway; an SMS in flight stays queued for the next start.
+ * Waits for the queue calls it still has outstanding (milliseconds). */
 void sms_gateway_free(struct sms_gateway *gw);
 
-/* Queues one SMS durably and starts delivering it (the spool gateway
- * writes it before returning). 0 or -errno if it could not be queued. */
+/* Queues one SMS and starts delivering it once it is on disk. 0 if the
+ * queue took the request, -errno if not (-EAGAIN: the queue's writer is
+ * saturated, try again). A failure to store it later is logged. */
 int sms_send(struct sms_gateway *gw, const char *to, const char *text);
+
+/* The same, and cb(arg, err) runs on the gateway's base once the SMS is
+ * on disk (err 0) or could not be stored (-errno). Not called when this
+ * returns an error; called from sms_gateway_free() if the loop had not
+ * handled it yet. */
+typedef void (*sms_stored_cb)(void *arg, int err);
+int sms_send_cb(struct sms_gateway *gw, const char *to, const char *text,
+		sms_stored_cb cb, void *arg);
+
+/* Start-up, before the gateway runs: moves the SMS an older version left
+ * in the store (sms_legacy, store schema 3) into the queue, then drops
+ * that table. Blocks until the queue has them on disk; a crash half-way
+ * repeats it without duplicates (dedup key legacy:ID). 0 or -errno (the
+ * table is then kept for the next start). */
+int sms_migrate_legacy(struct store *st, struct queue *q);
 
 /* Backoff between attempts: base * 2^(attempts-1), capped at max seconds
  * (defaults 1 and 300); the http request timeout (default 10 s). */

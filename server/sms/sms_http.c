@@ -129,7 +129,7 @@ out:
 void sms_http_fini(struct sms_gateway *gw)
 {
 	/* frees a pending request too, without calling its callback: the
-	 * message stays queued in the store for the next start */
+	 * message stays queued for the next start */
 	if (gw->conn)
 		evhttp_connection_free(gw->conn);
 	gw->conn = NULL;

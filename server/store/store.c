@@ -132,38 +132,16 @@ int store_codes_gc(struct store *st, int64_t now, int64_t log_before)
 	return STORE_CALL(st, codes_gc, now, log_before);
 }
 
-int store_sms_add(struct store *st, const char *to, const char *text,
-		  int64_t now, int64_t *id_out)
+int store_sms_legacy_walk(struct store *st,
+			  int (*cb)(const struct store_sms *sms, void *arg),
+			  void *arg)
 {
-	return to && text ? STORE_CALL(st, sms_add, to, text, now, id_out) : -EINVAL;
+	return cb ? STORE_CALL(st, sms_legacy_walk, cb, arg) : -EINVAL;
 }
 
-int store_sms_due(struct store *st, int64_t now, int limit,
-		  int (*cb)(const struct store_sms *sms, void *arg), void *arg)
+int store_sms_legacy_drop(struct store *st)
 {
-	return cb && limit > 0 ? STORE_CALL(st, sms_due, now, limit, cb, arg)
-			       : -EINVAL;
-}
-
-int store_sms_done(struct store *st, int64_t id)
-{
-	return STORE_CALL(st, sms_done, id);
-}
-
-int store_sms_retry(struct store *st, int64_t id, int64_t next_try,
-		    const char *error)
-{
-	return STORE_CALL(st, sms_retry, id, next_try, error ? error : "");
-}
-
-int store_sms_count(struct store *st, uint64_t *out)
-{
-	return out ? STORE_CALL(st, sms_count, out) : -EINVAL;
-}
-
-int store_sms_next_due(struct store *st, int64_t *out)
-{
-	return out ? STORE_CALL(st, sms_next_due, out) : -EINVAL;
+	return STORE_CALL(st, sms_legacy_drop);
 }
 
 static int store_binding_valid(const struct store_binding *b)

@@ -1,7 +1,7 @@
 /*
  * store: dataline-server's durable state behind one interface (accounts,
  * devices and their HA1 digests, pending one-time codes with the counters
- * the rate limits need, the outgoing SMS queue, and SIP registrations /
+ * the rate limits need, and SIP registrations /
  * bindings per RFC 3261 s.10 and RFC 5626 instance/reg-id).
  *
  * Backends: SQLite (WAL, the embedded default, store_sqlite.c). The backend
@@ -32,7 +32,7 @@
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Sizes (including the NUL) of the fixed-size fields below. */
 #define STORE_NUMBER_MAX   17   /* "+" and up to 15 digits */
@@ -131,10 +131,15 @@ int store_send_log_last(struct store *st, const char *number,
 /* Drops expired codes and send-log entries older than `log_before`. */
 int store_codes_gc(struct store *st, int64_t now, int64_t log_before);
 
-/* ---------------------------------------------------------- SMS queue */
+/* ---------------------------------------------------------- legacy SMS */
 
-/* An SMS waiting for the gateway; kept until store_sms_done(), so a
- * restart resends what the gateway had not accepted. */
+/*
+ * The SMS queue used to live here (schema <= 2, table sms_queue). It moved
+ * to the durable queue (server/queue/, issue 7); migration 2 -> 3 renames
+ * the table to sms_legacy so that no queued SMS is lost, and start-up
+ * (sms_migrate_legacy(), server/sms/sms.h) moves its rows into the queue
+ * and then drops it.
+ */
 struct store_sms {
 	int64_t id;
 	const char *to;
@@ -145,18 +150,13 @@ struct store_sms {
 	const char *last_error; /* "" if none */
 };
 
-int store_sms_add(struct store *st, const char *to, const char *text,
-		  int64_t now, int64_t *id_out);
-/* Calls cb for up to `limit` messages with next_try <= now, oldest first.
- * A non-zero return from cb stops the walk and is returned. */
-int store_sms_due(struct store *st, int64_t now, int limit,
-		  int (*cb)(const struct store_sms *sms, void *arg), void *arg);
-int store_sms_done(struct store *st, int64_t id);
-int store_sms_retry(struct store *st, int64_t id, int64_t next_try,
-		    const char *error);
-int store_sms_count(struct store *st, uint64_t *out);
-/* Earliest next_try of any queued SMS; -ENOENT if the queue is empty. */
-int store_sms_next_due(struct store *st, int64_t *out);
+/* Calls cb for every row of sms_legacy, oldest first (none if the table
+ * is gone). A non-zero return from cb stops the walk and is returned. */
+int store_sms_legacy_walk(struct store *st,
+			  int (*cb)(const struct store_sms *sms, void *arg),
+			  void *arg);
+/* Drops sms_legacy (once its rows are safely in the queue). */
+int store_sms_legacy_drop(struct store *st);
 
 /* ---------------------------------------------------------- bindings */
 

@@ -42,15 +42,10 @@ struct store_ops {
 			     const char *client, int64_t *out);
 	int (*codes_gc)(struct store *st, int64_t now, int64_t log_before);
 
-	int (*sms_add)(struct store *st, const char *to, const char *text,
-		       int64_t now, int64_t *id_out);
-	int (*sms_due)(struct store *st, int64_t now, int limit,
-		       int (*cb)(const struct store_sms *, void *), void *arg);
-	int (*sms_done)(struct store *st, int64_t id);
-	int (*sms_retry)(struct store *st, int64_t id, int64_t next_try,
-			 const char *error);
-	int (*sms_count)(struct store *st, uint64_t *out);
-	int (*sms_next_due)(struct store *st, int64_t *out);
+	int (*sms_legacy_walk)(struct store *st,
+			       int (*cb)(const struct store_sms *, void *),
+			       void *arg);
+	int (*sms_legacy_drop)(struct store *st);
 
 	int (*binding_upsert)(struct store *st, const struct store_binding *b);
 	int (*binding_get)(struct store *st, const char *number,

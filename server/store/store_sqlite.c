@@ -94,6 +94,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX code_sessions_expires ON code_sessions(expires_at);"
 	"CREATE INDEX send_log_number_client ON send_log(number, client, sent_at);"
 	"DROP TABLE codes;",
+	/* 2 -> 3: the SMS queue moves to the durable queue (server/queue/,
+	 * issue 7). The table is renamed, not dropped, so that no SMS still
+	 * waiting is lost: start-up moves its rows into the queue and then
+	 * drops it (sms_migrate_legacy()). */
+	"ALTER TABLE sms_queue RENAME TO sms_legacy;",
 };
 
 const char *const store_sqlite_sql[SQ__N] = {
@@ -137,18 +142,6 @@ const char *const store_sqlite_sql[SQ__N] = {
 		" ORDER BY sent_at LIMIT 1 OFFSET ?4",
 	[SQ_CODES_GC] = "DELETE FROM code_sessions WHERE expires_at <= ?1",
 	[SQ_SEND_LOG_GC] = "DELETE FROM send_log WHERE sent_at < ?1",
-	[SQ_SMS_ADD] =
-		"INSERT INTO sms_queue(to_number, text, created, next_try)"
-		" VALUES (?1, ?2, ?3, ?3)",
-	[SQ_SMS_DUE] =
-		"SELECT id, to_number, text, created, next_try, attempts, last_error"
-		" FROM sms_queue WHERE next_try <= ?1 ORDER BY next_try, id LIMIT ?2",
-	[SQ_SMS_DONE] = "DELETE FROM sms_queue WHERE id = ?1",
-	[SQ_SMS_RETRY] =
-		"UPDATE sms_queue SET next_try = ?2, attempts = attempts + 1,"
-		" last_error = ?3 WHERE id = ?1",
-	[SQ_SMS_COUNT] = "SELECT count(*) FROM sms_queue",
-	[SQ_SMS_NEXT_DUE] = "SELECT min(next_try) FROM sms_queue",
 	[SQ_BINDING_UPSERT] =
 		"INSERT OR REPLACE INTO bindings(" BINDING_COLS ")"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -299,12 +292,8 @@ static const struct store_ops sqlite_ops = {
 	.send_log_nth = store_sqlite_send_log_nth,
 	.send_log_last = store_sqlite_send_log_last,
 	.codes_gc = store_sqlite_codes_gc,
-	.sms_add = store_sqlite_sms_add,
-	.sms_due = store_sqlite_sms_due,
-	.sms_done = store_sqlite_sms_done,
-	.sms_retry = store_sqlite_sms_retry,
-	.sms_count = store_sqlite_sms_count,
-	.sms_next_due = store_sqlite_sms_next_due,
+	.sms_legacy_walk = store_sqlite_sms_legacy_walk,
+	.sms_legacy_drop = store_sqlite_sms_legacy_drop,
 	.binding_upsert = store_sqlite_binding_upsert,
 	.binding_get = store_sqlite_binding_get,
 	.binding_delete = store_sqlite_binding_delete,

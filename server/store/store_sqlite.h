@@ -36,12 +36,6 @@ enum sq_stmt {
 	SQ_SEND_LOG_NTH,
 	SQ_CODES_GC,
 	SQ_SEND_LOG_GC,
-	SQ_SMS_ADD,
-	SQ_SMS_DUE,
-	SQ_SMS_DONE,
-	SQ_SMS_RETRY,
-	SQ_SMS_COUNT,
-	SQ_SMS_NEXT_DUE,
 	SQ_BINDING_UPSERT,
 	SQ_BINDING_GET,
 	SQ_BINDING_DELETE,
@@ -236,7 +230,7 @@ static inline int sq_by_int(struct store *st, enum sq_stmt id, int64_t v,
 }
 
 /* operations (store_sqlite.c: lifecycle; _accounts.c: devices, codes, send
- * log; _queue.c: SMS queue; _bindings.c: registrations) */
+ * log; _queue.c: the legacy SMS table; _bindings.c: registrations) */
 void store_sqlite_close(struct store *st);
 int store_sqlite_schema_version(struct store *st, int *out);
 int store_sqlite_begin(struct store *st);
@@ -264,15 +258,9 @@ int store_sqlite_send_log_nth(struct store *st, const char *number,
 int store_sqlite_send_log_last(struct store *st, const char *number,
 		const char *client, int64_t *out);
 int store_sqlite_codes_gc(struct store *st, int64_t now, int64_t log_before);
-int store_sqlite_sms_add(struct store *st, const char *to, const char *text,
-		int64_t now, int64_t *id_out);
-int store_sqlite_sms_due(struct store *st, int64_t now, int limit,
+int store_sqlite_sms_legacy_walk(struct store *st,
 		int (*cb)(const struct store_sms *, void *), void *arg);
-int store_sqlite_sms_done(struct store *st, int64_t id);
-int store_sqlite_sms_retry(struct store *st, int64_t id, int64_t next_try,
-		const char *error);
-int store_sqlite_sms_count(struct store *st, uint64_t *out);
-int store_sqlite_sms_next_due(struct store *st, int64_t *out);
+int store_sqlite_sms_legacy_drop(struct store *st);
 int store_sqlite_binding_upsert(struct store *st,
 		const struct store_binding *b);
 int store_sqlite_binding_get(struct store *st, const char *number,

@@ -2,7 +2,8 @@
  * test_store: the store API on a real SQLite file in a temp directory:
  * schema creation from an empty file, reopening (data and version kept),
  * refusing a newer schema, migrating schema 1, devices/HA1 lookup,
- * registration sessions (codes) and send-log counts, the SMS queue,
+ * registration sessions (codes) and send-log counts, migrating schema 2
+ * with SMS still queued (kept for the durable queue),
  * bindings (upsert, list, expire, per-device counts) and transactions
  * (rollback really discards).
  */
@@ -115,7 +116,7 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(store_open(":memory:", &f->st), 0);
 }
 
-/* A schema 1 file (one code per number) opens as schema 2: devices kept,
+/* A schema 1 file (one code per number) opens as schema 3: devices kept,
  * the pending codes dropped with their table, sessions usable. */
 static void test_migrates_schema_1(void **state)
 {
@@ -137,12 +138,13 @@ static void test_migrates_schema_1(void **state)
 		" salt BLOB NOT NULL, created INTEGER NOT NULL,"
 		" expires_at INTEGER NOT NULL, tries INTEGER NOT NULL);"
 		"INSERT INTO codes VALUES ('+8613800138000', x'00', x'00', 1, 2, 0);"
+		"ALTER TABLE sms_legacy RENAME TO sms_queue;"
 		"UPDATE schema_version SET version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->path, &st), 0);
 	f->st = st;
 	assert_int_equal(store_schema_version(st, &v), 0);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
 	assert_int_equal(store_device_get(st, d.username, &gd), 0);
 	assert_string_equal(gd.number, d.number);
 	snprintf(c.number, sizeof(c.number), "+8613800138000");
@@ -315,48 +317,49 @@ static int sms_cb(const struct store_sms *m, void *arg)
 	return 0;
 }
 
-static void test_sms_queue(void **state)
+/* A schema 2 file with SMS still queued opens as schema 3 with the rows
+ * kept in sms_legacy (for the durable queue to take at start-up), and
+ * the table can then be dropped. */
+static void test_migrates_schema_2_keeps_sms(void **state)
 {
 	struct fixture *f = *state;
 	struct sms_seen seen = { 0 };
-	int64_t id1 = 0, id2 = 0, due;
-	uint64_t n;
+	struct store *st = NULL;
+	sqlite3 *db;
+	int v = 0;
 
-	assert_int_equal(store_sms_next_due(f->st, &due), -ENOENT);
-	assert_int_equal(store_sms_add(f->st, "+8613800138000", "Your dataline code is 123456", 10, &id1), 0);
-	assert_int_equal(store_sms_add(f->st, "+4915112345678", "Your dataline code is 654321", 20, &id2), 0);
-	assert_true(id2 > id1);
-	assert_int_equal(store_sms_count(f->st, &n), 0);
-	assert_int_equal(n, 2);
-	assert_int_equal(store_sms_next_due(f->st, &due), 0);
-	assert_int_equal(due, 10);
-
-	assert_int_equal(store_sms_due(f->st, 15, 10, sms_cb, &seen), 0);
-	assert_int_equal(seen.n, 1);
-	assert_string_equal(seen.to[0], "+8613800138000");
-
-	/* the first fails: retried later, the second becomes the first due */
-	assert_int_equal(store_sms_retry(f->st, id1, 100, "HTTP 503"), 0);
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_sms_due(f->st, 50, 10, sms_cb, &seen), 0);
-	assert_int_equal(seen.n, 1);
-	assert_int_equal(seen.ids[0], id2);
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_sms_due(f->st, 100, 10, sms_cb, &seen), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"ALTER TABLE sms_legacy RENAME TO sms_queue;"
+		"INSERT INTO sms_queue(to_number, text, created, next_try, attempts, last_error)"
+		" VALUES ('+8613800138000', 'Your dataline code is 123456', 10, 100, 1, 'HTTP 503'),"
+		"        ('+4915112345678', 'Your dataline code is 654321', 20, 20, 0, '');"
+		"UPDATE schema_version SET version = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &st), 0);
+	f->st = st;
+	assert_int_equal(store_schema_version(st, &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(store_sms_legacy_walk(st, sms_cb, &seen), 0);
 	assert_int_equal(seen.n, 2);
-	assert_int_equal(seen.ids[0], id2); /* next_try 20 < 100 */
-	assert_int_equal(seen.ids[1], id1);
-	assert_int_equal(seen.attempts[1], 1);
-	assert_string_equal(seen.err[1], "HTTP 503");
+	assert_string_equal(seen.to[0], "+8613800138000");
+	assert_int_equal(seen.attempts[0], 1);
+	assert_string_equal(seen.err[0], "HTTP 503");
+	assert_true(seen.ids[1] > seen.ids[0]);
+	assert_int_equal(store_sms_legacy_drop(st), 0);
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_sms_due(f->st, 100, 1, sms_cb, &seen), 0);
-	assert_int_equal(seen.n, 1); /* limit */
-
-	assert_int_equal(store_sms_done(f->st, id1), 0);
-	assert_int_equal(store_sms_done(f->st, id1), -ENOENT);
-	assert_int_equal(store_sms_retry(f->st, id1, 1, "x"), -ENOENT);
-	assert_int_equal(store_sms_count(f->st, &n), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(store_sms_legacy_walk(st, sms_cb, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(store_sms_legacy_drop(st), 0); /* idempotent */
+	assert_int_equal(store_sms_legacy_walk(st, NULL, NULL), -EINVAL);
+	/* reopening a schema 3 file without the table is fine */
+	store_close(st);
+	f->st = NULL;
+	assert_int_equal(store_open(f->path, &f->st), 0);
+	assert_int_equal(store_schema_version(f->st, &v), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
 }
 
 struct bind_seen {
@@ -561,7 +564,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_scheme),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_codes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sms_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_2_keeps_sms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_connection_keeps_locks, setup, teardown),
