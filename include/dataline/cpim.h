@@ -19,6 +19,10 @@
  * -EBADMSG; more than CPIM_MAX_HEADERS headers or CPIM_MAX_NS namespace
  * declarations is -E2BIG. All functions return 0 or -errno and write
  * output parameters only on success.
+ *
+ * Not done here: the backslash escapes of RFC 3862 s.2.3 stay in the
+ * values as written, and Require (s.3.5, mandatory-to-recognise
+ * headers) is returned like any other header for the caller to judge.
  */
 #ifndef DATALINE_CPIM_H
 #define DATALINE_CPIM_H

@@ -92,8 +92,8 @@ struct pidf_doc {
 /*
  * Parses a PIDF document. Strings go into scratch (cap bytes; the
  * document's size is always enough). -EBADMSG malformed XML, a wrong
- * root or namespace, a missing entity, tuple id or status, a duplicated
- * field, a <basic> other than open/closed, a <dl:link> other than
+ * root or namespace, a missing entity, tuple id or status, two tuples
+ * with the same id, a duplicated field, a <basic> other than open/closed, a <dl:link> other than
  * up/down, a number that is not a decimal uint32 (loss-ppm at most
  * 1000000), probed other than true/false/1/0; -E2BIG more than
  * PIDF_MAX_TUPLES tuples or an XML limit; -ENOTSUP a DOCTYPE; -ENOSPC

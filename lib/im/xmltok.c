@@ -471,13 +471,16 @@ static int next_token(struct xmltok *t, struct xmltok_token *tok)
 
 int xmltok_next(struct xmltok *t, struct xmltok_token *tok)
 {
+	struct xmltok_token v;
 	int rc;
 
 	if (t->err)
 		return t->err;
-	rc = next_token(t, tok);
+	rc = next_token(t, &v);
 	if (rc)
 		t->err = rc;
+	else
+		*tok = v;
 	return rc;
 }
 

@@ -196,9 +196,17 @@ int pidf_parse(const char *buf, size_t len, char *scratch, size_t cap,
 		return rc == -ENOSPC ? rc : -EBADMSG;
 	while ((rc = xmltok_child(&t, &tok)) == 0) {
 		if (xmltok_is(&tok, PIDF_XML_NS, "tuple")) {
+			struct pidf_tuple *tp = &d->tuples[d->ntuples];
 			if (d->ntuples >= PIDF_MAX_TUPLES)
 				return -E2BIG;
-			rc = parse_tuple(&t, &tok, &s, &d->tuples[d->ntuples++]);
+			if ((rc = parse_tuple(&t, &tok, &s, tp)))
+				return rc;
+			/* tuple ids are xs:ID: unique in the document */
+			for (unsigned i = 0; i < d->ntuples; i++)
+				if (d->tuples[i].id.len == tp->id.len &&
+				    !memcmp(d->tuples[i].id.p, tp->id.p, tp->id.len))
+					return -EBADMSG;
+			d->ntuples++;
 		} else if (xmltok_is(&tok, PIDF_XML_NS, "note") && !d->note.p) {
 			rc = xmltok_text_once(&t, &s, &d->note);
 		} else if (xmltok_is(&tok, PIDF_NETQ_NS, "netq")) {

@@ -155,6 +155,7 @@ static const struct { const char *doc; int rc; const char *why; } bad[] = {
 	{ P("<tuple id=''><status/></tuple>"), -EBADMSG, "empty id" },
 	{ P("<tuple id='t'></tuple>"), -EBADMSG, "tuple without status" },
 	{ P("<tuple id='t'><status/><status/></tuple>"), -EBADMSG, "two statuses" },
+	{ P("<tuple id='t'><status/></tuple><tuple id='t'><status/></tuple>"), -EBADMSG, "same tuple id twice" },
 	{ P("<tuple id='t'><status><basic>busy</basic></status></tuple>"), -EBADMSG, "bad basic" },
 	{ P("<tuple id='t'><status><basic>open</basic><basic>open</basic></status></tuple>"), -EBADMSG, "two basics" },
 	{ T("<contact>a</contact><contact>b</contact>"), -EBADMSG, "two contacts" },
