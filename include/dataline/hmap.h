@@ -61,7 +61,7 @@ static inline size_t hmap_buckets(const struct hmap *m)
 void hmap_insert(struct hmap *m, struct hmap_node *n, uint64_t hash);
 /* Unlinks N (a node in M) in O(its chain). Returns 0, or -ENOENT. */
 int hmap_remove(struct hmap *m, struct hmap_node *n);
-/* Halves the buckets while a quarter of them would still hold every node,
+/* Halves the buckets while there are fewer nodes than an eighth of them,
  * down to the size given to hmap_init(). Not during an iteration. */
 void hmap_shrink(struct hmap *m);
 

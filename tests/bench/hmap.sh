@@ -27,7 +27,7 @@ hash() { awk -v k="$1" '$1=="HASH" && $2==k {print $3}' <<<"$res"; }
 cat <<MD
 ## Hash table: nanoseconds per operation
 
-One core, best of 5 runs. Keys are SIP transaction keys as lib/sip/tx.c
+One core, best of 7 runs, the two tables' runs alternated. Keys are SIP transaction keys as lib/sip/tx.c
 builds them (about 50 bytes: method, branch, sent-by). "FNV-1a chains" is
 a copy of the table lib/sip/tx.c had before issue 7 (the other four were
 the same code): unkeyed FNV-1a, chains doubling at two entries per
@@ -37,7 +37,8 @@ distinct keys inserted (after a lookup, as tx_insert does), found, N
 absent keys looked up, all removed. *flood*: keys picked so that their
 FNV-1a hashes share the low 12 bits (a few million trial hashes offline),
 so up to 4096 buckets every one lands in the same FNV chain (the old
-table has 2048 for them); to the keyed hash they are ordinary keys. Source: tests/bench/hmap.c.
+table has 2048 for them); to the keyed hash they are ordinary keys.
+Source: tests/bench/hmap.c.
 
 | keys | table | N | insert ns | find ns | miss ns | remove ns |
 | --- | --- | --- | --- | --- | --- | --- |
