@@ -125,6 +125,14 @@ static int store_prepare(void)
 	return 0;
 }
 
+/* The HTTP API committed a device: the SIP side may now text its number. */
+static void device_added(void *arg, const char *number, const char *username)
+{
+	struct sipd_shared *sh = arg;
+
+	numbers_add(sh->numbers, number, username);
+}
+
 int main(int argc, char **argv)
 {
 	struct event_base *base = NULL;
@@ -188,6 +196,7 @@ int main(int argc, char **argv)
 	if (sipd_shared_init(&sh, &cfg, ssl_ctx))
 		goto out;
 	shared = 1;
+	sh.queue = queue;
 
 	http_api_config_defaults(&hc);
 	hc.http_addr = cfg.http;
@@ -197,6 +206,8 @@ int main(int argc, char **argv)
 	hc.var_dir = cfg.var_dir;
 	hc.sms = cfg.sms;
 	hc.queue = queue;
+	hc.on_device_added = device_added;
+	hc.hook_arg = &sh;
 	hc.domain = cfg.domain;
 	hc.sip_udp = cfg.sip_udp;
 	hc.sip_tcp = cfg.sip_tcp;

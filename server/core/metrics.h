@@ -71,6 +71,15 @@ enum metrics_counter {
 	METRICS_MAILBOX_FULL,         /* dataline_mailbox_full_total */
 	METRICS_KEEPALIVES,           /* dataline_sip_keepalives_total */
 	METRICS_FLOWS_DEAD,           /* dataline_sip_flows_dead_total */
+	METRICS_TEXTS_ACCEPTED,       /* dataline_texts_accepted_total (202, stored) */
+	METRICS_TEXTS_DUPLICATE,      /* dataline_texts_duplicate_total (202, not stored again) */
+	METRICS_TEXTS_TOO_LARGE,      /* dataline_texts_too_large_total (413) */
+	METRICS_TEXTS_RATE_LIMITED,   /* dataline_texts_rate_limited_total (503) */
+	METRICS_TEXTS_QUEUE_FULL,     /* dataline_texts_queue_full_total (480) */
+	METRICS_TEXTS_DELIVERED,      /* dataline_texts_delivered_total (a device's 2xx) */
+	METRICS_TEXTS_RETRIED,        /* dataline_texts_delivery_retries_total */
+	METRICS_TEXTS_REFUSED,        /* dataline_texts_refused_by_device_total */
+	METRICS_TEXTS_EXPIRED,        /* dataline_texts_expired_total */
 	METRICS_WRITER_BATCHES,       /* dataline_writer_batches_total (commits) */
 	METRICS_WRITER_JOBS,          /* dataline_writer_jobs_total */
 	METRICS_WRITER_REJECTED,      /* dataline_writer_rejected_total (queue full) */

@@ -51,6 +51,11 @@ struct http_api_config {
 	int client_prefix_v4;     /* bits a client is counted by (24) */
 	int client_prefix_v6;     /* (64) */
 	int metrics_on_https;     /* serve /metrics on HTTPS too (0) */
+	/* Called (on the HTTP thread) after a device's commit: the SIP side
+	 * learns that its number now has an account. NULL: nobody. */
+	void (*on_device_added)(void *arg, const char *number,
+				const char *username);
+	void *hook_arg;
 };
 
 /* Fills *cfg with the defaults above (strings NULL). */

@@ -192,3 +192,26 @@ int sipd_authenticate(struct sipd_reply *r, int proxy,
 	return 0;
 }
 
+
+/*
+ * A URI user names the device's number ("+8613..." or "8613..."), or the
+ * device's own username: clients with one "user ID" field for both the
+ * address and the login (GNOME Calls' SIP accounts, many desk phones) put
+ * the username in To and From, and that stands for the number all the
+ * same (docs/protocol.md).
+ */
+int sipd_user_is_device(struct sip_str u, const struct store_device *dev)
+{
+	const char *number = dev->number;
+	char user[64];
+	size_t n;
+
+	if (!sip_str_present(u) || sip_str_unescape(u, user, sizeof(user), &n))
+		return 0;
+	if (n == strlen(number) && memcmp(user, number, n) == 0)
+		return 1;
+	if (n == strlen(dev->username) && memcmp(user, dev->username, n) == 0)
+		return 1;
+	return number[0] == '+' && n == strlen(number) - 1 &&
+	       memcmp(user, number + 1, n) == 0;
+}

@@ -144,6 +144,7 @@ int flow_track(struct flowtab *t, const struct sipd_flow *f,
 {
 	struct flow_shard *sh;
 	struct flow_ent *e = flow_lookup(t, f, &sh);
+	int fresh = !e || e->dead;
 
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -163,7 +164,7 @@ int flow_track(struct flowtab *t, const struct sipd_flow *f,
 	if (expires_at > e->expires_at || expires_at == 0)
 		e->expires_at = expires_at;
 	pthread_mutex_unlock(&sh->lock);
-	return 0;
+	return fresh;
 }
 
 void flow_seen(struct flowtab *t, const struct sipd_flow *f, uint64_t now_ms)

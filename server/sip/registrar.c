@@ -68,30 +68,6 @@
 #define REG_MAX_CONTACTS 16
 #define REG_URI_MAX 512
 
-/*
- * The To user names the device's number ("+8613..." or "8613..."), or the
- * device's own username: clients with one "user ID" field for both the
- * address and the login (GNOME Calls' SIP accounts, many desk phones)
- * register the username as their address, and that binds the number's
- * address of record all the same (docs/protocol.md).
- */
-static int reg_to_matches(const struct sip_msg *m,
-			  const struct store_device *dev)
-{
-	const char *number = dev->number;
-	char user[64];
-	size_t n;
-
-	if (!sip_str_present(m->to.uri.user) ||
-	    sip_str_unescape(m->to.uri.user, user, sizeof(user), &n))
-		return 0;
-	if (n == strlen(number) && memcmp(user, number, n) == 0)
-		return 1;
-	if (n == strlen(dev->username) && memcmp(user, dev->username, n) == 0)
-		return 1;
-	return number[0] == '+' && n == strlen(number) - 1 &&
-	       memcmp(user, number + 1, n) == 0;
-}
 
 struct reg_contact {
 	struct sip_contact ct;
@@ -369,8 +345,11 @@ static void reg_track_flow(struct sipd_reply *r, const struct reg_plan *p)
 	if (!until)
 		return;
 	sipd_flow_of(r->w, r->peer, &f);
-	flow_track(r->w->sh->flows, &f, until, r->w->sh->cfg->keepalive_interval,
-		   p->outbound, sipd_now_ms());
+	/* a device reachable anew takes what waited for it */
+	if (flow_track(r->w->sh->flows, &f, until,
+		       r->w->sh->cfg->keepalive_interval, p->outbound,
+		       sipd_now_ms()) == 1 || p->added)
+		deliver_kick(r->w->sh, p->dev->number);
 }
 
 static void reg_contact_binding(struct reg_plan *p, int i)
@@ -541,7 +520,7 @@ void reg_handle(struct sipd_reply *r)
 	int n, star;
 
 	if (sipd_authenticate(r, 0, &dev) == 0) {
-		if (!reg_to_matches(r->req, &dev)) {
+		if (!sipd_user_is_device(r->req->to.uri.user, &dev)) {
 			metrics_auth_failure(METRICS_AUTH_WRONG_AOR);
 			sipd_reply_simple(r, 403, "Not Your Number");
 			return;

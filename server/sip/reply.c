@@ -162,3 +162,65 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason)
 	sipd_reply_begin(r, status, reason);
 	return sipd_reply_send(r);
 }
+
+/*
+ * A reply that must wait for something off the loop (a commit on the
+ * writer thread): the request is copied, and re-parsed when the answer is
+ * known (parsing costs about a microsecond; keeping the parsed message
+ * would mean keeping pointers into a buffer the loop reuses). A stream
+ * peer is found again by its connection id; if it closed meanwhile the
+ * answer is dropped (the client's transaction times out; a retry of the
+ * same request is recognised by the caller's dedup key).
+ */
+struct sipd_deferred {
+	struct sipd *w;
+	struct sipd_peer peer;
+	uint64_t t0_us;
+	size_t len;
+	char buf[];
+};
+
+struct sipd_deferred *sipd_defer(const struct sipd_reply *r)
+{
+	const struct sip_msg *m = r->req;
+	struct sipd_deferred *d = malloc(sizeof(*d) + m->len + 1);
+
+	if (!d)
+		return NULL;
+	d->w = r->w;
+	d->peer = *r->peer;
+	d->peer.conn = NULL;
+	d->t0_us = r->t0_us;
+	d->len = m->len;
+	memcpy(d->buf, m->buf, m->len);
+	d->buf[m->len] = '\0';
+	return d;
+}
+
+int sipd_deferred_open(struct sipd_deferred *d, struct sip_msg *m,
+		       struct sipd_reply *r)
+{
+	struct sip_parse_error perr;
+
+	if (d->peer.tp != SIPD_UDP) {
+		d->peer.conn = stream_find(d->w, d->peer.conn_id);
+		if (!d->peer.conn)
+			return -ENOTCONN;
+	}
+	if (sip_msg_parse(d->buf, d->len, d->peer.tp == SIPD_UDP ?
+			  SIP_PARSE_DGRAM : SIP_PARSE_STREAM, m, &perr))
+		return -EBADMSG;
+	memset(r, 0, sizeof(*r));
+	r->w = d->w;
+	r->peer = &d->peer;
+	r->req = m;
+	r->req_len = d->len;
+	r->proven = 1; /* deferred only after authentication */
+	r->t0_us = d->t0_us;
+	return 0;
+}
+
+void sipd_deferred_free(struct sipd_deferred *d)
+{
+	free(d);
+}

@@ -20,6 +20,7 @@
 #include "dataline/hostport.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
+#include "../core/ratelimit.h"
 #include "../store/store.h"
 #include "dataline/log.h"
 
@@ -128,6 +129,21 @@ int sipd_parse_algs(const char *list, enum sip_digest_alg *algs, int *n)
 	return 0;
 }
 
+/* Numbers and devices into memory (numbers.c), once, before any loop. */
+static int shared_load_numbers(struct sipd_shared *sh)
+{
+	struct store *st;
+	int err = store_open(sh->cfg->db, &st);
+
+	if (err)
+		return err;
+	err = numbers_load(sh->numbers, st);
+	store_close(st);
+	if (err)
+		log_err("sip: loading the numbers: %s", strerror(-err));
+	return err;
+}
+
 int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 		     SSL_CTX *ssl_ctx)
 {
@@ -165,6 +181,13 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
 	if (!err)
 		err = flowtab_new(&sh->flows);
+	if (!err)
+		err = numbers_new(&sh->numbers);
+	if (!err)
+		err = ratelimit_new(cfg->text_rate, cfg->text_burst, 1 << 20,
+				    &sh->text_rl);
+	if (!err)
+		err = shared_load_numbers(sh);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -182,6 +205,10 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->cl = NULL;
 	flowtab_free(sh->flows);
 	sh->flows = NULL;
+	numbers_free(sh->numbers);
+	sh->numbers = NULL;
+	ratelimit_free(sh->text_rl);
+	sh->text_rl = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -316,6 +343,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->tx);
 	if (err)
 		goto fail;
+	err = deliver_init(w);
+	if (err)
+		goto fail;
 	sipd_tx_limits(w->tx, cfg);
 	if (!is_off(cfg->sip_udp) && (err = udp_open(w, cfg->sip_udp)))
 		goto fail;
@@ -374,6 +404,7 @@ void sipd_fini(struct sipd *w)
 	if (w->flow_timer)
 		event_free(w->flow_timer);
 	w->flow_timer = NULL;
+	deliver_fini(w);
 	stream_close_all(w);
 	udp_close(w);
 	if (w->tx_timer)

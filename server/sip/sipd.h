@@ -39,6 +39,9 @@ struct stream_conn;
 struct connlimit;
 struct mailbox;
 struct flowtab;
+struct numbers;
+struct queue;
+struct ratelimit;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -105,6 +108,11 @@ struct sipd_shared {
 					    inside */
 	struct flowtab *flows;           /* owned: flows of bindings; locks
 					    inside */
+	struct numbers *numbers;         /* owned: numbers with an account and
+					    their devices; locks inside */
+	struct queue *queue;             /* borrowed: the durable queue (texts,
+					    reports); set before the workers */
+	struct ratelimit *text_rl;       /* owned: texts per sender */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
 	struct sipd_commit_hook hooks[SIPD_MAX_HOOKS]; /* set before the
@@ -134,6 +142,7 @@ struct sipd {
 	struct event *gc_timer;          /* owned: worker 0 expires bindings */
 	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
 	struct event *flow_timer;        /* owned: sweeps flows, pings */
+	struct dl_home *dl;              /* owned: deliveries homed here */
 	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
 					    datagrams of rxcap + 1 bytes */
 	size_t rxcap;
@@ -246,6 +255,15 @@ void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
 		    const struct sipd_peer *peer, const union sipd_addr *dest,
 		    int status, const char *buf, size_t len, uint64_t t0_us);
 
+/* A reply that waits for work off the loop (reply.c): copy the request
+ * now; later, on the same worker, sipd_deferred_open() rebuilds R (and M)
+ * to answer with sipd_reply_begin/send. -ENOTCONN if the stream closed. */
+struct sipd_deferred;
+struct sipd_deferred *sipd_defer(const struct sipd_reply *r);
+int sipd_deferred_open(struct sipd_deferred *d, struct sip_msg *m,
+		       struct sipd_reply *r);
+void sipd_deferred_free(struct sipd_deferred *d);
+
 /* txn.c: server transactions of the worker */
 void sipd_tx_arm(struct sipd *w);
 /* Brings /metrics up to date with the worker's transaction table. */
@@ -260,7 +278,9 @@ enum { FLOW_DEAD = 0, FLOW_ALIVE = 1, FLOW_UNKNOWN = 2 };
 int flowtab_new(struct flowtab **out);
 void flowtab_free(struct flowtab *t);
 /* A REGISTER bound over F until EXPIRES_AT (Unix s): track it, with
- * keep-alive interval KA_S; OUTBOUND: the device sends its own. */
+ * keep-alive interval KA_S; OUTBOUND: the device sends its own. Returns 1
+ * when the flow is new or was dead (the device may have texts waiting),
+ * 0, or -ENOMEM. */
 int flow_track(struct flowtab *t, const struct sipd_flow *f,
 	       int64_t expires_at, int ka_s, int outbound, uint64_t now_ms);
 /* Something arrived on F: alive (nothing happens for untracked flows). */
@@ -298,6 +318,18 @@ int sipd_request_begin(struct sipd *w, const struct sipd_flow *f,
 		       char *branch, size_t bcap);
 /* flow_ping_fn: an OPTIONS ping over F from worker ARG. */
 void sipd_ping_flow(void *arg, const struct sipd_flow *f);
+
+/* numbers.c: numbers with an account, and their devices (locks inside). */
+int numbers_new(struct numbers **out);
+void numbers_free(struct numbers *t);
+int numbers_load(struct numbers *t, struct store *st);
+/* Adds NUMBER (and its device USERNAME unless NULL). 0 or -errno. */
+int numbers_add(struct numbers *t, const char *number, const char *username);
+int numbers_has(struct numbers *t, const char *number);
+/* Copies up to MAX device usernames of NUMBER into OUT; returns how many,
+ * or -ENOENT for a number without an account. */
+int numbers_devices(struct numbers *t, const char *number,
+		    char (*out)[64], int max);
 
 /* The peer blob a client transaction keeps for FLOW. */
 void sipd_txn_blob(const struct sipd_flow *f, void *out, size_t *len);
@@ -361,6 +393,19 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
  * r->proven set) or -1 after answering. */
 int sipd_authenticate(struct sipd_reply *r, int proxy,
 		      struct store_device *dev);
+
+/* 1 if URI user U names DEV: its number (with or without "+") or its
+ * username (one-field clients). */
+int sipd_user_is_device(struct sip_str u, const struct store_device *dev);
+
+/* message.c: MESSAGE (texts in) */
+void msg_handle(struct sipd_reply *r);
+/* deliver.c: texts and reports out to a number's devices. A hint that
+ * NUMBER may have something to deliver (a text stored, a device came
+ * back): any thread. */
+void deliver_kick(struct sipd_shared *sh, const char *number);
+int deliver_init(struct sipd *w);
+void deliver_fini(struct sipd *w);
 
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);

@@ -68,6 +68,13 @@ int store_count_devices(struct store *st, uint64_t *out)
 	return out ? STORE_CALL(st, count_devices, out) : -EINVAL;
 }
 
+int store_devices_walk(struct store *st,
+		       int (*cb)(const char *number, const char *username,
+				 void *arg), void *arg)
+{
+	return cb ? STORE_CALL(st, devices_walk, cb, arg) : -EINVAL;
+}
+
 int store_count_number_devices(struct store *st, const char *number,
 			       uint64_t *out)
 {

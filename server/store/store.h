@@ -77,6 +77,12 @@ int store_device_get(struct store *st, const char *username,
 int store_device_delete(struct store *st, const char *username);
 int store_count_accounts(struct store *st, uint64_t *out);
 int store_count_devices(struct store *st, uint64_t *out);
+/* Calls CB for every device (its number and username; read once at
+ * start-up to fill the server's memory). A non-zero return stops the walk
+ * and is returned. */
+int store_devices_walk(struct store *st,
+		       int (*cb)(const char *number, const char *username,
+				 void *arg), void *arg);
 /* Devices of one number (for max-devices-per-number). */
 int store_count_number_devices(struct store *st, const char *number,
 			       uint64_t *out);

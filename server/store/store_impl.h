@@ -25,6 +25,9 @@ struct store_ops {
 	int (*count_devices)(struct store *st, uint64_t *out);
 	int (*count_number_devices)(struct store *st, const char *number,
 				    uint64_t *out);
+	int (*devices_walk)(struct store *st,
+			    int (*cb)(const char *number, const char *username,
+				      void *arg), void *arg);
 
 	int (*code_put)(struct store *st, const struct store_code *code);
 	int (*code_get)(struct store *st, const char *session,

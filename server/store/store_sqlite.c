@@ -283,6 +283,7 @@ static const struct store_ops sqlite_ops = {
 	.count_accounts = store_sqlite_count_accounts,
 	.count_devices = store_sqlite_count_devices,
 	.count_number_devices = store_sqlite_count_number_devices,
+	.devices_walk = store_sqlite_devices_walk,
 	.code_put = store_sqlite_code_put,
 	.code_get = store_sqlite_code_get,
 	.code_add_try = store_sqlite_code_add_try,

@@ -242,6 +242,10 @@ int store_sqlite_device_get(struct store *st, const char *username,
 int store_sqlite_device_delete(struct store *st, const char *username);
 int store_sqlite_count_accounts(struct store *st, uint64_t *out);
 int store_sqlite_count_devices(struct store *st, uint64_t *out);
+int store_sqlite_devices_walk(struct store *st,
+			      int (*cb)(const char *number,
+					const char *username, void *arg),
+			      void *arg);
 int store_sqlite_count_number_devices(struct store *st, const char *number,
 		uint64_t *out);
 int store_sqlite_code_put(struct store *st, const struct store_code *c);
