@@ -396,6 +396,7 @@ class Flow:
         self.closed = False
         self.on_msg = self.on_stun = self.on_pong = self.on_close = None
         self.ping_outstanding = 0
+        self.src = None  # UDP: the source of the datagram being handled
 
     def start(self):
         self.sock.setblocking(False)
@@ -403,9 +404,13 @@ class Flow:
         self.th = threading.Thread(target=self._loop, daemon=True)
         self.th.start()
 
-    def send(self, data):
-        self.q.put(data)
+    def send(self, data, addr=None):
+        self.q.put((data, addr))
         self._wake()
+
+    def put(self, data, addr=None):
+        """send() for the I/O thread itself."""
+        self.out.append((data, addr))
 
     def _wake(self):
         try:
@@ -440,18 +445,18 @@ class Flow:
                 if self.tp == "udp":
                     self.chunk = self.out.pop(0)
                 else:
-                    data = b"".join(self.out)
+                    data = b"".join(d for d, _ in self.out)
                     self.out = []
                     self.chunk, rest = data[:16384], data[16384:]
                     if rest:
-                        self.out.append(rest)
+                        self.out.append((rest, None))
             try:
                 if self.tp == "udp":
-                    if self.peer and not self._connected_udp():
-                        self.sock.sendto(self.chunk, self.peer)
-                    else:
-                        self.sock.send(self.chunk)
-                    n = len(self.chunk)
+                    data, addr = self.chunk
+                    if addr or self.peer:
+                        self.sock.sendto(data, addr or self.peer)
+                    self.chunk = None
+                    continue
                 else:
                     n = self.sock.send(self.chunk)
             except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
@@ -470,13 +475,6 @@ class Flow:
                 else:
                     self.chunk = self.chunk[n:]
 
-    def _connected_udp(self):
-        try:
-            self.sock.getpeername()
-            return True
-        except OSError:
-            return False
-
     def _closed(self, why):
         if not self.closed:
             self.closed = True
@@ -490,6 +488,7 @@ class Flow:
                     data, addr = self.sock.recvfrom(65535)
                     if self.peer is None:
                         self.peer = addr
+                    self.src = addr
                     self._datagram(data)
                     continue
                 data = self.sock.recv(65536)
@@ -512,7 +511,7 @@ class Flow:
                 self.on_stun(data)
         elif data.strip(b"\r\n") == b"":
             if data == b"\r\n\r\n":
-                self.out.append(b"\r\n")
+                self.put(b"\r\n", self.src)
             elif self.on_pong:
                 self.on_pong()
         elif self.on_msg:
@@ -523,7 +522,7 @@ class Flow:
             if self.rbuf.startswith(b"\r\n"):
                 if self.rbuf.startswith(b"\r\n\r\n"):
                     self.rbuf = self.rbuf[4:]
-                    self.out.append(b"\r\n")  # answer the peer's ping
+                    self.put(b"\r\n")  # answer the peer's ping
                     continue
                 if len(self.rbuf) == 2 and not self.ping_outstanding:
                     return  # maybe the start of a ping: wait
@@ -622,6 +621,8 @@ class UA:
         self.flow_timer = None
         self.instance = a.instance or str(uuid.uuid4())
         self.flow = None
+        self.reg_lock = threading.Lock()
+        self.pub_lock = threading.Lock()
 
     # ---- helpers
     @staticmethod
@@ -684,6 +685,18 @@ class UA:
                 c, peer = s.accept()
                 s.close()
                 s = c
+        elif tp == "udp":
+            # Unconnected, so that a request from another source address
+            # still shows (its event carries "src"); bound to the address
+            # a connected socket would use, so the Contact is real.
+            if a.local:
+                s.bind(a.local)
+            else:
+                probe = socket.socket(fam, socket.SOCK_DGRAM)
+                probe.connect((a.host, a.port))
+                s.bind((probe.getsockname()[0], 0))
+                probe.close()
+            peer = socket.getaddrinfo(a.host, a.port, fam, socket.SOCK_DGRAM)[0][4]
         else:
             if a.local:
                 s.bind(a.local)
@@ -765,7 +778,7 @@ class UA:
     def _retransmit(self, t):  # I/O thread
         if t.done.is_set():
             return
-        self.flow.out.append(t.data)
+        self.flow.put(t.data)
         t.rto = min(t.rto * 2, T2)
         t.timer = self.flow.call_later(t.rto, lambda: self._retransmit(t))
 
@@ -815,10 +828,8 @@ class UA:
             if ch is None or tries >= 3:
                 return r, info
             stale = (ch.get("stale") or "").lower() == "true"
-            if used.get(ch.get("realm")) and used[ch.get("realm")] != ch["nonce"] and not stale:
-                pass  # a new nonce for stale credentials: try once more
-            elif used.get(ch.get("realm")) and not stale:
-                return r, info  # our fresh answer was refused
+            if tries and not stale:
+                return r, info  # the answer to a fresh challenge was refused
             if stale:
                 info["stale"] = True
             tries += 1
@@ -836,6 +847,8 @@ class UA:
         except Exception as e:
             self.emit("bad_message", error=str(e), size=len(data))
             return
+        src = self.flow.src if self.a.transport == "udp" else None
+        m.src = src
         if m.is_response:
             with self.lock:
                 t = self.txns.get(m.branch())
@@ -852,7 +865,7 @@ class UA:
         self.on_request(m, data)
 
     # ---- server side: requests from the server
-    def respond(self, m, code, headers=(), key=None):
+    def respond(self, m, code, headers=(), key=None):  # I/O thread
         to = m.get("to", "")
         if tag_of(to) is None and code > 100:
             to += ";tag=" + self.rand(4)
@@ -862,10 +875,11 @@ class UA:
                   "Call-ID: " + m.get("call-id", ""), "CSeq: " + m.get("cseq", "")]
         lines += list(headers)
         lines.append("Content-Length: 0")
+        src = getattr(m, "src", None)
         out = ("\r\n".join(lines) + "\r\n\r\n").encode()
         if key:
-            self.answered[key] = out
-        self.flow.out.append(out)
+            self.answered[key] = (out, src)
+        self.flow.put(out, src)
 
     def on_request(self, m, data):  # I/O thread
         key = (m.branch(), m.method, m.cseq()[0])
@@ -874,7 +888,7 @@ class UA:
             self.emit("retransmission", method=m.method, call_id=m.get("call-id"),
                       branch=key[0], answered=resp is not None)
             if resp is not None:
-                self.flow.out.append(resp)
+                self.flow.put(*resp)
             return
         if len(self.answered) > 4096:
             self.answered.clear()
@@ -882,6 +896,8 @@ class UA:
               "to": m.get("to"), "call_id": m.get("call-id"), "cseq": m.get("cseq"),
               "content_type": m.get("content-type"), "body": m.text(),
               "headers": {h: m.get(h) for h in INTEREST if m.get(h) is not None}}
+        if m.src and self.flow.peer and m.src[:2] != self.flow.peer[:2]:
+            ev["src"] = "%s:%d" % m.src[:2]  # not from the server's address
         if m.method == "ACK":
             self.emit("ack", **ev)
             return
@@ -983,10 +999,10 @@ class UA:
              "tid": os.urandom(12)}
         self.ka_pending = p
         if kind == "stun":
-            self.flow.out.append(stun_request(p["tid"]))
+            self.flow.put(stun_request(p["tid"]))
         else:
             self.flow.ping_outstanding += 1
-            self.flow.out.append(b"\r\n\r\n")
+            self.flow.put(b"\r\n\r\n")
         wait = min(10.0, self.ka_interval or 10.0, self.a.timeout)
         p["timer"] = self.flow.call_later(wait, lambda: self._ka_missed(p))
 
@@ -1026,7 +1042,7 @@ class UA:
             self.emit("stun_bad", size=len(data))
             return
         if typ == 0x0001:  # somebody pings us (loopback): answer
-            self.flow.out.append(stun_response(data, self.flow.peer))
+            self.flow.put(stun_response(data, self.flow.src), self.flow.src)
             return
         p = self.ka_pending
         if not p or p["kind"] != "stun" or tid != p["tid"]:
@@ -1040,10 +1056,12 @@ class UA:
 
     # ---- commands
     def cmd_register(self, args, refresh=False):
-        exp = int(args[0]) if args else self.a.expires
+        with self.reg_lock:  # a refresh and a command: one at a time
+            return self._register(int(args[0]) if args else self.a.expires, refresh)
+
+    def _register(self, exp, refresh):
         r = self.reg
-        hdrs = ["Contact: " + (self.contact() if exp or not refresh else self.contact()),
-                "Expires: %d" % exp]
+        hdrs = ["Contact: " + self.contact(), "Expires: %d" % exp]
         if self.a.outbound:
             hdrs.append("Supported: outbound, path")
         call = {"call_id": r["call_id"], "tag": r["tag"], "cseq": r["cseq"],
@@ -1051,6 +1069,11 @@ class UA:
         resp, info = self.request("REGISTER", "sip:" + self.a.domain, call, hdrs)
         r["cseq"] = call["cseq"]
         name = "unregister" if exp == 0 else "register"
+        self.flow.cancel(r["timer"])
+        if resp is None or (resp.status >= 300 and refresh):
+            if refresh:  # keep trying while running
+                r["timer"] = self.flow.call_later(10, lambda: self.background(
+                    self.cmd_register, [str(exp)], True))
         if resp is None:
             self.emit(name, status=None, timeout=True, refresh=refresh, **info)
             return False
@@ -1071,7 +1094,6 @@ class UA:
                   contacts=contacts, flow_timer=int(ft) if ft and ft.isdigit() else None,
                   require=resp.get("require"), supported=resp.get("supported"),
                   min_expires=resp.get("min-expires"), refresh=refresh, **info)
-        self.flow.cancel(r["timer"])
         if resp.status == 200 and exp and granted:
             r["expires"] = granted
             delay = max(granted / 2.0, granted - 60.0)
@@ -1101,15 +1123,13 @@ class UA:
         return True
 
     def cmd_ping(self, args):
-        res = []
+        """One keep-alive now; waits for its pong or its miss, both being
+        events. A miss does not change the exit status (the server may not
+        answer STUN yet): "wait keepalive N T" makes it count."""
         ev = threading.Event()
-
-        def done(ok):
-            res.append(ok)
-            ev.set()
-        self.flow.call_later(0, lambda: self.ka_send(done))
+        self.flow.call_later(0, lambda: self.ka_send(lambda ok: ev.set()))
         ev.wait(self.a.timeout + 11)
-        return bool(res and res[0])
+        return True
 
     def send_opts(self, args):
         o = {"cpim": False, "form": None, "esc": False, "size": None}
@@ -1154,11 +1174,12 @@ class UA:
         return resp.status
 
     def cmd_send(self, args, line):
+        n = len(args)
         o = self.send_opts(args)
         if not args:
             raise ValueError("send NUMBER TEXT...")
         number = args[0]
-        text = line_rest(line, number)
+        text = line_rest(line, 2 + n - len(args))
         return self.send_one(o, number, text) is not None
 
     def cmd_sendmany(self, args):
@@ -1255,7 +1276,10 @@ class UA:
         return self.cmd_subscribe(args[:1] + ["0"])
 
     def cmd_publish(self, args, refresh=False):
-        args = list(args)
+        with self.pub_lock:
+            return self._publish(list(args), refresh)
+
+    def _publish(self, args, refresh):
         bare = refresh or (args and args[0] == "--refresh")
         if args and args[0] == "--refresh":
             args.pop(0)
@@ -1327,7 +1351,7 @@ class UA:
     def cmd_unpublish(self, args):
         if not self.pub or not self.pub["etag"]:
             raise ValueError("nothing published")
-        return self.cmd_publish(["--refresh", "expires=0"])
+        return self.cmd_publish(["--refresh", "expires=0"])  # RFC 3903 s.4.5
 
     def cmd_answer(self, args):
         if not args or not (args[0] == "silent" or args[0].isdigit()):
@@ -1368,7 +1392,7 @@ class UA:
             if cmd == "quit":
                 return "quit"
             if cmd == "echo":
-                self.emit("echo", text=line_rest(line, cmd))
+                self.emit("echo", text=line_rest(line, 1))
                 return True
             if cmd == "send":
                 ok = self.cmd_send(args, line)
@@ -1388,11 +1412,12 @@ class UA:
         return ok
 
 
-def line_rest(line, after):
-    """The raw text of LINE after the word AFTER (spaces kept)."""
-    i = line.find(after)
-    rest = line[i + len(after):]
-    return rest[1:] if rest.startswith(" ") else rest.lstrip()
+def line_rest(line, nwords):
+    """The raw text of LINE after its first NWORDS words (inner spaces
+    kept, the separating ones dropped)."""
+    m = re.match(r"\s*(?:\S+\s+){%d}" % nwords, line + " ")
+    rest = line[m.end():] if m else ""
+    return rest
 
 
 def now_iso():
@@ -1842,7 +1867,7 @@ def main():
     src = iter(lines)
     if not lines or a.stdin:
         import itertools
-        src = itertools.chain(src, sys.stdin)
+        src = itertools.chain(src, iter(sys.stdin.readline, ""))
     rc = 0
     for line in src:
         r = ua.run_line(line)
