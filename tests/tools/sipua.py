@@ -397,6 +397,7 @@ class Flow:
         self.on_msg = self.on_stun = self.on_pong = self.on_close = None
         self.ping_outstanding = 0
         self.src = None  # UDP: the source of the datagram being handled
+        self.stopping = None
 
     def start(self):
         self.sock.setblocking(False)
@@ -433,9 +434,21 @@ class Flow:
         if h:
             h[0] = True
 
-    def close(self):
-        self.closed = True
+    def close(self, wait=2.0):
+        """Stops the flow once what is queued has been sent (at most WAIT
+        seconds), then closes the socket."""
+        self.stopping = time.monotonic() + wait
         self._wake()
+        if threading.current_thread() is not self.th:
+            self.th.join(wait + 1)
+
+    def _deliver(self, fn, arg):
+        if fn:
+            try:
+                fn(arg) if arg is not None else fn()
+            except Exception:  # a bug in a handler must not kill the flow
+                import traceback
+                sys.stderr.write("sipua: handler error: %s" % traceback.format_exc())
 
     def _flush(self):
         while True:
@@ -507,15 +520,14 @@ class Flow:
 
     def _datagram(self, data):
         if is_stun(data):
-            if self.on_stun:
-                self.on_stun(data)
+            self._deliver(self.on_stun, data)
         elif data.strip(b"\r\n") == b"":
             if data == b"\r\n\r\n":
                 self.put(b"\r\n", self.src)
-            elif self.on_pong:
-                self.on_pong()
-        elif self.on_msg:
-            self.on_msg(data)
+            else:
+                self._deliver(self.on_pong, None)
+        else:
+            self._deliver(self.on_msg, data)
 
     def _frames(self):
         while self.rbuf:
@@ -527,14 +539,12 @@ class Flow:
                 if len(self.rbuf) == 2 and not self.ping_outstanding:
                     return  # maybe the start of a ping: wait
                 self.rbuf = self.rbuf[2:]
-                if self.on_pong:
-                    self.on_pong()
+                self._deliver(self.on_pong, None)
                 continue
             m, self.rbuf = frame_stream(self.rbuf)
             if m is None:
                 return
-            if self.on_msg:
-                self.on_msg(m)
+            self._deliver(self.on_msg, m)
 
     def _loop(self):
         sel = selectors.DefaultSelector()
@@ -547,6 +557,8 @@ class Flow:
             to = None if nxt is None else max(0.0, nxt - time.monotonic())
             if self.tp == "tls" and self.sock.pending():
                 to = 0
+            if self.stopping:
+                to = 0.05 if to is None else min(to, 0.05)
             for key, ev in sel.select(to):
                 if key.fileobj is self.wr:
                     try:
@@ -554,10 +566,7 @@ class Flow:
                             pass
                     except BlockingIOError:
                         pass
-            try:
-                self._read()
-            except Exception as e:  # a bug in a handler must not kill the flow
-                sys.stderr.write("sipua: handler error: %r\n" % e)
+            self._read()
             now = time.monotonic()
             while True:
                 with self.tlock:
@@ -565,16 +574,15 @@ class Flow:
                         break
                     _, _, fn, h = heapq.heappop(self.timers)
                 if not h[0]:
-                    try:
-                        fn()
-                    except Exception as e:
-                        sys.stderr.write("sipua: timer error: %r\n" % e)
+                    self._deliver(fn, None)
             while True:
                 try:
                     self.out.append(self.q.get_nowait())
                 except queue.Empty:
                     break
             done = self.closed or self._flush()
+            if self.stopping and (done or time.monotonic() > self.stopping):
+                break
             if done == want_write:
                 want_write = not done
                 sel.modify(self.sock, selectors.EVENT_READ |
@@ -659,9 +667,12 @@ class UA:
             return "sip:%s@%s;user=phone" % (n, self.a.domain)
         return "sip:%s@%s" % (n, self.a.domain)
 
+    def hostport(self):
+        return "%s:%d" % ("[%s]" % self.lip if ":" in self.lip else self.lip, self.lport)
+
     def contact_uri(self):
-        return "sip:%s@%s:%d;transport=%s" % (self.aor_user() or "sipua", self.lip,
-                                              self.lport, self.a.transport)
+        return "sip:%s@%s;transport=%s" % (self.aor_user() or "sipua", self.hostport(),
+                                           self.a.transport)
 
     def contact(self):
         c = "<%s>" % self.contact_uri()
@@ -703,6 +714,8 @@ class UA:
             s.settimeout(a.timeout)
             s.connect((a.host, a.port))
             peer = (a.host, a.port)
+        if tp != "udp":  # request/answer in turn: no Nagle delays
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tp == "tls":
             if a.listen:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -747,7 +760,7 @@ class UA:
         tp = self.a.transport.upper()
         to = call.get("to") or ruri
         lines = ["%s %s SIP/2.0" % (method, ruri),
-                 "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (tp, self.lip, self.lport, branch),
+                 "Via: SIP/2.0/%s %s;branch=%s;rport" % (tp, self.hostport(), branch),
                  "Max-Forwards: 70",
                  "From: <%s>;tag=%s" % (call.get("from") or self.aor(), call["tag"]),
                  "To: <%s>%s" % (to, ";tag=" + call["to_tag"] if call.get("to_tag") else ""),
@@ -762,10 +775,12 @@ class UA:
 
     def transact(self, method, data, branch):
         t = Txn(branch, method, data)
+        if self.flow.closed or self.flow.peer is None:
+            self.emit("error", error="flow closed" if self.flow.closed else
+                      "no peer yet (--listen over UDP: it sends first)")
+            return None
         with self.lock:
             self.txns[branch] = t
-        if self.flow.closed:
-            return None
         self.flow.send(data)
         if self.a.transport == "udp":
             t.timer = self.flow.call_later(T1, lambda: self._retransmit(t))
@@ -937,12 +952,17 @@ class UA:
             ev["text"] = m.text()
         mid = cpim_get(cp, "imdn.Message-ID") if cp else None
         ev["message_id"] = mid
-        if kind == "message" and mid:
-            if mid in self.seen_ids:
-                kind = "duplicate"
-            self.seen_ids.add(mid)
         code, delay = self.msg_code, self.msg_delay
-        ev["answer"] = code
+        accepted = code != "silent" and 200 <= int(code) < 300
+        if kind == "message" and mid:
+            # A text counts as received once it is accepted (2xx); a new
+            # transaction with a Message-ID already accepted is a
+            # duplicate: 200 at once whatever the answer mode, no IMDN.
+            if mid in self.seen_ids:
+                kind, code, delay = "duplicate", "200", 0
+            elif accepted:
+                self.seen_ids.add(mid)
+        ev["answer"] = int(code) if code != "silent" else code
         ev["answer_delay"] = delay
         self.emit(kind, **ev)
         if code != "silent":
@@ -951,7 +971,7 @@ class UA:
             else:
                 self.respond(m, int(code), key=key)
         dn = (cpim_get(cp, "imdn.Disposition-Notification") or "") if cp else ""
-        if (kind == "message" and self.a.imdn and mid and
+        if (kind == "message" and accepted and self.a.imdn and mid and
                 "positive-delivery" in dn.lower()):
             threading.Thread(target=self.send_imdn, args=(cp, mid), daemon=True).start()
 
@@ -1224,7 +1244,7 @@ class UA:
                               xesc(self.aor()), xesc(orig_to)))
         ruri = "sip:%s@%s" % (num, self.a.domain)
         nid = str(uuid.uuid4())
-        body, ctype = self.cpim(ruri, xml.encode(), "message/imdn+xml", nid, None,
+        body, ctype = self.cpim(sender or ruri, xml.encode(), "message/imdn+xml", nid, None,
                                 ["Content-Disposition: notification"])
         call = {"call_id": self.rand() + "@sipua", "tag": self.rand(4), "cseq": 0,
                 "to": ruri}
@@ -1268,6 +1288,10 @@ class UA:
                 s["timer"] = self.flow.call_later(max(granted / 2.0, granted - 60.0),
                                                   lambda: self.background(
                                                       self.cmd_subscribe, [number, str(exp)], True))
+        if resp.status >= 300 or exp == 0:
+            with self.lock:
+                if self.subs.get(number) is s:
+                    del self.subs[number]
         self.emit(name, number=number, status=resp.status, reason=resp.reason,
                   expires=granted, call_id=s["call"]["call_id"], refresh=refresh, **info)
         return True
@@ -1719,6 +1743,28 @@ def selftest_flow(tp, check):
     ua.run_line("answer silent")
     fs.send(fs.request("MESSAGE", b"shh", "text/plain", "z9hG4bKm5"))
     check(P + "answer silent", fs.recv(1) is None)
+    # a text not accepted (silent) is no duplicate when it comes again;
+    # once accepted, a further copy is a duplicate answered 200 even in 486 mode
+    cp7 = cp.replace(b"m-1", b"m-7")
+    fs.send(fs.request("MESSAGE", cp7, "message/cpim", "z9hG4bKm6"))
+    fs.recv(0.5)
+    ua.run_line("answer 200")
+    fs.send(fs.request("MESSAGE", cp7, "message/cpim", "z9hG4bKm7"))
+    got = [fs.recv(3), fs.recv(3)]
+    resp = [x for x in got if isinstance(x, Msg) and x.is_response]
+    imdn = [x for x in got if isinstance(x, Msg) and not x.is_response]
+    check(P + "retry of an unanswered text: message again, 200, IMDN",
+          len(resp) == 1 and resp[0].status == 200 and len(imdn) == 1 and
+          len(events("duplicate")) == 1 and events("message")[-1]["message_id"] == "m-7",
+          [x.start if isinstance(x, Msg) else x for x in got])
+    for x in imdn:
+        fs.reply(x, 202)
+    ua.run_line("answer 486")
+    fs.send(fs.request("MESSAGE", cp7, "message/cpim", "z9hG4bKm8"))
+    x = fs.recv(3)
+    check(P + "duplicate answered 200 in 486 mode", isinstance(x, Msg) and x.status == 200 and
+          len(events("duplicate")) == 2 and fs.recv(0.5) is None)
+    ua.run_line("answer 200")
     # send CPIM to a tel: URI; 202 -> send event with message id
     rt = threading.Thread(target=ua.run_line, args=("send --cpim --tel 15550003 hi  there",))
     rt.start()
@@ -1880,7 +1926,7 @@ def main():
     if ua.flow.closed and rc == 0 and not a.listen:
         rc = 2
     ua.emit("exit", rc=rc)
-    ua.flow.close()
+    ua.flow.close()  # what is queued (an answer just made) still goes out
     return rc
 
 
