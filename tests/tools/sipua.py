@@ -21,27 +21,110 @@ everything over it; requests from the server arrive on it too. It follows:
             the dataline netq extension (urn:dataline:params:xml:ns:pidf:netq)
   RFC 3903  PUBLISH with SIP-ETag / SIP-If-Match refresh, modify, remove
 
-Commands come from -c CMD (repeatable), --script FILE, then stdin (only
-when neither was given, or with --stdin), one per line; every event is
-one JSON line on stdout ({"event": TYPE, "t": seconds since start, ...}).
-Commands:
-  register [EXPIRES] | unregister | options | ping
+Usage: sipua.py -t udp|tcp|tls --server HOST:PORT --creds CREDS.json
+                [--local HOST[:PORT]] [--cafile F | --no-verify] [--imdn]
+                [--keepalive K|flow] [-c CMD]... [--script FILE] [--stdin]
+(--creds reads username/password/number/domain of the API's JSON; --user,
+--pass, --number, --domain set or override them; python3 sipua.py -h
+lists every option.)
+
+Commands come from -c CMD (repeatable), then --script FILE, then stdin
+(when neither was given, or with --stdin), one a line ("#" comments);
+after the last one it exits. Each command blocks until it is done while
+requests from the server keep being answered.
+  register [EXPIRES]       REGISTER AOR, Contact with the flow's local
+                           address (+sip.instance, reg-id=1, Supported:
+                           outbound unless --no-outbound); refreshed at
+                           max(half, expires-60 s) while running
+  unregister               the same with Expires: 0
+  options [URI]            OPTIONS sip:DOMAIN
+  ping                     one keep-alive now (CRLFCRLF, or STUN on UDP);
+                           its pong or miss is an event, not the exit status
   send [--cpim] [--sip|--tel|--phone] [--esc] [--size N] NUMBER TEXT...
-  sendmany [send options] N NUMBER PREFIX   texts "PREFIX 1".."PREFIX N"
+                           MESSAGE to sip:+NUMBER@DOMAIN (tel:+NUMBER,
+                           sip:...;user=phone), text/plain, or --cpim:
+                           message/cpim with a fresh imdn.Message-ID and
+                           Disposition-Notification: positive-delivery,
+                           negative-delivery. TEXT is the rest of the line;
+                           --esc expands backslash escapes, --size N
+                           appends N "x"
+  sendmany [send options] N NUMBER PREFIX
+                           "PREFIX 1".."PREFIX N" one after the other, each
+                           waiting for its final answer; then a summary
   subscribe NUMBER [EXPIRES] | unsubscribe NUMBER
-  publish [--refresh] [expires=N] link=up rate_kbps=N probed=1 rtt_ms=N
-          loss_ppm=N age_s=N [basic=open|closed] | unpublish
-  answer CODE|silent [DELAY_S]   how to answer later MESSAGEs
-  wait EVENT_TYPE COUNT TIMEOUT  until COUNT events of TYPE since start
-  sleep S | echo TEXT... | quit
+                           SUBSCRIBE Event: presence, Accept:
+                           application/pidf+xml; refreshed in its dialog
+  publish [--refresh] [expires=N] [link=up|down] [rate_kbps=N] [probed=0|1]
+          [rtt_ms=N] [loss_ppm=N] [age_s=N] [basic=open|closed]
+                           PUBLISH Event: presence, PIDF with the netq
+                           element (absent figures are 0, link up, basic
+                           follows link); after the first 200, SIP-If-Match
+                           with the SIP-ETag (--refresh: no body); 412 ->
+                           publishes afresh; refreshed while running
+  unpublish                PUBLISH Expires: 0 with SIP-If-Match
+  answer CODE|silent [DELAY_S]
+                           how later MESSAGEs are answered (as the options
+                           --message-answer / --message-delay)
+  wait EVENT_TYPE COUNT TIMEOUT
+                           until COUNT events of EVENT_TYPE were printed
+                           since the start (any source), or TIMEOUT s
+  sleep S | echo TEXT | quit
+
+Events: one JSON object a line on stdout, flushed, always with "event"
+and "t" (seconds since start):
+  start {transport, local, server, peer, aor, instance}; tls {version,
+    cipher, verified}; closed {reason}; exit {rc}; error {command?, error}
+  register / unregister {status, reason, expires (ours, granted),
+    contacts [all of the 200], flow_timer, require, supported, min_expires,
+    refresh, challenges [401...], algs [offered], alg (used), stale?}
+    (status null + timeout true when no final answer, for every command)
+  options {status, reason, allow, accept, supported, server}
+  keepalive {kind crlf|stun, rtt_ms, mapped "ip:port" (STUN
+    XOR-MAPPED-ADDRESS), fingerprint_ok}; keepalive_missed {kind, note}
+  send {status, reason, number, uri, message_id (CPIM) | null, call_id,
+    bytes, ms, challenges}; sendmany {count, number, by_status {"202": N},
+    timeouts, seconds}
+  subscribe / unsubscribe {number, status, reason, expires, call_id}
+  publish / unpublish {status, reason, etag, expires, refresh, sent_body,
+    netq {link, rate_kbps, probed, rtt_ms, loss_ppm, age_s}}
+  answer {code, delay}; wait {type, count, seen, ok}; echo {text}
+Requests received (answered at once unless said otherwise), all with
+{method, ruri, from, to, call_id, cseq, content_type, body, headers {the
+ones of interest, lower-case}, src (UDP, only when not the server's
+address)}:
+  message   MESSAGE: + text, message_id, cpim {CPIM headers as written,
+            e.g. "imdn.Message-ID", "imdn.Disposition-Notification"},
+            cpim_content_type, answer, answer_delay. Answered 200, or the
+            --message-answer code / silent / after --message-delay s. A
+            message/cpim asking positive-delivery, once accepted (2xx),
+            gets with --imdn a MESSAGE to sip:<CPIM From user>@DOMAIN
+            carrying message/cpim > message/imdn+xml "delivered"
+            (imdn_sent {status, message_id (the original), imdn_id, uri})
+  duplicate the same, for a new transaction with an imdn.Message-ID that
+            was accepted before: 200 at once whatever the answer mode, no
+            second IMDN
+  imdn      a MESSAGE carrying message/imdn+xml: + imdn {message_id,
+            datetime, recipient_uri, original_recipient_uri, kind
+            (delivery-notification...), status (delivered, failed...)}
+  notify    NOTIFY -> 200: + subscription_state, event_package, number
+            (of our subscription), basic, netq {link, rate_kbps, probed,
+            rtt_ms, loss_ppm, age_s}, pidf {entity, tuples}
+  request   OPTIONS -> 200, anything else -> 501 (+ answer)
+  ack       ACK: absorbed
+  retransmission {method, call_id, branch, answered}: a copy of a request
+            already received (same Via branch, method, CSeq); the stored
+            answer is sent again, nothing when none was sent yet
+
 Exit status: 0 when every command got what it waited for, 2 when one
-timed out (a transaction, a wait, a ping) or the flow failed, 1 on bad
-usage. It asserts nothing about the answers: the test scripts do.
---selftest runs built-in checks against an in-process fake server and
-prints "N passed, N failed" last.
+did not (a transaction timed out, a wait ran out, the flow closed), 1 on
+bad usage or an unknown command. It asserts nothing about the answers:
+the test scripts do. --selftest runs built-in checks (RFC 7616 s.3.9.1
+digest values, STUN, CPIM/IMDN/PIDF parsing, an in-process fake server
+over TCP and UDP) and prints "N passed, N failed" last; --listen accepts
+one flow on --server instead of connecting (two instances in loopback;
+TLS then needs --cert/--key).
 """
 import argparse
-import base64
 import binascii
 import hashlib
 import heapq
@@ -50,7 +133,6 @@ import os
 import queue
 import re
 import selectors
-import shlex
 import socket
 import ssl
 import struct
@@ -1588,7 +1670,9 @@ class FakeServer:
 
     def request(self, method, body, ctype, branch, extra=()):
         lines = ["%s sip:+15550001@127.0.0.1 SIP/2.0" % method,
-                 "Via: SIP/2.0/%s 127.0.0.1:%d;branch=%s" % (self.tp.upper(), self.port, branch),
+                 "v: SIP/2.0/%s 127.0.0.1:%d;branch=%s" % (self.tp.upper(), self.port, branch),
+                 "Via: SIP/2.0/%s 192.0.2.1:5060;branch=z9hG4bKup" % self.tp.upper(),
+                 "k: outbound", "u: presence",
                  "f: <sip:+15550002@dataline.local>;tag=s1", "t: <sip:+15550001@dataline.local>",
                  "i: %s" % branch, "CSeq: 7 %s" % method, "Max-Forwards: 70",
                  "c: " + ctype] + list(extra) + ["l: %d" % len(body)]
@@ -1732,6 +1816,20 @@ def selftest_flow(tp, check):
     ev = events("notify")
     check(P + "NOTIFY 200 and netq figures", isinstance(x, Msg) and x.status == 200 and ev and
           ev[-1]["netq"] == f and ev[-1]["basic"] == "closed", ev)
+    check(P + "response copies every Via", isinstance(x, Msg) and len(x.all("via")) == 2)
+    if tp != "udp":  # two requests in one segment, then one split in two
+        two = (fs.request("OPTIONS", b"", "text/plain", "z9hG4bKo1") +
+               fs.request("OPTIONS", b"", "text/plain", "z9hG4bKo2"))
+        fs.send(two)
+        a1, a2 = fs.recv(3), fs.recv(3)
+        third = fs.request("MESSAGE", b"split body", "text/plain", "z9hG4bKo3")
+        fs.send(third[:40])
+        time.sleep(0.2)
+        fs.send(third[40:])
+        a3 = fs.recv(3)
+        check(P + "stream framing: coalesced and split messages",
+              all(isinstance(x, Msg) and x.status == 200 for x in (a1, a2, a3)) and
+              events("message")[-1]["text"] == "split body")
     # unknown method -> 501; answer code switch; silent
     fs.send(fs.request("INFO", b"", "text/plain", "z9hG4bKi1"))
     x = fs.recv(3)
@@ -1769,6 +1867,17 @@ def selftest_flow(tp, check):
     rt = threading.Thread(target=ua.run_line, args=("send --cpim --tel 15550003 hi  there",))
     rt.start()
     m = fs.recv()
+    if isinstance(m, Msg):  # a proxy challenge first: 407, Proxy-Authorization
+        fs.reply(m, 407, ['Proxy-Authenticate: Digest realm="proxy.test", nonce="p1", '
+                          'algorithm=MD5, qop="auth"'])
+        m = fs.recv()
+        pa = parse_challenges([m.get("proxy-authorization", "")])
+        wa = parse_challenges([m.get("authorization", "")])
+        want = digest_response("MD5", "u1", "proxy.test", "pw", "MESSAGE", "tel:+15550003",
+                               "p1", "00000001", pa and pa[0].get("cnonce"), "auth")
+        check(P + "407: Proxy-Authorization with the proxy nonce, Authorization kept",
+              pa and pa[0].get("response") == want and wa and wa[0].get("nonce") == "def",
+              (m.get("proxy-authorization"), m.get("authorization")))
     mcp = parse_cpim(m.body) if isinstance(m, Msg) else None
     check(P + "send --cpim --tel", isinstance(m, Msg) and m.ruri == "tel:+15550003" and
           mcp["content"] == "hi  there" and cpim_get(mcp, "imdn.Message-ID") and
