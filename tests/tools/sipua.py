@@ -89,9 +89,9 @@ and "t" (seconds since start):
     netq {link, rate_kbps, probed, rtt_ms, loss_ppm, age_s}}
   answer {code, delay}; wait {type, count, seen, ok}; echo {text}
 Requests received (answered at once unless said otherwise), all with
-{method, ruri, from, to, call_id, cseq, content_type, body, headers {the
-ones of interest, lower-case}, src (UDP, only when not the server's
-address)}:
+{method, ruri, from, to, from_user, to_user (the user parts of their
+URIs), call_id, cseq, content_type, body, headers {those of interest,
+lower-case names}, src (UDP, only when not the server's address)}:
   message   MESSAGE: + text, message_id, cpim {CPIM headers as written,
             e.g. "imdn.Message-ID", "imdn.Disposition-Notification"},
             cpim_content_type, answer, answer_delay. Answered 200, or the
@@ -990,7 +990,9 @@ class UA:
         if len(self.answered) > 4096:
             self.answered.clear()
         ev = {"method": m.method, "ruri": m.ruri, "from": m.get("from"),
-              "to": m.get("to"), "call_id": m.get("call-id"), "cseq": m.get("cseq"),
+              "to": m.get("to"), "from_user": uri_user(uri_of(m.get("from"))),
+              "to_user": uri_user(uri_of(m.get("to"))),
+              "call_id": m.get("call-id"), "cseq": m.get("cseq"),
               "content_type": m.get("content-type"), "body": m.text(),
               "headers": {h: m.get(h) for h in INTEREST if m.get(h) is not None}}
         if m.src and self.flow.peer and m.src[:2] != self.flow.peer[:2]:
@@ -1079,6 +1081,7 @@ class UA:
                         s["call"]["to_tag"] = tag_of(m.get("from"))
                     if ss.lower().startswith("terminated"):
                         s["terminated"] = True
+                        self.flow.cancel(s["timer"])  # no automatic re-subscribe
         self.emit("notify", **ev)
 
     # ---- keep-alive
@@ -1515,6 +1518,9 @@ class UA:
         except (ValueError, IndexError) as e:
             self.emit("error", command=line, error=str(e))
             return "usage"
+        except Exception as e:  # e.g. a socket error: reported, exit 2
+            self.emit("error", command=line, error=repr(e))
+            return False
         return ok
 
 
