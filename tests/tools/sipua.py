@@ -1847,6 +1847,20 @@ def selftest_flow(tp, check):
     ua.run_line("answer silent")
     fs.send(fs.request("MESSAGE", b"shh", "text/plain", "z9hG4bKm5"))
     check(P + "answer silent", fs.recv(1) is None)
+    fs.send(fs.request("MESSAGE", b"shh", "text/plain", "z9hG4bKm5"))
+    quiet = fs.recv(0.5) is None
+    r = events("retransmission")
+    check(P + "silent: a retransmission is absorbed, still no answer",
+          quiet and r and r[-1]["answered"] is False, r)
+    ua.run_line("answer 202 0.6")
+    fs.send(fs.request("MESSAGE", b"later", "text/plain", "z9hG4bKd1"))
+    early = fs.recv(0.3)
+    fs.send(fs.request("MESSAGE", b"later", "text/plain", "z9hG4bKd1"))
+    late = fs.recv(2)
+    check(P + "answer after a delay, retransmission meanwhile absorbed",
+          early is None and isinstance(late, Msg) and late.status == 202 and
+          fs.recv(0.3) is None, (early, late))
+    ua.run_line("answer silent")
     # a text not accepted (silent) is no duplicate when it comes again;
     # once accepted, a further copy is a duplicate answered 200 even in 486 mode
     cp7 = cp.replace(b"m-1", b"m-7")
