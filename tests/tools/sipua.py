@@ -88,6 +88,8 @@ and "t" (seconds since start):
   publish / unpublish {status, reason, etag, expires, refresh, sent_body,
     netq {link, rate_kbps, probed, rtt_ms, loss_ppm, age_s}}
   answer {code, delay}; wait {type, count, seen, ok}; echo {text}
+  oddities: pong_unexpected, stun_unexpected / stun_error {type},
+    stun_bad {size}, bad_message {error, size}
 Requests received (answered at once unless said otherwise), all with
 {method, ruri, from, to, from_user, to_user (the user parts of their
 URIs), call_id, cseq, content_type, body, headers {those of interest,
@@ -281,7 +283,9 @@ def tag_of(v):
 def parse_cpim(body):
     """RFC 3862: message headers, blank line, MIME headers, blank line,
     content. Returns a dict: headers {name: value} (prefixed names as
-    written, e.g. imdn.Message-ID), content_type, content (text)."""
+    written, e.g. imdn.Message-ID; a repeated header joined by ", "),
+    imdn {Name: value} (the headers of urn:ietf:params:imdn, whatever
+    prefix NS gave it), content_type, mime, content (text)."""
     text = body.decode("utf-8", "replace").replace("\r\n", "\n")
     msgh, _, rest = text.partition("\n\n")
     mimeh, _, content = rest.partition("\n\n")
@@ -290,18 +294,26 @@ def parse_cpim(body):
         n, sep, v = ln.partition(":")
         if sep:
             n = n.strip()
-            hdrs[n] = hdrs[n] + ", " + v.strip() if n in hdrs and n != "NS" else v.strip()
+            hdrs[n] = hdrs[n] + ", " + v.strip() if n in hdrs else v.strip()
     mime = {}
     for ln in mimeh.split("\n"):
         n, sep, v = ln.partition(":")
         if sep:
             mime[n.strip().lower()] = v.strip()
     ct = mime.get("content-type", "")
-    return {"headers": hdrs, "content_type": ct, "mime": mime,
+    prefixes = {m.group(1) for m in re.finditer(
+        r"(?:^|,)\s*([\w-]+)\s*<urn:ietf:params:imdn>", hdrs.get("NS", ""))}
+    imdn = {n.split(".", 1)[1].lower(): v for n, v in hdrs.items()
+            if "." in n and n.split(".", 1)[0] in prefixes}
+    return {"headers": hdrs, "imdn": imdn, "content_type": ct, "mime": mime,
             "content": content}
 
 
 def cpim_get(cp, name):
+    """A CPIM header; "imdn.X" finds X in the imdn namespace under any
+    prefix."""
+    if name.lower().startswith("imdn."):
+        return cp["imdn"].get(name[5:].lower())
     for n, v in cp["headers"].items():
         if n.lower() == name.lower():
             return v
@@ -696,7 +708,7 @@ class UA:
         self.lock = threading.RLock()
         self.txns = {}
         self.auth = {}        # realm -> challenge state
-        self.answered = {}    # (branch, method, cseq) -> response bytes or None
+        self.answered = {}    # (branch, method, cseq) -> (answer, addr) or None
         self.seen_ids = set()
         self.subs = {}
         self.pub = None       # PUBLISH state
@@ -704,7 +716,6 @@ class UA:
                     "cseq": 0, "timer": None, "expires": 0}
         self.msg_code = a.message_answer
         self.msg_delay = a.message_delay
-        self.rc = 0
         self.ka_timer = None
         self.ka_pending = None
         self.ka_interval = None
@@ -728,9 +739,6 @@ class UA:
             self.counts[ev] = self.counts.get(ev, 0) + 1
             self.elock.notify_all()
         return d
-
-    def number(self):
-        return self.a.number or self.a.user
 
     def aor_user(self):
         return self.a.user if self.a.one_field else self.a.number
@@ -774,10 +782,11 @@ class UA:
             s.bind((a.host, a.port))
             if tp != "udp":
                 s.listen(1)
-                s.settimeout(a.timeout)
+                s.settimeout(max(a.timeout, 60.0))  # the other side starts
                 c, peer = s.accept()
                 s.close()
                 s = c
+                s.settimeout(a.timeout)
         elif tp == "udp":
             # Unconnected, so that a request from another source address
             # still shows (its event carries "src"); bound to the address
@@ -910,7 +919,6 @@ class UA:
         while True:
             with self.lock:
                 call["cseq"] += 1
-                used = {r: s["nonce"] for r, s in self.auth.items()}
             branch = "z9hG4bK" + self.rand(10)
             ah = self.auth_header(method, ruri)
             data = self.build(method, ruri, call, list(headers) + ah, body, ctype, branch)
@@ -1592,6 +1600,13 @@ def selftest():
     check("compact headers, folding, Content-Length framing",
           m.get("call-id") == "abc" and m.cseq() == (5, "MESSAGE") and m.body == b"hi" and
           rest == b"MESSAGE" and m.branch() == "z9hG4bKa", (m.headers, rest))
+    cp = parse_cpim(b"From: <sip:a@b>\r\nNS: MyFeatures <mid:MessageFeatures@id.foo.com>\r\n"
+                    b"NS: im <urn:ietf:params:imdn>\r\nim.Message-ID: q-1\r\n"
+                    b"im.Disposition-Notification: positive-delivery\r\n\r\n"
+                    b"Content-Type: text/plain\r\n\r\nhey")
+    check("CPIM: imdn headers under another NS prefix",
+          cpim_get(cp, "imdn.Message-ID") == "q-1" and cp["content"] == "hey" and
+          cpim_get(cp, "imdn.Disposition-Notification") == "positive-delivery", cp)
     check("commas split outside quotes",
           split_commas('<sip:a@b;x=1>;q=0.5, "x, y" <sip:c@d>') ==
           ['<sip:a@b;x=1>;q=0.5', '"x, y" <sip:c@d>'])
