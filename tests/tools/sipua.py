@@ -1381,7 +1381,7 @@ class UA:
                 s["timer"] = self.flow.call_later(max(granted / 2.0, granted - 60.0),
                                                   lambda: self.background(
                                                       self.cmd_subscribe, [number, str(exp)], True))
-        if resp.status >= 300 or exp == 0:
+        if resp.status >= 300:  # no dialog: the next subscribe starts afresh
             with self.lock:
                 if self.subs.get(number) is s:
                     del self.subs[number]
@@ -1689,13 +1689,13 @@ class FakeServer:
         lines += list(extra) + ["Content-Length: 0"]
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode())
 
-    def request(self, method, body, ctype, branch, extra=()):
+    def request(self, method, body, ctype, branch, extra=(), call_id=None, ftag="s1"):
         lines = ["%s sip:+15550001@127.0.0.1 SIP/2.0" % method,
                  "v: SIP/2.0/%s 127.0.0.1:%d;branch=%s" % (self.tp.upper(), self.port, branch),
                  "Via: SIP/2.0/%s 192.0.2.1:5060;branch=z9hG4bKup" % self.tp.upper(),
                  "k: outbound", "u: presence",
-                 "f: <sip:+15550002@dataline.local>;tag=s1", "t: <sip:+15550001@dataline.local>",
-                 "i: %s" % branch, "CSeq: 7 %s" % method, "Max-Forwards: 70",
+                 "f: <sip:+15550002@dataline.local>;tag=%s" % ftag,
+                 "t: <sip:+15550001@dataline.local>", "i: %s" % (call_id or branch), "CSeq: 7 %s" % method, "Max-Forwards: 70",
                  "c: " + ctype] + list(extra) + ["l: %d" % len(body)]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -1939,6 +1939,33 @@ def selftest_flow(tp, check):
     ev = events("keepalive")
     check(P + "keep-alive %s answered" % ("STUN" if tp == "udp" else "CRLF"), ok and ev and
           (tp != "udp" or ev[-1]["mapped"] == "127.0.0.1:%d" % ua.lport), ev)
+    # SUBSCRIBE: 200, a NOTIFY in its dialog, then unsubscribe in the dialog
+    rt = threading.Thread(target=ua.run_line, args=("subscribe 15550002 300",))
+    rt.start()
+    m = fs.recv()
+    ok = (isinstance(m, Msg) and m.method == "SUBSCRIBE" and m.get("event") == "presence" and
+          m.get("accept") == "application/pidf+xml" and m.get("expires") == "300")
+    if isinstance(m, Msg):
+        fs.reply(m, 200, ["Expires: 300", "Contact: <sip:pres@127.0.0.1:%d>" % fs.port])
+    rt.join()
+    check(P + "SUBSCRIBE presence", ok and events("subscribe")[-1]["status"] == 200)
+    fs.send(fs.request("NOTIFY", pidf_body("sip:+15550002@dataline.local", f).encode(),
+                       "application/pidf+xml", "z9hG4bKn2",
+                       ["Event: presence", "Subscription-State: active;expires=299"],
+                       call_id=m.get("call-id"), ftag="fs"))
+    fs.recv(3)
+    ev = events("notify")
+    check(P + "NOTIFY matched to the subscription", ev[-1].get("number") == "15550002", ev[-1])
+    rt = threading.Thread(target=ua.run_line, args=("unsubscribe 15550002",))
+    rt.start()
+    u = fs.recv()
+    check(P + "unsubscribe in the dialog", isinstance(u, Msg) and
+          u.ruri == "sip:pres@127.0.0.1:%d" % fs.port and u.get("expires") == "0" and
+          u.get("call-id") == m.get("call-id") and tag_of(u.get("to")) == "fs" and
+          u.cseq()[0] > m.cseq()[0], u and u.start)
+    if isinstance(u, Msg):
+        fs.reply(u, 200, ["Expires: 0"])
+    rt.join()
     # PUBLISH then refresh with SIP-If-Match
     rt = threading.Thread(target=ua.run_line,
                           args=("publish link=up rate_kbps=5120 probed=1 rtt_ms=42 "
