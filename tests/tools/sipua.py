@@ -2000,14 +2000,20 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="scriptable SIP user agent for the server's system tests",
         epilog="commands: see the header of this file")
+
+    def usage_error(msg):  # 1, not argparse's 2: 2 means a timeout here
+        ap.print_usage(sys.stderr)
+        sys.exit("sipua.py: error: " + msg)
+    ap.error = usage_error
     ap.add_argument("--transport", "-t", choices=("udp", "tcp", "tls"), default="udp")
-    ap.add_argument("--server", "-s", type=lambda s: hostport(s, 5060),
+    ap.add_argument("--server", "-s", type=lambda s: hostport(s, 5060), metavar="HOST:PORT",
                     help="HOST:PORT of the server (or, with --listen, where to listen)")
     ap.add_argument("--listen", action="store_true",
                     help="accept one flow on --server instead (loopback tests)")
     ap.add_argument("--cert", help="--listen over TLS: certificate file")
     ap.add_argument("--key", help="--listen over TLS: key file")
-    ap.add_argument("--local", type=lambda s: hostport(s, 0), help="HOST[:PORT] to bind")
+    ap.add_argument("--local", type=lambda s: hostport(s, 0), metavar="HOST[:PORT]",
+                    help="local address to bind")
     ap.add_argument("--creds", help="credentials JSON of the API (username, "
                     "password, domain, number)")
     ap.add_argument("--user", help="digest username (the device)")
@@ -2016,12 +2022,14 @@ def parse_args(argv):
     ap.add_argument("--domain", help="SIP domain / realm (default dataline.local)")
     ap.add_argument("--one-field", action="store_true",
                     help="the username instead of the number in From/To/Contact")
-    ap.add_argument("--expires", type=int, default=600)
+    ap.add_argument("--expires", type=int, default=600, metavar="S",
+                    help="REGISTER expiry when the command gives none (600)")
     ap.add_argument("--outbound", dest="outbound", action="store_true", default=True,
                     help="RFC 5626 Contact params and Supported: outbound (default)")
-    ap.add_argument("--no-outbound", dest="outbound", action="store_false")
+    ap.add_argument("--no-outbound", dest="outbound", action="store_false",
+                    help="a plain Contact, no Supported: outbound")
     ap.add_argument("--instance", help="the +sip.instance UUID (default: random)")
-    ap.add_argument("--keepalive", default="0",
+    ap.add_argument("--keepalive", default="0", metavar="K|flow",
                     help="seconds between keep-alives, 0 = none, 'flow' = 80%% "
                          "of the Flow-Timer (25 s without) once registered")
     ap.add_argument("--cafile", help="TLS: trust this CA/certificate (name not checked "
@@ -2030,20 +2038,24 @@ def parse_args(argv):
     ap.add_argument("--no-verify", action="store_true", help="TLS: no verification")
     ap.add_argument("--imdn", action="store_true",
                     help="send delivery IMDNs for CPIM messages asking positive-delivery")
-    ap.add_argument("--message-answer", default="200",
+    ap.add_argument("--message-answer", default="200", metavar="CODE|silent",
                     help="answer to MESSAGE: a code, or 'silent'")
-    ap.add_argument("--message-delay", type=float, default=0.0,
+    ap.add_argument("--message-delay", type=float, default=0.0, metavar="S",
                     help="answer MESSAGE only after this many seconds")
     ap.add_argument("--uri-form", choices=("sip", "tel", "phone"), default="sip",
                     help="Request-URI form of send")
-    ap.add_argument("--sub-expires", type=int, default=600)
-    ap.add_argument("--pub-expires", type=int, default=600)
-    ap.add_argument("--timeout", "-T", type=float, default=8.0,
-                    help="seconds a transaction may take (timer F)")
-    ap.add_argument("-c", dest="cmds", action="append", default=[], help="a command")
-    ap.add_argument("--script", help="file of commands")
+    ap.add_argument("--sub-expires", type=int, default=600, metavar="S",
+                    help="SUBSCRIBE expiry when the command gives none (600)")
+    ap.add_argument("--pub-expires", type=int, default=600, metavar="S",
+                    help="PUBLISH expiry when the command gives none (600)")
+    ap.add_argument("--timeout", "-T", type=float, default=8.0, metavar="S",
+                    help="seconds a transaction may take (timer F; 8)")
+    ap.add_argument("-c", dest="cmds", action="append", default=[], metavar="CMD",
+                    help="a command (repeatable)")
+    ap.add_argument("--script", metavar="FILE", help="file of commands")
     ap.add_argument("--stdin", action="store_true", help="also read commands from stdin")
-    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--selftest", action="store_true",
+                    help="built-in checks; last line \"N passed, N failed\"")
     a = ap.parse_args(argv)
     if a.creds:
         c = json.load(open(a.creds))
