@@ -55,10 +55,13 @@ requests from the server keep being answered.
                            SUBSCRIBE Event: presence, Accept:
                            application/pidf+xml; refreshed in its dialog
   publish [--refresh] [expires=N] [link=up|down] [rate_kbps=N] [probed=0|1]
-          [rtt_ms=N] [loss_ppm=N] [age_s=N] [basic=open|closed]
-                           PUBLISH Event: presence, PIDF with the netq
-                           element (absent figures are 0, link up, basic
-                           follows link); after the first 200, SIP-If-Match
+          [rtt_ms=N] [loss_ppm=N] [age_s=N] [basic=open|closed] [netq=off]
+                           PUBLISH Event: presence, PIDF whose tuple holds
+                           the netq element with exactly the figures given
+                           (docs/presence.md: absent = not known; none:
+                           <dl:netq/>; netq=off: no element; values are sent
+                           as written; basic is closed for link=down, else
+                           open); after the first 200, SIP-If-Match
                            with the SIP-ETag (--refresh: no body); 412 ->
                            publishes afresh; refreshed while running
   unpublish                PUBLISH Expires: 0 with SIP-If-Match
@@ -86,7 +89,7 @@ and "t" (seconds since start):
     timeouts, seconds}
   subscribe / unsubscribe {number, status, reason, expires, call_id}
   publish / unpublish {status, reason, etag, expires, refresh, sent_body,
-    netq {link, rate_kbps, probed, rtt_ms, loss_ppm, age_s}}
+    netq {the figures sent} | null}
   answer {code, delay}; wait {type, count, seen, ok}; echo {text}
   oddities: pong_unexpected, stun_unexpected / stun_error {type},
     stun_bad {size}, bad_message {error, size}
@@ -110,7 +113,9 @@ lower-case names}, src (UDP, only when not the server's address)}:
             (delivery-notification...), status (delivered, failed...)}
   notify    NOTIFY -> 200: + subscription_state, event_package, number
             (of our subscription), basic, netq {link, rate_kbps, probed,
-            rtt_ms, loss_ppm, age_s}, pidf {entity, tuples}
+            rtt_ms, loss_ppm, age_s: those present} of the first tuple
+            having one (in it or its <status>), else of <presence>, pidf
+            {entity, tuples [{id, basic, netq}], netq (aggregate)}
   request   OPTIONS -> 200, anything else -> 501 (+ answer)
   ack       ACK: absorbed
   retransmission {method, call_id, branch, answered}: a copy of a request
@@ -339,26 +344,57 @@ def parse_imdn(xml_text):
     return out
 
 
+NETQ_FIELDS = (("link", "link"), ("rate-kbps", "rate_kbps"), ("rtt-ms", "rtt_ms"),
+               ("loss-ppm", "loss_ppm"), ("age-s", "age_s"))
+
+
 def netq_xml(f):
-    return ('<dl:netq><dl:link>%s</dl:link><dl:rate-kbps probed="%s">%d</dl:rate-kbps>'
-            '<dl:rtt-ms>%d</dl:rtt-ms><dl:loss-ppm>%d</dl:loss-ppm><dl:age-s>%d</dl:age-s>'
-            '</dl:netq>' % (f["link"], "true" if f["probed"] else "false",
-                            f["rate_kbps"], f["rtt_ms"], f["loss_ppm"], f["age_s"]))
+    """<dl:netq> with exactly the figures in F (docs/presence.md: an absent
+    element means "not known", never zero; no figure at all gives the
+    empty element)."""
+    inner = ""
+    for el, key in NETQ_FIELDS:
+        if key not in f:
+            continue
+        attr = ""
+        if key == "rate_kbps" and "probed" in f:
+            attr = ' probed="%s"' % ("true" if f["probed"] else "false")
+        inner += "<dl:%s%s>%s</dl:%s>" % (el, attr, f[key], el)
+    return "<dl:netq>%s</dl:netq>" % inner if inner else "<dl:netq/>"
 
 
 def pidf_body(entity, f, basic=None):
-    basic = basic or ("open" if f["link"] == "up" else "closed")
+    """F None: no netq element at all."""
+    basic = basic or ("closed" if f and f.get("link") == "down" else "open")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<presence xmlns="%s" xmlns:dl="%s" entity="%s">\n'
+            '<presence xmlns="%s"%s entity="%s">\n'
             '  <tuple id="dl1">\n'
             '    <status><basic>%s</basic></status>\n'
-            '    %s\n'
+            '%s'
             '  </tuple>\n'
-            '</presence>\n' % (NS_PIDF, NS_NETQ, entity, basic, netq_xml(f)))
+            '</presence>\n' % (NS_PIDF, ' xmlns:dl="%s"' % NS_NETQ if f is not None else "",
+                                entity, basic,
+                                "    %s\n" % netq_xml(f) if f is not None else ""))
+
+
+def parse_netq(n):
+    q = "{%s}" % NS_NETQ
+    nq = {}
+    for el, key in NETQ_FIELDS:
+        e = n.find(q + el)
+        if e is None:
+            continue
+        v = (e.text or "").strip()
+        nq[key] = int(v) if re.fullmatch(r"\d+", v) else v
+        if el == "rate-kbps" and e.get("probed") is not None:
+            nq["probed"] = e.get("probed") == "true"
+    return nq
 
 
 def parse_pidf(xml_text):
-    """{entity, tuples: [{id, basic, netq: {...}}]} of a PIDF document."""
+    """{entity, tuples: [{id, basic, netq}], netq (directly in <presence>:
+    an aggregate)} of a PIDF document; netq is found in a tuple or in its
+    <status> (docs/presence.md)."""
     root = ET.fromstring(xml_text.encode() if isinstance(xml_text, str) else xml_text)
     p, q = "{%s}" % NS_PIDF, "{%s}" % NS_NETQ
     out = {"entity": root.get("entity"), "tuples": []}
@@ -368,20 +404,14 @@ def parse_pidf(xml_text):
         if b is not None:
             tu["basic"] = (b.text or "").strip()
         n = t.find(q + "netq")
+        if n is None:
+            n = t.find(p + "status/" + q + "netq")
         if n is not None:
-            nq = {}
-            for child, key in (("link", "link"), ("rate-kbps", "rate_kbps"),
-                               ("rtt-ms", "rtt_ms"), ("loss-ppm", "loss_ppm"),
-                               ("age-s", "age_s")):
-                e = n.find(q + child)
-                if e is None:
-                    continue
-                v = (e.text or "").strip()
-                nq[key] = int(v) if re.fullmatch(r"-?\d+", v) else v
-                if child == "rate-kbps" and e.get("probed") is not None:
-                    nq["probed"] = e.get("probed") == "true"
-            tu["netq"] = nq
+            tu["netq"] = parse_netq(n)
         out["tuples"].append(tu)
+    n = root.find(q + "netq")
+    if n is not None:
+        out["netq"] = parse_netq(n)
     return out
 
 
@@ -1076,7 +1106,7 @@ class UA:
             try:
                 p = parse_pidf(m.body)
                 ev["pidf"] = p
-                nq = next((t["netq"] for t in p["tuples"] if "netq" in t), None)
+                nq = next((t["netq"] for t in p["tuples"] if "netq" in t), p.get("netq"))
                 ev["netq"] = nq
                 ev["basic"] = next((t.get("basic") for t in p["tuples"] if t.get("basic")), None)
             except ET.ParseError as e:
@@ -1400,8 +1430,7 @@ class UA:
         bare = refresh or (args and args[0] == "--refresh")
         if args and args[0] == "--refresh":
             args.pop(0)
-        f = {"link": "up", "rate_kbps": 0, "probed": False, "rtt_ms": 0,
-             "loss_ppm": 0, "age_s": 0}
+        f = {}  # only the figures given: absent means "not known"
         exp = self.a.pub_expires
         basic = None
         for kv in args:
@@ -1414,13 +1443,15 @@ class UA:
             elif k == "basic":
                 basic = v
             elif k == "link":
-                if v not in ("up", "down"):
-                    raise ValueError("link=up|down")
                 f["link"] = v
             elif k == "probed":
                 f["probed"] = v.lower() in ("1", "true", "yes")
-            elif k in f:
-                f[k] = int(v)
+            elif k == "netq" and v == "off":
+                f = None
+            elif k in ("rate_kbps", "rtt_ms", "loss_ppm", "age_s"):
+                if f is None:
+                    raise ValueError("netq=off with figures")
+                f[k] = v  # as given: a test may send a bad value on purpose
             else:
                 raise ValueError("unknown publish field " + k)
         p = self.pub or {"etag": None, "timer": None, "body": None,
@@ -1619,6 +1650,33 @@ def selftest():
           '</dl:netq>')
     check("PIDF round trip", parse_pidf(doc)["tuples"][0]["netq"] == f,
           parse_pidf(doc))
+    check("netq: only the figures given; none -> <dl:netq/>",
+          netq_xml({"link": "down", "rtt_ms": 7}) ==
+          "<dl:netq><dl:link>down</dl:link><dl:rtt-ms>7</dl:rtt-ms></dl:netq>" and
+          netq_xml({}) == "<dl:netq/>" and "dl:" not in pidf_body("sip:+1@d", None))
+    example = ('<?xml version="1.0" encoding="UTF-8"?>\n'  # docs/presence.md
+               '<presence xmlns="urn:ietf:params:xml:ns:pidf"\n'
+               '    xmlns:dl="urn:dataline:params:xml:ns:pidf:netq"\n'
+               '    entity="sip:+8613800138000@dataline.local">\n'
+               '  <tuple id="hs-a1">\n'
+               '    <status><basic>open</basic></status>\n'
+               '    <dl:netq>\n      <dl:link>up</dl:link>\n'
+               '      <dl:rate-kbps probed="true">2400</dl:rate-kbps>\n'
+               '      <dl:rtt-ms>85</dl:rtt-ms>\n      <dl:loss-ppm>1200</dl:loss-ppm>\n'
+               '      <dl:age-s>4</dl:age-s>\n    </dl:netq>\n'
+               '    <contact>sip:+8613800138000@10.0.0.2:5060</contact>\n'
+               '    <timestamp>2026-12-05T12:00:00Z</timestamp>\n  </tuple>\n</presence>')
+    check("PIDF: the docs/presence.md example", parse_pidf(example)["tuples"][0] ==
+          {"id": "hs-a1", "basic": "open",
+           "netq": {"link": "up", "rate_kbps": 2400, "probed": True, "rtt_ms": 85,
+                    "loss_ppm": 1200, "age_s": 4}}, parse_pidf(example))
+    agg = ('<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:q="%s" entity="x">'
+           '<tuple id="a"><status><basic>open</basic><q:netq><q:rtt-ms> 9 </q:rtt-ms>'
+           '</q:netq></status></tuple><q:netq><q:link>down</q:link></q:netq></presence>'
+           % NS_NETQ)
+    pa = parse_pidf(agg)
+    check("PIDF: netq in <status> and aggregate in <presence>, any prefix",
+          pa["tuples"][0]["netq"] == {"rtt_ms": 9} and pa["netq"] == {"link": "down"}, pa)
     for tp in ("tcp", "udp"):
         try:
             selftest_flow(tp, check)
