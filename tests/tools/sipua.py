@@ -1343,9 +1343,9 @@ class UA:
         return to == 0
 
     def cpim(self, to_uri, content, ctype, mid, disp=None, extra=()):
-        hdr = ["From: <%s>" % self.aor(), "To: <%s>" % to_uri,
-               "NS: imdn <urn:ietf:params:imdn>", "imdn.Message-ID: " + mid,
-               "DateTime: " + now_iso()]
+        hdr = ["From: <%s>" % self.aor(), "To: <%s>" % to_uri,  # docs/messaging.md order
+               "DateTime: " + now_iso(), "NS: imdn <urn:ietf:params:imdn>",
+               "imdn.Message-ID: " + mid]
         if disp:
             hdr.append("imdn.Disposition-Notification: " + disp)
         mime = ["Content-Type: " + ctype] + list(extra) + ["Content-Length: %d" % len(content)]
