@@ -248,6 +248,9 @@ static void dl_send(void *arg)
 	rq = (struct sipd_request){ .method = "MESSAGE", .ruri = j->contact,
 				    .from = from, .from_tag = tag, .to = to,
 				    .call_id = cid, .cseq = 1 };
+	log_debug("deliver: item %lld for %s (lane %d/%d): home worker %d, "
+		  "sent by flow owner %d", (long long)j->id, j->number, j->ti,
+		  j->ci, j->home->id, w->id);
 	err = sipd_request_begin(w, &j->f, &b, &rq, branch, sizeof(branch));
 	if (!err)
 		err = sip_msg_end(&b, j->ctype, j->body, j->len, &len);

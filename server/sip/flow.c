@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "../core/metrics.h"
 #include "dataline/hmap.h"
 
 #define FLOW_SHARDS 16
@@ -190,6 +191,7 @@ void flow_closed(struct flowtab *t, const struct sipd_flow *f)
 	if (e) {
 		hmap_remove(&sh->map, &e->node);
 		free(e);
+		metrics_inc(METRICS_FLOWS_DEAD);
 	}
 	pthread_mutex_unlock(&sh->lock);
 }

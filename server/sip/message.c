@@ -101,6 +101,8 @@ static void msg_put_reply(void *arg)
 	struct sipd_reply r;
 	struct sip_msg m;
 
+	log_debug("text %lld from worker %d for %s: %d", (long long)mp->id,
+		  mp->w->id, mp->recipient, mp->err);
 	if (sipd_deferred_open(mp->d, &m, &r) == 0) {
 		switch (mp->err) {
 		case 0:
