@@ -48,6 +48,13 @@ struct config {
 	int code_max_per_number_client_hour; /* one prefix, one number: 3 */
 	int sms_max_per_number_day;         /* all clients together: 10 */
 	int max_devices_per_number;         /* 10 */
+	/* Contact discovery (docs/protocol.md, docs/operations.md): */
+	int discover_on_http;               /* 0: HTTPS only */
+	int discover_burst;                 /* requests at once per account, 10 */
+	int discover_per_hour;              /* requests refilled per hour, 60 */
+	int discover_max_numbers_day;       /* distinct numbers per 24 h, 5000 */
+	int discover_track_max;             /* hashes kept in memory, 1000000 */
+	char default_country_code[8];       /* "" = national forms refused */
 };
 
 void config_defaults(struct config *c);

@@ -29,7 +29,7 @@ static const char *const sip_methods[] = {
 
 static const char *const http_routes[] = {
 	"/v1/registrations", "/v1/registrations/verify", "/healthz",
-	"/metrics", "other",
+	"/metrics", "/v1/contacts/discover", "other",
 };
 #define HTTP_ROUTE_N ARRAY_LEN(http_routes)
 
@@ -63,6 +63,9 @@ static const struct {
 	{ "dataline_sip_transactions_refused_total", "authenticated SIP answers sent statelessly (table full, key or answer too big)" },
 	{ "dataline_sip_amplification_drops_total", "UDP answers dropped: over 3x the request towards an unproven address" },
 	{ "dataline_sip_challenges_trimmed_total", "401s sent with the preferred challenge only (amplification budget)" },
+	{ "dataline_discover_numbers_total", "well-formed numbers answered by contact discovery" },
+	{ "dataline_discover_limited_total", "contact discovery requests refused with 429 (rate or daily cap)" },
+	{ "dataline_discover_auth_failures_total", "contact discovery requests answered 401 (challenge, wrong password, stale or replayed nonce)" },
 };
 static const struct {
 	const char *name, *labels, *help;

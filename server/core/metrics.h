@@ -66,6 +66,9 @@ enum metrics_counter {
 	METRICS_SIP_TX_STATELESS,     /* dataline_sip_transactions_refused_total */
 	METRICS_SIP_AMP_DROPS,        /* dataline_sip_amplification_drops_total */
 	METRICS_SIP_CHALLENGES_TRIMMED, /* dataline_sip_challenges_trimmed_total */
+	METRICS_DISCOVER_NUMBERS,     /* dataline_discover_numbers_total */
+	METRICS_DISCOVER_LIMITED,     /* dataline_discover_limited_total */
+	METRICS_DISCOVER_AUTH_FAILURES, /* dataline_discover_auth_failures_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
