@@ -202,7 +202,9 @@ int dlimit_take_request(struct dlimit *d, const char *account, int64_t now_ms,
 		return 0;
 	}
 	wait_ms = (1.0 - a->tokens) / per_ms;
-	*retry_after_s = (int)(wait_ms / 1000.0) + 1;
+	*retry_after_s = (int)((wait_ms + 999.0) / 1000.0);
+	if (*retry_after_s < 1)
+		*retry_after_s = 1;
 	return -EAGAIN;
 }
 
