@@ -13,13 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "discover_limit.h"
 
-#define DLIMIT_KEY_LEN 32
+#define DLIMIT_KEY_LEN 16
 #define DLIMIT_ACCOUNT_MAX 24   /* "+" and 15 digits fit */
 #define DLIMIT_BUCKETS0 64
 #define DLIMIT_SET0 16
@@ -104,17 +103,64 @@ void dlimit_free(struct dlimit *d)
 	free(d);
 }
 
+/*
+ * SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed PRF made for short
+ * inputs, about 20 times cheaper here than OpenSSL's one-shot HMAC(),
+ * which allocated and fetched a digest per number and was a quarter of
+ * the server's time in the discovery bench.
+ */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3)                                        \
+	do {                                                             \
+		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0;               \
+		v0 = SIP_ROTL(v0, 32);                                   \
+		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;               \
+		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;               \
+		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2;               \
+		v2 = SIP_ROTL(v2, 32);                                   \
+	} while (0)
+
+static uint64_t dlim_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+uint64_t dlimit_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+	const uint8_t *in = data;
+	uint64_t k0 = dlim_le64(key), k1 = dlim_le64(key + 8);
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i, full = len & ~(size_t)7;
+
+	for (i = 0; i < full; i += 8) {
+		m = dlim_le64(in + i);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	for (size_t j = 0; j < (len & 7); j++)
+		b |= (uint64_t)in[full + j] << (8 * j);
+	v3 ^= b;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (i = 0; i < 4; i++)
+		SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 uint64_t dlimit_hash(const struct dlimit *d, const char *number)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdl = 0;
-	uint64_t h = 0;
+	uint64_t h = dlimit_siphash(d->key, number, strlen(number));
 
-	if (HMAC(EVP_sha256(), d->key, sizeof(d->key),
-		 (const unsigned char *)number, strlen(number), md, &mdl) &&
-	    mdl >= 8)
-		for (int i = 0; i < 8; i++)
-			h = h << 8 | md[i];
 	return h ? h : 1;
 }
 

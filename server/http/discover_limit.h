@@ -7,7 +7,7 @@
  *    starts with the account's first counted lookup. A number already
  *    counted in the window is free to look up again, so a handset's
  *    periodic re-sync of the same address book costs nothing.
- * What is kept of a looked-up number is a 64-bit keyed hash (HMAC-SHA-256
+ * What is kept of a looked-up number is a 64-bit keyed hash (SipHash-2-4
  * under a key drawn at start and never stored), in memory only, dropped
  * when the window ends. A restart forgets all of it: every account starts
  * a fresh window (docs/decisions.md says why that is acceptable).
@@ -35,6 +35,9 @@ struct dlimit_config {
 /* 0 or -EINVAL (a bound out of range) / -ENOMEM / -EIO (no random key). */
 int dlimit_new(const struct dlimit_config *cfg, struct dlimit **out);
 void dlimit_free(struct dlimit *d);
+
+/* SipHash-2-4 of DATA under KEY (exposed for its test vectors). */
+uint64_t dlimit_siphash(const uint8_t key[16], const void *data, size_t len);
 
 /* The keyed hash under which NUMBER (a normalised E.164 string) is
  * counted; never 0. */
