@@ -32,11 +32,14 @@
  * and evhttp answers 413 to a larger Content-Length without reading it.
  *
  * Where it reads: the device (HA1) and whether a number has devices from
- * this thread's SQLite connection, as the provisioning calls do (indexed
- * lookups, about a microsecond each with the pages cached; measured in
- * docs/benchmarks.md); the live bindings from the registrar's in-memory
- * cache (server/sip/regcache.h, its lock held per number), or from the
- * store while the registrar has not loaded it yet.
+ * this thread's SQLite connection, as the provisioning calls do: indexed
+ * lookups, all of one request in one read snapshot (no write lock, so the
+ * registrar goes on; statement by statement, SQLite's file locking was
+ * most of the cost). A 1,000-number request holds this loop for a few
+ * milliseconds (docs/bench.md, "Contact discovery"). The live bindings
+ * come from the registrar's in-memory cache (server/sip/regcache.h, its
+ * lock held per number), or from the store while the registrar has not
+ * loaded it yet.
  */
 #include <arpa/inet.h>
 #include <errno.h>
