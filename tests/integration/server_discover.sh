@@ -9,7 +9,7 @@
 #   entries reported per entry, in order; unregistered numbers look like
 #   unknown ones; SHA-256 and MD5; no credentials -> 401 with both
 #   challenges; wrong password and unknown user -> 401; a replayed nc ->
-#   401; 1001 numbers -> 413; a Content-Length over 64 KiB -> 413 before
+#   401; a digest uri that is not the request's -> 400; 1001 numbers -> 413; a Content-Length over 64 KiB -> 413 before
 #   any body is sent; 1000 numbers in national form (~20 KiB, over the
 #   API's 4 KiB) -> 200; broken JSON -> 400; the request bucket and the
 #   daily cap on distinct numbers -> 429 with Retry-After, re-looking up
@@ -95,6 +95,8 @@ dc 1 --numbers "$NA" lookup replay
 first=$(head -n 1 "$TMPD/out")
 is "replayed nonce-count refused" '.status == 401' "$R"
 is "... after the same request passed" '.status == 200' "$first"
+dc 1 --numbers "$NA" wronguri
+is "digest uri other than the request's: 400" '.status == 400 and .body.error == "bad_authorization"'
 
 # --------------------------------------------------------- size limits
 python3 -c 'import json; print(json.dumps(["030 %07d" % i for i in range(1001)]))' > "$TMPD/n1001"

@@ -13,6 +13,8 @@ Actions:
   noauth      the same request without credentials
   wrongpass   credentials made with a wrong password
   replay      the last authenticated request again, same nonce and nc
+  wronguri    credentials whose digest uri is another path than the
+              request's (the response is right for that uri)
   rawbody     authenticated, the bytes of --body-file as the body
   bigcl       headers announcing --big-cl bytes and no body: the server
               must refuse before reading
@@ -96,19 +98,19 @@ class Client:
                 return p
         return None
 
-    def authorization(self, password):
+    def authorization(self, password, uri=PATH):
         ch = self.ch
         alg = ch.get("algorithm", "MD5").upper()
         self.nc += 1
         nc = "%08x" % self.nc
         cnonce = os.urandom(8).hex()
         ha1 = h(alg, "%s:%s:%s" % (self.a.user, ch["realm"], password))
-        ha2 = h(alg, "POST:%s" % PATH)
+        ha2 = h(alg, "POST:%s" % uri)
         resp = h(alg, "%s:%s:%s:%s:auth:%s" % (ha1, ch["nonce"], nc, cnonce,
                                                 ha2))
         return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
                 'algorithm=%s, qop=auth, nc=%s, cnonce="%s", response="%s"'
-                % (self.a.user, ch["realm"], ch["nonce"], PATH, alg, nc,
+                % (self.a.user, ch["realm"], ch["nonce"], uri, alg, nc,
                    cnonce, resp))
 
     def authed(self, body, password=None):
@@ -196,6 +198,11 @@ def main():
                 cl.ch, cl.nc = saved
             elif act == "replay":
                 r = cl.send(body, cl.last_auth)
+            elif act == "wronguri":
+                if cl.ch is None:
+                    cl.ch = cl.pick(cl.send(body)["challenges"])
+                    cl.nc = 0
+                r = cl.send(body, cl.authorization(a.password, "/v1/other"))
             elif act == "rawbody":
                 with open(a.body_file, "rb") as f:
                     r = cl.authed(f.read())
