@@ -227,6 +227,17 @@ int main(int argc, char **argv)
 	hc.client_prefix_v4 = cfg.client_prefix_v4;
 	hc.client_prefix_v6 = cfg.client_prefix_v6;
 	hc.metrics_on_https = cfg.metrics_on_https;
+	hc.discover_on_http = cfg.discover_on_http;
+	hc.discover_burst = cfg.discover_burst;
+	hc.discover_per_hour = cfg.discover_per_hour;
+	hc.discover_max_numbers_day = cfg.discover_max_numbers_day;
+	hc.discover_track_max = cfg.discover_track_max;
+	hc.default_country_code = cfg.default_country_code;
+	hc.digest_algorithms = cfg.digest_algorithms;
+	hc.nonce_ttl = cfg.nonce_ttl;
+	/* the one thing of the SIP side the HTTP API reads: whether a
+	 * number has a live binding (contact discovery's "voice") */
+	hc.regcache = sh.rc;
 	if (!is_off(cfg.http) || !is_off(cfg.https)) {
 		err = http_api_start(base, &hc, &api);
 		if (err) {

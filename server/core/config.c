@@ -89,6 +89,13 @@ static const struct opt opts[] = {
 	I(queue_max_body, 64, 16777216, "largest queued body, bytes (16384)"),
 	I(text_rate, 1, 1000000, "texts one sender may send per second, sustained (20)"),
 	I(text_burst, 1, 1000000, "... and in a burst (200)"),
+	/* contact discovery: docs/protocol.md, docs/operations.md */
+	S(default_country_code, 0, "CC", "country code for national numbers in discovery, e.g. 49 (none)"),
+	I(discover_on_http, 0, 1, "also serve contact discovery on the loopback HTTP listener (0)"),
+	I(discover_burst, 1, 100000, "discovery requests one account may make at once (10)"),
+	I(discover_per_hour, 1, 1000000, "discovery requests refilled per account per hour (60)"),
+	I(discover_max_numbers_day, 1, 10000000, "distinct numbers one account may look up per 24 h (5000)"),
+	I(discover_track_max, 1, 100000000, "looked-up number hashes kept in memory, all accounts (1000000)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -138,6 +145,10 @@ void config_defaults(struct config *c)
 	c->keepalive_interval = 30;
 	c->text_rate = 20;
 	c->text_burst = 200;
+	c->discover_burst = 10;
+	c->discover_per_hour = 60;
+	c->discover_max_numbers_day = 5000;
+	c->discover_track_max = 1000000;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

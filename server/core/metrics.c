@@ -29,7 +29,7 @@ static const char *const sip_methods[] = {
 
 static const char *const http_routes[] = {
 	"/v1/registrations", "/v1/registrations/verify", "/healthz",
-	"/metrics", "other",
+	"/metrics", "/v1/contacts/discover", "other",
 };
 #define HTTP_ROUTE_N ARRAY_LEN(http_routes)
 
@@ -83,6 +83,9 @@ static const struct {
 	{ "dataline_queue_puts_total", "items stored in the durable queue" },
 	{ "dataline_queue_acks_total", "deliveries acknowledged (one per item and target)" },
 	{ "dataline_queue_expired_total", "queue items removed unsent at their expiry" },
+	{ "dataline_discover_numbers_total", "well-formed numbers answered by contact discovery" },
+	{ "dataline_discover_limited_total", "contact discovery requests refused with 429 (rate or daily cap)" },
+	{ "dataline_discover_auth_failures_total", "contact discovery requests answered 401 (challenge, wrong password, stale or replayed nonce)" },
 };
 static const struct {
 	const char *name, *labels, *help;

@@ -86,6 +86,9 @@ enum metrics_counter {
 	METRICS_QUEUE_PUTS,           /* dataline_queue_puts_total */
 	METRICS_QUEUE_ACKS,           /* dataline_queue_acks_total (per target) */
 	METRICS_QUEUE_EXPIRED,        /* dataline_queue_expired_total */
+	METRICS_DISCOVER_NUMBERS,     /* dataline_discover_numbers_total */
+	METRICS_DISCOVER_LIMITED,     /* dataline_discover_limited_total */
+	METRICS_DISCOVER_AUTH_FAILURES, /* dataline_discover_auth_failures_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);

@@ -37,6 +37,7 @@ int store_schema_version(struct store *st, int *out)
 }
 
 int store_begin(struct store *st) { return STORE_CALL(st, begin); }
+int store_read_begin(struct store *st) { return STORE_CALL(st, read_begin); }
 int store_commit(struct store *st) { return STORE_CALL(st, commit); }
 int store_rollback(struct store *st) { return STORE_CALL(st, rollback); }
 

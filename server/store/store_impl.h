@@ -14,6 +14,7 @@ struct store_ops {
 	void (*close)(struct store *st);
 	int (*schema_version)(struct store *st, int *out);
 	int (*begin)(struct store *st);
+	int (*read_begin)(struct store *st);
 	int (*commit)(struct store *st);
 	int (*rollback)(struct store *st);
 
