@@ -1087,15 +1087,19 @@ class UA:
         ev["answer"] = int(code) if code != "silent" else code
         ev["answer_delay"] = delay
         self.emit(kind, **ev)
+        dn = (cpim_get(cp, "imdn.Disposition-Notification") or "") if cp else ""
+        imdn = (kind == "message" and accepted and self.a.imdn and mid and
+                "positive-delivery" in dn.lower())
+
+        def answer():  # the IMDN follows the answer, as on a handset
+            self.respond(m, int(code), key=key)
+            if imdn:
+                threading.Thread(target=self.send_imdn, args=(cp, mid), daemon=True).start()
         if code != "silent":
             if delay:
-                self.flow.call_later(delay, lambda: self.respond(m, int(code), key=key))
+                self.flow.call_later(delay, answer)
             else:
-                self.respond(m, int(code), key=key)
-        dn = (cpim_get(cp, "imdn.Disposition-Notification") or "") if cp else ""
-        if (kind == "message" and accepted and self.a.imdn and mid and
-                "positive-delivery" in dn.lower()):
-            threading.Thread(target=self.send_imdn, args=(cp, mid), daemon=True).start()
+                answer()
 
     def on_notify(self, m, ev):
         ss = m.get("subscription-state") or ""
