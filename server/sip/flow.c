@@ -30,6 +30,7 @@
 
 #include "sipd.h"
 #include "../core/metrics.h"
+#include "dataline/log.h"
 #include "dataline/hmap.h"
 
 #define FLOW_SHARDS 16
@@ -192,6 +193,8 @@ void flow_closed(struct flowtab *t, const struct sipd_flow *f)
 		hmap_remove(&sh->map, &e->node);
 		free(e);
 		metrics_inc(METRICS_FLOWS_DEAD);
+		log_info("sip: a %s flow closed: dead",
+			 f->tp == SIPD_TLS ? "TLS" : "TCP");
 	}
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -262,6 +265,9 @@ size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 					     e->ka_ms / 2) {
 				e->dead = 1;
 				dead++;
+				log_info("sip: a UDP flow went silent for %llu ms "
+					 "(keep-alive interval %u ms): dead",
+					 (unsigned long long)silent, e->ka_ms);
 				continue;
 			}
 			if (!e->outbound && !e->pinging && ndue < 64 &&

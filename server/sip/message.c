@@ -45,8 +45,10 @@
 #define MSG_ACCEPT "text/plain, message/cpim"
 #define MSG_DEDUP_MAX 512
 
-/* The number a Request-URI names, E.164. 0 or -EINVAL. */
-static int msg_recipient(const struct sip_msg *m, char out[E164_MAX])
+/* The number a Request-URI names, E.164 (or, for one-field clients, a
+ * device username standing for its number). 0 or -EINVAL. */
+static int msg_recipient(const struct sipd_shared *sh, const struct sip_msg *m,
+			 char out[E164_MAX])
 {
 	char user[64];
 	const char *p;
@@ -58,6 +60,8 @@ static int msg_recipient(const struct sip_msg *m, char out[E164_MAX])
 				     &n))
 			return -EINVAL;
 		p = user + 1;
+		if (p[0] != '+' && numbers_of_device(sh->numbers, p, out) == 0)
+			return 0;
 		if (p[0] != '+') {
 			/* sip:8613...@dom;user=phone: a global number
 			 * without its "+" (RFC 3261 s.19.1.6) */
@@ -229,7 +233,7 @@ void msg_handle(struct sipd_reply *r)
 		sipd_reply_simple(r, 403, "From Is Not Your Number");
 		return;
 	}
-	if (msg_recipient(m, to)) {
+	if (msg_recipient(w->sh, m, to)) {
 		sipd_reply_simple(r, 404, "Not A Phone Number");
 		return;
 	}

@@ -25,10 +25,19 @@ struct num_ent {
 	char (*dev)[STORE_USERNAME_MAX]; /* owned array of ndev names */
 };
 
+/* A device's number, by its username (one-field clients address each
+ * other by username). */
+struct dev_ent {
+	struct hmap_node node;
+	char username[STORE_USERNAME_MAX];
+	char number[STORE_NUMBER_MAX];
+};
+
 struct numbers {
 	struct {
 		pthread_mutex_t lock;
-		struct hmap map;
+		struct hmap map;     /* num_ent by number */
+		struct hmap devs;    /* dev_ent by username */
 	} shard[NUM_SHARDS];
 };
 
@@ -41,9 +50,13 @@ int numbers_new(struct numbers **out)
 		return -ENOMEM;
 	for (i = 0; i < NUM_SHARDS; i++) {
 		pthread_mutex_init(&t->shard[i].lock, NULL);
-		if (hmap_init(&t->shard[i].map, 256)) {
-			while (i--)
+		if (hmap_init(&t->shard[i].map, 256) ||
+		    hmap_init(&t->shard[i].devs, 256)) {
+			hmap_destroy(&t->shard[i].map);
+			while (i--) {
 				hmap_destroy(&t->shard[i].map);
+				hmap_destroy(&t->shard[i].devs);
+			}
 			free(t);
 			return -ENOMEM;
 		}
@@ -67,11 +80,19 @@ void numbers_free(struct numbers *t)
 			free(e->dev);
 			free(e);
 		}
+		hmap_for_each(&t->shard[i].devs, it, n) {
+			hmap_remove(&t->shard[i].devs, n);
+			free(HMAP_ENTRY(n, struct dev_ent, node));
+		}
 		hmap_destroy(&t->shard[i].map);
+		hmap_destroy(&t->shard[i].devs);
 		pthread_mutex_destroy(&t->shard[i].lock);
 	}
 	free(t);
 }
+
+static int numbers_dev_add(struct numbers *t, const char *username,
+			   const char *number);
 
 static int num_eq(const struct hmap_node *n, const void *key)
 {
@@ -128,6 +149,53 @@ int numbers_add(struct numbers *t, const char *number, const char *username)
 	}
 	strcpy(e->dev[e->ndev++], username);
 out:
+	pthread_mutex_unlock(&t->shard[i].lock);
+	if (!err && username)
+		err = numbers_dev_add(t, username, number);
+	return err;
+}
+
+static int dev_eq(const struct hmap_node *n, const void *key)
+{
+	return !strcmp(HMAP_ENTRY(n, struct dev_ent, node)->username, key);
+}
+
+static int numbers_dev_add(struct numbers *t, const char *username,
+			   const char *number)
+{
+	uint64_t h = hmap_hash_str(username);
+	int i = (int)(h % NUM_SHARDS), err = 0;
+	struct dev_ent *d;
+
+	pthread_mutex_lock(&t->shard[i].lock);
+	if (!hmap_find(&t->shard[i].devs, h, dev_eq, username)) {
+		d = calloc(1, sizeof(*d));
+		if (d) {
+			strcpy(d->username, username);
+			strcpy(d->number, number);
+			hmap_insert(&t->shard[i].devs, &d->node, h);
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&t->shard[i].lock);
+	return err;
+}
+
+int numbers_of_device(struct numbers *t, const char *username,
+		      char number[STORE_NUMBER_MAX])
+{
+	uint64_t h = hmap_hash_str(username);
+	int i = (int)(h % NUM_SHARDS), err = -ENOENT;
+	struct dev_ent *d;
+
+	pthread_mutex_lock(&t->shard[i].lock);
+	d = HMAP_ENTRY(hmap_find(&t->shard[i].devs, h, dev_eq, username),
+		       struct dev_ent, node);
+	if (d) {
+		strcpy(number, d->number);
+		err = 0;
+	}
 	pthread_mutex_unlock(&t->shard[i].lock);
 	return err;
 }

@@ -326,6 +326,9 @@ int numbers_load(struct numbers *t, struct store *st);
 /* Adds NUMBER (and its device USERNAME unless NULL). 0 or -errno. */
 int numbers_add(struct numbers *t, const char *number, const char *username);
 int numbers_has(struct numbers *t, const char *number);
+/* The number of the device USERNAME: 0 or -ENOENT. */
+int numbers_of_device(struct numbers *t, const char *username,
+		      char number[17]);
 /* Copies up to MAX device usernames of NUMBER into OUT; returns how many,
  * or -ENOENT for a number without an account. */
 int numbers_devices(struct numbers *t, const char *number,

@@ -43,6 +43,7 @@ ok "server_texts: namespaces up (sender, server, NAT router, recipient)"
 tt_exec "$TT_S" "$OUT/dataline-server" --var-dir "$DIR/var" \
   --sip-udp 0.0.0.0:5060 --sip-tcp 0.0.0.0:5060 --sip-tls off \
   --http 127.0.0.1:8080 --https off --workers 4 --keepalive-interval 3 \
+  --code-resend-interval 0 \
   --log-level debug >> "$DIR/server.log" 2>&1 &
 SPID=$!
 s_api() { # METHOD PATH [JSON] -> API_STATUS API_BODY
