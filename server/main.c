@@ -271,6 +271,10 @@ int main(int argc, char **argv)
 		}
 		nstarted++;
 	}
+	if ((err = reg_housekeep_start(&sh))) {
+		log_err("registrar housekeeping: %s", strerror(-err));
+		goto out;
+	}
 	for (i = 0; i < cfg.workers; i++) {
 		err = worker_run(&workers[i]);
 		if (err) {
@@ -289,6 +293,8 @@ out:
 	/* reverse order of creation */
 	for (i = nstarted - 1; i >= 0; i--)
 		worker_stop(&workers[i]);
+	if (shared)
+		reg_housekeep_stop(&sh);
 	for (i = nstarted - 1; i >= 0; i--) {
 		sipd_fini(&sips[i]);
 		worker_fini(&workers[i]);

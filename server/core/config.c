@@ -87,6 +87,7 @@ static const struct opt opts[] = {
 	I(text_expiry_days, 1, 3650, "days a queued text waits before it fails (30)"),
 	I(queue_max_per_recipient, 1, 10000000, "queued items per recipient and channel (1000)"),
 	I(queue_max_body, 64, 16777216, "largest queued body, bytes (16384)"),
+	I(udp_spread, 0, 1, "spread each UDP source over the workers by Call-ID (1)"),
 	I(text_rate, 1, 1000000, "texts one sender may send per second, sustained (20)"),
 	I(text_burst, 1, 1000000, "... and in a burst (200)"),
 	/* contact discovery: docs/protocol.md, docs/operations.md */
@@ -144,6 +145,7 @@ void config_defaults(struct config *c)
 	c->max_devices_per_number = 10;
 	c->keepalive_interval = 30;
 	c->text_rate = 20;
+	c->udp_spread = 1;
 	c->text_burst = 200;
 	c->discover_burst = 10;
 	c->discover_per_hour = 60;

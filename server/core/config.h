@@ -29,6 +29,7 @@ struct config {
 	int max_bindings_per_device;
 	int max_tcp_conns;
 	int max_tcp_conns_per_client;       /* per IPv4 address / IPv6 /64 */
+	int udp_spread;                     /* spread.c */
 	int text_rate, text_burst;          /* per sender (message.c) */
 	int keepalive_interval;             /* s: flows (server/sip/flow.c) */
 	int tcp_unauth_timeout;             /* s from accept to authenticate */

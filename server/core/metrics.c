@@ -66,6 +66,7 @@ static const struct {
 	{ "dataline_sip_requests_sent_total", "requests the server sent to devices (client transactions)" },
 	{ "dataline_sip_request_timeouts_total", "requests to devices that got no final answer (timer B/F)" },
 	{ "dataline_mailbox_full_total", "work not handed to another worker: its mailbox was full" },
+	{ "dataline_sip_udp_handed_over_total", "UDP datagrams handed to the worker their Call-ID hashes to" },
 	{ "dataline_sip_keepalives_total", "keep-alives answered (CRLF pings, STUN binding requests)" },
 	{ "dataline_sip_flows_dead_total", "flows found dead (closed, or silent past their keep-alive interval)" },
 	{ "dataline_texts_accepted_total", "texts stored (fsynced) and answered 202" },

@@ -69,6 +69,7 @@ enum metrics_counter {
 	METRICS_SIP_TXC_SENT,         /* dataline_sip_requests_sent_total */
 	METRICS_SIP_TXC_TIMEOUTS,     /* dataline_sip_request_timeouts_total */
 	METRICS_MAILBOX_FULL,         /* dataline_mailbox_full_total */
+	METRICS_UDP_SPREAD,           /* dataline_sip_udp_handed_over_total */
 	METRICS_KEEPALIVES,           /* dataline_sip_keepalives_total */
 	METRICS_FLOWS_DEAD,           /* dataline_sip_flows_dead_total */
 	METRICS_TEXTS_ACCEPTED,       /* dataline_texts_accepted_total (202, stored) */

@@ -24,7 +24,6 @@
 #include "../store/store.h"
 #include "dataline/log.h"
 
-#define GC_INTERVAL_S 10
 
 uint64_t sipd_now_ms(void)
 {
@@ -257,13 +256,6 @@ int sipd_check_ports(const struct config *cfg)
 	return err;
 }
 
-static void gc_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	reg_gc(arg);
-}
-
 /* Each worker sweeps its share of the flows once a second and pings the
  * UDP devices due a server keep-alive (flow.c, ping.c). */
 static void flow_cb(evutil_socket_t fd, short what, void *arg)
@@ -278,13 +270,6 @@ static void flow_cb(evutil_socket_t fd, short what, void *arg)
 			  (int64_t)time(NULL), sipd_ping_flow, w);
 	if (dead)
 		metrics_add(METRICS_FLOWS_DEAD, dead);
-}
-
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	reg_flush(arg);
 }
 
 /*
@@ -346,6 +331,12 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	err = deliver_init(w);
 	if (err)
 		goto fail;
+	w->spread = calloc((size_t)(sh->nworkers > 0 ? sh->nworkers : 1),
+			   sizeof(*w->spread));
+	if (!w->spread) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	sipd_tx_limits(w->tx, cfg);
 	if (!is_off(cfg->sip_udp) && (err = udp_open(w, cfg->sip_udp)))
 		goto fail;
@@ -364,24 +355,10 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 		}
 		event_add(w->flow_timer, &tv);
 	}
-	if (id == 0) {
-		struct timeval tv = { GC_INTERVAL_S, 0 };
-		w->gc_timer = event_new(base, -1, EV_PERSIST, gc_cb, w);
-		if (!w->gc_timer) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		event_add(w->gc_timer, &tv);
-		tv.tv_sec = REGCACHE_FLUSH_MS / 1000;
-		tv.tv_usec = (REGCACHE_FLUSH_MS % 1000) * 1000;
-		w->flush_timer = event_new(base, -1, EV_PERSIST, flush_cb, w);
-		if (!w->flush_timer) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		event_add(w->flush_timer, &tv);
+	/* checkpoints are the housekeeping thread's (regflush.c) */
+	store_autocheckpoint(w->store, 0);
+	if (id == 0)
 		reg_gc(w); /* also loads the bindings into memory */
-	}
 	return 0;
 fail:
 	sipd_fini(w);
@@ -395,16 +372,17 @@ void sipd_fini(struct sipd *w)
 		sipd_write_abort(w); /* nothing is open between batches */
 	if (w->store && w->sh)
 		reg_flush(w); /* refreshes still in memory (any worker's) */
-	if (w->flush_timer)
-		event_free(w->flush_timer);
-	w->flush_timer = NULL;
-	if (w->gc_timer)
-		event_free(w->gc_timer);
-	w->gc_timer = NULL;
 	if (w->flow_timer)
 		event_free(w->flow_timer);
 	w->flow_timer = NULL;
 	deliver_fini(w);
+	if (w->spread && w->sh) {
+		int i;
+		for (i = 0; i < w->sh->nworkers; i++)
+			free(w->spread[i]);
+	}
+	free(w->spread);
+	w->spread = NULL;
 	stream_close_all(w);
 	udp_close(w);
 	if (w->tx_timer)

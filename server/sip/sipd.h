@@ -113,6 +113,8 @@ struct sipd_shared {
 	struct queue *queue;             /* borrowed: the durable queue (texts,
 					    reports); set before the workers */
 	struct ratelimit *text_rl;       /* owned: texts per sender */
+	struct reg_housekeep *housekeep; /* owned: the registrar's background
+					    writes (regflush.c) */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
 	struct sipd_commit_hook hooks[SIPD_MAX_HOOKS]; /* set before the
@@ -139,10 +141,10 @@ struct sipd {
 	struct evconnlistener *tcp_lst;  /* owned, NULL if off */
 	struct evconnlistener *tls_lst;  /* owned, NULL if off */
 	struct stream_conn *conns;       /* owned list of open connections */
-	struct event *gc_timer;          /* owned: worker 0 expires bindings */
-	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
 	struct event *flow_timer;        /* owned: sweeps flows, pings */
 	struct dl_home *dl;              /* owned: deliveries homed here */
+	struct spread_batch **spread;    /* owned: per worker, datagrams of
+					    this burst for it (or NULL) */
 	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
 					    datagrams of rxcap + 1 bytes */
 	size_t rxcap;
@@ -208,6 +210,19 @@ void udp_close(struct sipd *w);
  * is queued and leaves with the burst's other answers (one sendmmsg). */
 int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 	     const char *buf, size_t len);
+
+/* The worker's UDP burst: one group commit, answers in one sendmmsg. */
+void udp_burst_begin(struct sipd *w);
+void udp_burst_end(struct sipd *w);
+
+/* spread.c: datagrams of one source spread over the workers by Call-ID. */
+/* The worker that handles BUF (W's own id when it stays). */
+int spread_target(const struct sipd *w, const char *buf, size_t len);
+/* Queues a copy for worker TO; 0 or -errno (then handle it here). */
+int spread_add(struct sipd *w, int to, const struct sipd_peer *peer,
+	       const char *buf, size_t len);
+/* Hands the queued batches over (end of a read burst). */
+void spread_flush(struct sipd *w);
 
 /* stream.c: TCP and TLS listeners and connections. */
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
@@ -419,6 +434,11 @@ void reg_gc(struct sipd *w);
 /* Writes the refreshes held in memory (write-behind) in one transaction.
  * Outside a read batch only. 0 or -errno. */
 int reg_flush(struct sipd *w);
+/* The housekeeping thread (regflush.c): write-behind, expiry, WAL
+ * checkpoints, off the event loops. Start once the workers exist; stop
+ * before they are torn down. */
+int reg_housekeep_start(struct sipd_shared *sh);
+void reg_housekeep_stop(struct sipd_shared *sh);
 
 /* auth.c: nonce-count replay tracker (RFC 7616 s.3.4.6, RFC 8760), at
  * most MAX entries (rounded to a multiple of its 64 shards). */

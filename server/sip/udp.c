@@ -155,7 +155,7 @@ static int udp_read_some(struct sipd *w, int fd)
 	struct mmsghdr mm[SIPD_UDP_RECV_BATCH];
 	struct iovec iov[SIPD_UDP_RECV_BATCH];
 	struct sipd_peer peer[SIPD_UDP_RECV_BATCH];
-	int i, n;
+	int i, n, to;
 
 	for (i = 0; i < SIPD_UDP_RECV_BATCH; i++) {
 		memset(&peer[i], 0, sizeof(peer[i]));
@@ -191,9 +191,25 @@ static int udp_read_some(struct sipd *w, int fd)
 			udp_stun(w, &peer[i], buf, len);
 			continue;
 		}
-		sipd_input(w, &peer[i], buf, len);
+		to = spread_target(w, buf, len);
+		if (to == w->id || spread_add(w, to, &peer[i], buf, len))
+			sipd_input(w, &peer[i], buf, len);
 	}
 	return n;
+}
+
+/* A burst: one group commit, and its answers in one sendmmsg. */
+void udp_burst_begin(struct sipd *w)
+{
+	w->out->queuing = 1;
+	sipd_batch_begin(w);
+}
+
+void udp_burst_end(struct sipd *w)
+{
+	sipd_batch_end(w); /* commit, then the held replies go out */
+	udp_out_flush(w);
+	w->out->queuing = 0;
 }
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -202,17 +218,15 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	int got = 0, n;
 
 	(void)what;
-	w->out->queuing = 1;
-	sipd_batch_begin(w);
+	udp_burst_begin(w);
 	while (got < UDP_BATCH &&
 	       (n = udp_read_some(w, fd)) > 0) {
 		got += n;
 		if (n < SIPD_UDP_RECV_BATCH)
 			break; /* drained */
 	}
-	sipd_batch_end(w); /* commit, then the held replies go out */
-	udp_out_flush(w);
-	w->out->queuing = 0;
+	spread_flush(w); /* the other workers' share of the burst */
+	udp_burst_end(w);
 }
 
 int udp_open(struct sipd *w, const char *hostport)

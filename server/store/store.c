@@ -39,6 +39,16 @@ int store_schema_version(struct store *st, int *out)
 int store_begin(struct store *st) { return STORE_CALL(st, begin); }
 int store_read_begin(struct store *st) { return STORE_CALL(st, read_begin); }
 int store_commit(struct store *st) { return STORE_CALL(st, commit); }
+int store_checkpoint(struct store *st)
+{
+	return STORE_CALL(st, checkpoint);
+}
+
+int store_autocheckpoint(struct store *st, int pages)
+{
+	return pages >= 0 ? STORE_CALL(st, autocheckpoint, pages) : -EINVAL;
+}
+
 int store_rollback(struct store *st) { return STORE_CALL(st, rollback); }
 
 int store_device_add(struct store *st, const struct store_device *dev)

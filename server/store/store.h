@@ -60,6 +60,12 @@ int store_begin(struct store *st);
 int store_read_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+/* Write-ahead log upkeep: copies what readers no longer need back into the
+ * database without waiting for them (SQLite's PASSIVE checkpoint), and
+ * sets after how many pages a commit on this connection does that itself
+ * (0: never; the server's loops leave it to a background thread). */
+int store_checkpoint(struct store *st);
+int store_autocheckpoint(struct store *st, int pages);
 
 /* ---------------------------------------------------------- accounts */
 

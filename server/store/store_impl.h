@@ -17,6 +17,8 @@ struct store_ops {
 	int (*read_begin)(struct store *st);
 	int (*commit)(struct store *st);
 	int (*rollback)(struct store *st);
+	int (*checkpoint)(struct store *st);
+	int (*autocheckpoint)(struct store *st, int pages);
 
 	int (*device_add)(struct store *st, const struct store_device *dev);
 	int (*device_get)(struct store *st, const char *username,

@@ -237,6 +237,26 @@ int store_sqlite_rollback(struct store *st)
 	return store_sqlite_txn(st, SQ_ROLLBACK, "rollback");
 }
 
+int store_sqlite_checkpoint(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
+					   SQLITE_CHECKPOINT_PASSIVE, NULL,
+					   NULL);
+
+	/* BUSY: a writer holds the lock now; the next round will do */
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0
+						    : sq_err(s, rc, "checkpoint");
+}
+
+int store_sqlite_autocheckpoint(struct store *st, int pages)
+{
+	struct store_sqlite *s = sq(st);
+	int rc = sqlite3_wal_autocheckpoint(s->db, pages);
+
+	return rc == SQLITE_OK ? 0 : sq_err(s, rc, "autocheckpoint");
+}
+
 static int store_sqlite_migrate(struct store_sqlite *s)
 {
 	char sql[96];
@@ -285,6 +305,8 @@ static const struct store_ops sqlite_ops = {
 	.read_begin = store_sqlite_read_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
+	.checkpoint = store_sqlite_checkpoint,
+	.autocheckpoint = store_sqlite_autocheckpoint,
 	.device_add = store_sqlite_device_add,
 	.device_get = store_sqlite_device_get,
 	.device_delete = store_sqlite_device_delete,

@@ -238,6 +238,8 @@ int store_sqlite_begin(struct store *st);
 int store_sqlite_read_begin(struct store *st);
 int store_sqlite_commit(struct store *st);
 int store_sqlite_rollback(struct store *st);
+int store_sqlite_checkpoint(struct store *st);
+int store_sqlite_autocheckpoint(struct store *st, int pages);
 int store_sqlite_device_add(struct store *st, const struct store_device *d);
 int store_sqlite_device_get(struct store *st, const char *username,
 		struct store_device *out);
