@@ -87,6 +87,13 @@ static const struct opt opts[] = {
 	I(text_expiry_days, 1, 3650, "days a queued text waits before it fails (30)"),
 	I(queue_max_per_recipient, 1, 10000000, "queued items per recipient and channel (1000)"),
 	I(queue_max_body, 64, 16777216, "largest queued body, bytes (16384)"),
+	/* presence: docs/presence.md */
+	I(presence_min_expires, 1, 86400, "shortest PUBLISH/SUBSCRIBE accepted, s (60)"),
+	I(presence_max_expires, 1, 604800, "longest PUBLISH/SUBSCRIBE granted, s (3600)"),
+	I(presence_max_publications, 1, 16777216, "device publications kept in memory (100000)"),
+	I(presence_max_subscriptions, 1, 16777216, "presence subscriptions, all watchers (100000)"),
+	I(presence_max_subs_per_watcher, 1, 1000000, "presence subscriptions per subscribing device (100)"),
+	S(probe_udp, 0, "ADDR:PORT", "netq probe reflector for registered devices (off)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -134,6 +141,12 @@ void config_defaults(struct config *c)
 	c->queue_max_body = 16384;
 	c->max_devices_per_number = 10;
 	c->keepalive_interval = 30;
+	c->presence_min_expires = 60;
+	c->presence_max_expires = 3600;
+	c->presence_max_publications = 100000;
+	c->presence_max_subscriptions = 100000;
+	c->presence_max_subs_per_watcher = 100;
+	strcpy(c->probe_udp, "off");
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

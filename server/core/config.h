@@ -54,6 +54,12 @@ struct config {
 	int text_expiry_days;               /* 30 */
 	int queue_max_per_recipient;        /* 1000 */
 	int queue_max_body;                 /* bytes, 16384 */
+	/* presence (issue 7): docs/presence.md, docs/operations.md */
+	int presence_min_expires, presence_max_expires; /* s: 60, 3600 */
+	int presence_max_publications;      /* devices' publications, 100000 */
+	int presence_max_subscriptions;     /* all watchers, 100000 */
+	int presence_max_subs_per_watcher;  /* per subscribing device, 100 */
+	char probe_udp[256];                /* netq probe reflector, "off" */
 };
 
 void config_defaults(struct config *c);

@@ -74,6 +74,7 @@ static const struct {
 	{ "dataline_queue_puts_total", "items stored in the durable queue" },
 	{ "dataline_queue_acks_total", "deliveries acknowledged (one per item and target)" },
 	{ "dataline_queue_expired_total", "queue items removed unsent at their expiry" },
+	{ "dataline_presence_notifies_total", "presence NOTIFYs sent to watchers" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -87,6 +88,8 @@ static const struct {
 	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
 	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
 	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
+	{ "dataline_presence_publications", "", "device presence publications held (PUBLISH)" },
+	{ "dataline_presence_subscriptions", "", "presence subscriptions held (SUBSCRIBE)" },
 };
 
 /*

@@ -17,6 +17,7 @@
 
 #include "sipd.h"
 #include "regcache.h"
+#include "../presence/reflector.h"
 #include "dataline/hostport.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
@@ -165,6 +166,11 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
 	if (!err)
 		err = flowtab_new(&sh->flows);
+	if (!err)
+		err = pres_shared_init(sh);
+	if (!err && !is_off(cfg->probe_udp))
+		err = reflector_new((size_t)cfg->presence_max_publications,
+				    (uint32_t)cfg->max_expires, &sh->refl);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -182,6 +188,9 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->cl = NULL;
 	flowtab_free(sh->flows);
 	sh->flows = NULL;
+	pres_shared_fini(sh);
+	reflector_free(sh->refl);
+	sh->refl = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -352,6 +361,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 		event_add(w->flush_timer, &tv);
 		reg_gc(w); /* also loads the bindings into memory */
 	}
+	err = pres_worker_init(w);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	sipd_fini(w);
@@ -365,6 +377,7 @@ void sipd_fini(struct sipd *w)
 		sipd_write_abort(w); /* nothing is open between batches */
 	if (w->store && w->sh)
 		reg_flush(w); /* refreshes still in memory (any worker's) */
+	pres_worker_fini(w);
 	if (w->flush_timer)
 		event_free(w->flush_timer);
 	w->flush_timer = NULL;

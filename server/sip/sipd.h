@@ -39,6 +39,9 @@ struct stream_conn;
 struct connlimit;
 struct mailbox;
 struct flowtab;
+struct presence;
+struct subtab;
+struct reflector;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -114,6 +117,10 @@ struct sipd_shared {
 	 * by main before any worker runs, read-only afterwards. */
 	struct sipd **workers;           /* borrowed array of nworkers */
 	int nworkers;
+	/* presence (issue 7): server/sip/presence_sip.h */
+	struct presence *pres;           /* owned: publications; locks inside */
+	struct subtab *subs;             /* owned: subscriptions; locks inside */
+	struct reflector *refl;          /* owned, NULL if --probe-udp off */
 };
 
 struct sipd {
@@ -151,6 +158,10 @@ struct sipd {
 	/* To tags: CSPRNG bytes drawn in bulk (dispatch.c) */
 	uint8_t rnd[512];
 	size_t rnd_used;
+	/* presence (issue 7) */
+	struct event *pres_timer;        /* owned: expiries, once a second */
+	struct event *probe_ev;          /* owned, worker 0: the reflector's
+					    socket (owns its fd), or NULL */
 };
 
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
@@ -361,6 +372,14 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
  * r->proven set) or -1 after answering. */
 int sipd_authenticate(struct sipd_reply *r, int proxy,
 		      struct store_device *dev);
+
+/* publish.c, subscribe.c (presence, issue 7; more in presence_sip.h) */
+void pres_publish_handle(struct sipd_reply *r);
+void pres_subscribe_handle(struct sipd_reply *r);
+int pres_shared_init(struct sipd_shared *sh);
+void pres_shared_fini(struct sipd_shared *sh);
+int pres_worker_init(struct sipd *w);
+void pres_worker_fini(struct sipd *w);
 
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);
