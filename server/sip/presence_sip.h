@@ -37,7 +37,5 @@ void pres_tick(struct sipd *w);
 /* probe.c: the netq probe reflector on worker 0 (--probe-udp). */
 int probe_open(struct sipd *w);
 void probe_close(struct sipd *w);
-/* R passed digest authentication: its source may use the reflector. */
-void probe_authenticated(const struct sipd_reply *r);
 
 #endif

@@ -144,7 +144,6 @@ void pres_publish_handle(struct sipd_reply *r)
 		return;
 	if (sipd_authenticate(r, 1, &dev))
 		return;
-	probe_authenticated(r);
 	if (pres_number_of(&m->ruri, num) || strcmp(num, dev.number) ||
 	    (sip_str_present(m->to.uri.user) &&
 	     (pres_number_of(&m->to.uri, num) || strcmp(num, dev.number)))) {

@@ -380,6 +380,9 @@ int pres_shared_init(struct sipd_shared *sh);
 void pres_shared_fini(struct sipd_shared *sh);
 int pres_worker_init(struct sipd *w);
 void pres_worker_fini(struct sipd *w);
+/* probe.c: R passed digest authentication: its source address may use
+ * the netq probe reflector (--probe-udp) for a while. */
+void probe_authenticated(const struct sipd_reply *r);
 
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);

@@ -578,7 +578,6 @@ void pres_subscribe_handle(struct sipd_reply *r)
 		return;
 	if (sipd_authenticate(r, 1, &dev))
 		return;
-	probe_authenticated(r);
 	if (pres_number_of(&m->ruri, num)) {
 		sipd_reply_simple(r, 404, "Not A Number");
 		return;
