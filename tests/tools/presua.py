@@ -104,6 +104,10 @@ class UA:
         self.number, self.user, self.password = number, user, password
         self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM
                                if tp == "tcp" else socket.SOCK_DGRAM)
+        if tp == "tcp":
+            self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:  # a fan-out burst of NOTIFYs must not overflow it
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.s.connect((host, port))
         self.lport = self.s.getsockname()[1]
         self.buf = b""

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../server/presence/presence.h"
+#include "../../server/presence/reflector.h"
 
 #define NUM "+8613800138000"
 
@@ -235,6 +236,47 @@ static void test_aggregate(void **state)
 	presence_free(p);
 }
 
+/* The reflector: only authenticated addresses, a burst then the rate,
+ * forgotten after ALLOW_S, bounded. */
+static void test_reflector(void **state)
+{
+	static const uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct reflector *r;
+	int i, n = 0;
+
+	(void)state;
+	assert_int_equal(reflector_new(1000, 60, &r), 0);
+	assert_int_equal(reflector_admit(r, a, 4, 1000), 0);
+	assert_int_equal(reflector_admit(r, NULL, 0, 1000), 0);
+	assert_int_equal(reflector_admit(r, a, 17, 1000), 0);
+	reflector_allow(r, a, 4, 1000);
+	reflector_allow(r, v6, 16, 1000);
+	assert_int_equal(reflector_admit(r, b, 4, 1000), 0);
+	assert_int_equal(reflector_admit(r, v6, 16, 1000), 1);
+	for (i = 0; i < 1000; i++)
+		n += reflector_admit(r, a, 4, 1000);
+	assert_int_equal(n, REFLECTOR_BURST);
+	/* one second later: REFLECTOR_RATE more */
+	n = 0;
+	for (i = 0; i < 100; i++)
+		n += reflector_admit(r, a, 4, 2000);
+	assert_int_equal(n, REFLECTOR_RATE);
+	/* past ALLOW_S without a new authentication: gone */
+	assert_int_equal(reflector_admit(r, a, 4, 1000 + 61000), 0);
+	assert_int_equal(reflector_count(r), 1);
+	reflector_free(r);
+
+	/* bounded: a full shard evicts its oldest */
+	assert_int_equal(reflector_new(16, 60, &r), 0);
+	for (i = 0; i < 1000; i++) {
+		uint8_t ip[4] = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i };
+		reflector_allow(r, ip, 4, (uint64_t)i);
+	}
+	assert_true(reflector_count(r) <= 2 * 16);
+	reflector_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_bound_and_one_per_device),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_reflector),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
