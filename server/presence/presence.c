@@ -172,6 +172,24 @@ out:
 	return err;
 }
 
+/* Calls FN for each live publication of NUMBER, under its shard's lock. */
+static void each_live(struct presence *p, const char *number, uint64_t now_ms,
+		      void (*fn)(void *arg, const struct presence_dev *d),
+		      void *arg)
+{
+	uint64_t h = hmap_hash_str(number);
+	struct pres_shard *s = shard_of(p, h);
+	struct hmap_node *n;
+
+	pthread_mutex_lock(&s->lock);
+	hmap_for_each_hash(&s->map, n, h) {
+		struct pres_ent *e = HMAP_ENTRY(n, struct pres_ent, node);
+		if (!strcmp(e->number, number) && e->d.expires_ms > now_ms)
+			fn(arg, &e->d);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* 1 if A's network is better than B's (see presence_figures). */
 static int dev_better(const struct presence_dev *a,
 		      const struct presence_dev *b)
@@ -196,66 +214,64 @@ static int dev_better(const struct presence_dev *a,
 	return a->published_ms > b->published_ms;
 }
 
+struct best_acc {
+	unsigned n;
+	struct presence_dev best;
+};
+
+static void best_cb(void *arg, const struct presence_dev *d)
+{
+	struct best_acc *a = arg;
+
+	if (!a->n++ || dev_better(d, &a->best))
+		a->best = *d;
+}
+
 int presence_figures(struct presence *p, const char *number, uint64_t now_ms,
 		     struct presence_view *out)
 {
-	const struct presence_dev *best = NULL;
-	struct presence_view v;
-	struct pres_shard *s;
-	struct hmap_node *n;
-	uint64_t h, age;
+	struct best_acc a;
+	uint64_t age;
 
 	if (!p || !number || !out)
 		return -EINVAL;
-	memset(&v, 0, sizeof(v));
-	h = hmap_hash_str(number);
-	s = shard_of(p, h);
-	pthread_mutex_lock(&s->lock);
-	hmap_for_each_hash(&s->map, n, h) {
-		struct pres_ent *e = HMAP_ENTRY(n, struct pres_ent, node);
-		if (strcmp(e->number, number) || e->d.expires_ms <= now_ms)
-			continue;
-		v.ndevices++;
-		if (!best || dev_better(&e->d, best))
-			best = &e->d;
-	}
-	if (best) {
-		memcpy(v.device, best->device, sizeof(v.device));
-		v.netq = best->netq;
-		v.published_ms = best->published_ms;
-		age = (now_ms - best->published_ms) / 1000 +
-		      (best->netq.have & PIDF_NETQ_AGE ? best->netq.age_s : 0);
-		v.age_s = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (!best)
+	a.n = 0;
+	each_live(p, number, now_ms, best_cb, &a);
+	if (!a.n)
 		return -ENOENT;
-	*out = v;
+	memset(out, 0, sizeof(*out));
+	out->ndevices = a.n;
+	memcpy(out->device, a.best.device, sizeof(out->device));
+	out->netq = a.best.netq;
+	out->published_ms = a.best.published_ms;
+	age = (now_ms - a.best.published_ms) / 1000 +
+	      (a.best.netq.have & PIDF_NETQ_AGE ? a.best.netq.age_s : 0);
+	out->age_s = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
 	return 0;
+}
+
+struct list_acc {
+	struct presence_dev *out;
+	size_t cap, n;
+};
+
+static void list_cb(void *arg, const struct presence_dev *d)
+{
+	struct list_acc *a = arg;
+
+	if (a->n < a->cap)
+		a->out[a->n++] = *d;
 }
 
 int presence_list(struct presence *p, const char *number, uint64_t now_ms,
 		  struct presence_dev *out, size_t cap, size_t *nout)
 {
-	struct pres_shard *s;
-	struct hmap_node *n;
-	size_t k = 0;
-	uint64_t h;
+	struct list_acc a = { out, cap, 0 };
 
 	if (!p || !number || (!out && cap) || !nout)
 		return -EINVAL;
-	h = hmap_hash_str(number);
-	s = shard_of(p, h);
-	pthread_mutex_lock(&s->lock);
-	hmap_for_each_hash(&s->map, n, h) {
-		struct pres_ent *e = HMAP_ENTRY(n, struct pres_ent, node);
-		if (strcmp(e->number, number) || e->d.expires_ms <= now_ms)
-			continue;
-		if (k < cap)
-			out[k++] = e->d;
-	}
-	pthread_mutex_unlock(&s->lock);
-	*nout = k;
+	each_live(p, number, now_ms, list_cb, &a);
+	*nout = a.n;
 	return 0;
 }
 

@@ -393,6 +393,29 @@ static void notify_send(struct sipd *w, const struct sub *s, const char *state,
 	metrics_inc(METRICS_PRESENCE_NOTIFIES);
 }
 
+/* Copies of subscriptions taken under the lock, to NOTIFY outside it. */
+struct sub_snaps {
+	struct sub *v;
+	size_t n, cap;
+};
+
+/* Appends a copy of S, its CSeq advanced for the NOTIFY about to go
+ * (lock held). 0 or -ENOMEM. */
+static int snap_push(struct sub_snaps *a, struct sub *s)
+{
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? 2 * a->cap : 16;
+		struct sub *nv = realloc(a->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = nc;
+	}
+	s->cseq++;
+	a->v[a->n++] = *s;
+	return 0;
+}
+
 static void state_active(char *out, size_t cap, uint64_t expires_ms,
 			 uint64_t now)
 {
@@ -404,10 +427,10 @@ static void state_active(char *out, size_t cap, uint64_t expires_ms,
 static void notify_local(struct sipd *w, const char *number)
 {
 	struct subtab *t = w->sh->subs;
-	struct sub *snap = NULL;
+	struct sub_snaps a = { NULL, 0, 0 };
 	struct hmap_node *n;
 	char body[PRES_MAX_BODY], state[64];
-	size_t cnt = 0, cap = 0, blen, i;
+	size_t blen, i;
 	uint64_t h = hmap_hash_str(number), now = sipd_now_ms();
 
 	if (pres_body(w, number, body, sizeof(body), &blen))
@@ -417,23 +440,15 @@ static void notify_local(struct sipd *w, const char *number)
 		struct sub *s = HMAP_ENTRY(n, struct sub, by_num);
 		if (strcmp(s->number, number) || s->flow.worker != w->id)
 			continue;
-		if (cnt == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct sub *ns = realloc(snap, nc * sizeof(*ns));
-			if (!ns)
-				break;
-			snap = ns;
-			cap = nc;
-		}
-		s->cseq++;
-		snap[cnt++] = *s;
+		if (snap_push(&a, s))
+			break;
 	}
 	pthread_mutex_unlock(&t->lock);
-	for (i = 0; i < cnt; i++) {
-		state_active(state, sizeof(state), snap[i].expires_ms, now);
-		notify_send(w, &snap[i], state, 0, body, blen);
+	for (i = 0; i < a.n; i++) {
+		state_active(state, sizeof(state), a.v[i].expires_ms, now);
+		notify_send(w, &a.v[i], state, 0, body, blen);
 	}
-	free(snap);
+	free(a.v);
 }
 
 struct notify_job {
@@ -666,10 +681,10 @@ static void expired_cb(void *arg, const char *number)
 static void subs_expire(struct sipd *w, uint64_t now)
 {
 	struct subtab *t = w->sh->subs;
-	struct sub *gone = NULL;
+	struct sub_snaps a = { NULL, 0, 0 };
 	struct hmap_iter it;
 	struct hmap_node *n;
-	size_t cnt = 0, cap = 0, i;
+	size_t i;
 	char body[PRES_MAX_BODY];
 	size_t blen;
 
@@ -678,24 +693,16 @@ static void subs_expire(struct sipd *w, uint64_t now)
 		struct sub *s = HMAP_ENTRY(n, struct sub, by_tag);
 		if (s->flow.worker != w->id || s->expires_ms > now)
 			continue;
-		if (cnt == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			struct sub *ns = realloc(gone, nc * sizeof(*ns));
-			if (!ns)
-				break;
-			gone = ns;
-			cap = nc;
-		}
-		s->cseq++;
-		gone[cnt++] = *s;
+		if (snap_push(&a, s))
+			break;
 		sub_drop(t, s);
 	}
 	pthread_mutex_unlock(&t->lock);
-	for (i = 0; i < cnt; i++)
-		if (pres_body(w, gone[i].number, body, sizeof(body), &blen) == 0)
-			notify_send(w, &gone[i], "terminated;reason=timeout", 1,
+	for (i = 0; i < a.n; i++)
+		if (pres_body(w, a.v[i].number, body, sizeof(body), &blen) == 0)
+			notify_send(w, &a.v[i], "terminated;reason=timeout", 1,
 				    body, blen);
-	free(gone);
+	free(a.v);
 }
 
 void pres_tick(struct sipd *w)
