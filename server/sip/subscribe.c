@@ -460,7 +460,10 @@ static void notify_job_cb(void *arg)
 {
 	struct notify_job *j = arg;
 
-	notify_local(j->w, j->number);
+	/* mailbox_free() runs what is left after sipd_fini(): nothing to
+	 * send with then (its buffers are gone) */
+	if (j->w->txbuf)
+		notify_local(j->w, j->number);
 	free(j);
 }
 
@@ -530,7 +533,8 @@ static void our_contact(const struct sipd_reply *r, const char *number,
 }
 
 /* An in-dialog SUBSCRIBE: refresh or end (Expires 0). */
-static void subscribe_refresh(struct sipd_reply *r, uint32_t expires)
+static void subscribe_refresh(struct sipd_reply *r, uint32_t expires,
+			      const char *watcher)
 {
 	struct subtab *t = r->w->sh->subs;
 	char tag[20], state[64], body[PRES_MAX_BODY];
@@ -544,6 +548,8 @@ static void subscribe_refresh(struct sipd_reply *r, uint32_t expires)
 	}
 	pthread_mutex_lock(&t->lock);
 	s = sub_by_tag(t, tag, r->req->call_id);
+	if (s && strcmp(s->watcher, watcher))
+		s = NULL; /* another device's dialog: not ours to touch */
 	if (s) {
 		/* the refresh's flow is the live one (a stream may have been
 		 * reopened): NOTIFYs follow it */
@@ -606,7 +612,7 @@ void pres_subscribe_handle(struct sipd_reply *r)
 		return;
 	}
 	if (sip_str_present(m->to.tag)) {
-		subscribe_refresh(r, expires);
+		subscribe_refresh(r, expires, dev.username);
 		return;
 	}
 	sip_list_init(&it, m, SIP_HDR_CONTACT);

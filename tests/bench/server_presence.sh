@@ -38,7 +38,10 @@ One PUBLISH of new figures for a number watched by $W subscriptions
 ($S client sockets of one watcher device, Python clients on the same
 machine answering every NOTIFY 200): time from sending the PUBLISH to
 receiving the last of the $W NOTIFYs, median of $R publishes
-(min / max beside it). dataline-server with --workers 2.
+(min / max beside it). dataline-server with --workers 2. The Python
+client is part of the figure: over UDP it reads and answers one datagram
+per system call, over TCP many NOTIFYs per read, which is at least part
+of the gap between the rows (not yet measured apart).
 
 | transport | watchers | sockets | median ms | min ms | max ms |
 | --- | --- | --- | --- | --- | --- |

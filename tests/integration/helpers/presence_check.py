@@ -156,6 +156,10 @@ n = b.wait_notify(3, lambda n: n["state"].startswith("terminated"))
 check("fetch (Expires: 0) -> 200 then NOTIFY terminated;reason=timeout",
       st == 200 and n and n["state"] == "terminated;reason=timeout", (st, n))
 
+# another device cannot touch B's dialog even knowing its identifiers
+st, m, _ = a1.subscribe(num_a, 0, call_id=cid, to_tag=b.dialogs[cid])
+check("another device's in-dialog SUBSCRIBE -> 481", st == 481, st)
+
 # unsubscribe in the dialog
 st, m, _ = b.subscribe(num_a, 0, call_id=cid, to_tag=b.dialogs[cid])
 n = b.wait_notify(3, lambda n: n["call_id"] == cid)
