@@ -380,6 +380,9 @@ int pres_shared_init(struct sipd_shared *sh);
 void pres_shared_fini(struct sipd_shared *sh);
 int pres_worker_init(struct sipd *w);
 void pres_worker_fini(struct sipd *w);
+/* subscribe.c: NUMBER gained or lost a live binding: its watchers, if
+ * any, get a NOTIFY (a device's <basic> may have changed). */
+void pres_bindings_changed(struct sipd *w, const char *number);
 /* probe.c: R passed digest authentication: its source address may use
  * the netq probe reflector (--probe-udp) for a while. */
 void probe_authenticated(const struct sipd_reply *r);

@@ -25,8 +25,8 @@
  * subscription silently (RFC 6665 s.4.2.2).
  *
  * When: on SUBSCRIBE; when the watched number's presence changes (a
- * PUBLISH with figures, a removal, a publication expiring); at the
- * subscription's end (timeout). Body: PIDF over the number's devices, one
+ * PUBLISH with figures, a removal, a publication expiring, a REGISTER
+ * that adds or removes a binding); at the subscription's end (timeout). Body: PIDF over the number's devices, one
  * tuple per device that has a live binding or publication (its id a hash
  * of the device, never its username), <basic> open while it has a live
  * binding or an open publication, and the device's netq figures with
@@ -488,6 +488,27 @@ void pres_changed(struct sipd *w, const char *number)
 			free(j);
 		}
 	}
+}
+
+void pres_bindings_changed(struct sipd *w, const char *number)
+{
+	struct subtab *t = w->sh->subs;
+	struct hmap_node *n;
+	uint64_t h = hmap_hash_str(number);
+	int watched = 0;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	hmap_for_each_hash(&t->by_num, n, h) {
+		if (!strcmp(HMAP_ENTRY(n, struct sub, by_num)->number, number)) {
+			watched = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (watched)
+		pres_changed(w, number);
 }
 
 /* ------------------------------------------------------------ SUBSCRIBE */

@@ -168,6 +168,26 @@ check("unsubscribe in the dialog -> 200 + NOTIFY terminated",
 st, m, _ = b.subscribe(num_a, 60, call_id=cid, to_tag="nosuchtag")
 check("SUBSCRIBE refresh of an unknown dialog -> 481", st == 481, st)
 
+# registration gone: with no publication left, A1's unregistering leaves
+# A with no device (one closed tuple); registering again opens it
+st, m = a1.publish(60, rate_kbps=5, link="up")
+e1 = header(m, "SIP-ETag")
+b2 = UA(port, num_b, ub, pb)
+st, m, cid3 = b2.subscribe(num_a, 60)
+b2.wait_notify(3)
+st, m = a1.publish(0, etag=e1)
+b2.wait_notify(3)
+st, _ = a1.register(0)
+n = b2.wait_notify(3)
+check("REGISTER removing A's last binding -> NOTIFY closed",
+      st == 200 and n and len(n["tuples"]) == 1 and
+      n["tuples"][0]["basic"] == "closed", (st, n))
+st, _ = a1.register(300)
+n = b2.wait_notify(3)
+check("REGISTER adding a binding -> NOTIFY open",
+      st == 200 and n and n["tuples"][0]["basic"] == "open", (st, n))
+st, m, _ = b2.subscribe(num_a, 0, call_id=cid3, to_tag=b2.dialogs[cid3])
+
 # a watcher whose NOTIFY is answered 481 loses its subscription
 c = UA(port, num_b, ub, pb)
 st, m, cid2 = c.subscribe(num_a, 60)
