@@ -392,6 +392,7 @@ void sipd_fini(struct sipd *w)
 	if (w->tx_timer)
 		event_free(w->tx_timer);
 	w->tx_timer = NULL;
+	sipd_txc_abort_all(w);
 	if (w->tx)
 		metrics_gauge_add(METRICS_SIP_TRANSACTIONS,
 				  -(int64_t)w->tx_seen.count);

@@ -39,6 +39,7 @@ struct stream_conn;
 struct connlimit;
 struct mailbox;
 struct flowtab;
+struct txc_ctx;
 struct presence;
 struct subtab;
 struct reflector;
@@ -162,6 +163,8 @@ struct sipd {
 	struct event *pres_timer;        /* owned: expiries, once a second */
 	struct event *probe_ev;          /* owned, worker 0: the reflector's
 					    socket (owns its fd), or NULL */
+	struct txc_ctx *txc_live;        /* owned: callbacks of the client
+					    transactions still open (txc.c) */
 };
 
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
@@ -325,6 +328,9 @@ int sipd_branch_for(const struct sipd *w, char *out, size_t cap);
 int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
 		  const char *method, const char *branch, const char *buf,
 		  size_t len, sipd_txc_cb cb, void *arg);
+/* Shutdown: runs every pending callback with 503 (before the tx table
+ * is freed, which would drop them silently). */
+void sipd_txc_abort_all(struct sipd *w);
 /* A response arrived: hand it to the worker's client transactions. */
 void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
 		      const struct sip_msg *m);
