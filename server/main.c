@@ -27,6 +27,7 @@
 #include "core/fdbudget.h"
 #include "core/metrics.h"
 #include "core/tls.h"
+#include "core/mailbox.h"
 #include "core/worker.h"
 #include "sip/sipd.h"
 #include "http/http_api.h"
@@ -291,22 +292,39 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	/* reverse order of creation */
+	/*
+	 * Shutdown order: the loops stop; the background writers stop; the
+	 * durable queue finishes what was submitted (its callbacks post to
+	 * the workers' mailboxes, which still exist); the mailboxes are run
+	 * dry while the SIP sides still exist (held 202s go out); only then
+	 * are the SIP sides torn down, and what they post meanwhile is only
+	 * freed (sipd_closing). Texts not yet delivered stay in the queue.
+	 */
+	if (shared)
+		atomic_store(&sh.stopping, 1);
 	for (i = nstarted - 1; i >= 0; i--)
 		worker_stop(&workers[i]);
 	if (shared)
 		reg_housekeep_stop(&sh);
-	for (i = nstarted - 1; i >= 0; i--) {
+	if (api)
+		http_api_free(api);
+	api = NULL;
+	queue_close(queue); /* runs what its users submitted */
+	queue = NULL;
+	for (int more = 1; more;)
+		for (more = 0, i = 0; i < nstarted; i++)
+			more |= mailbox_drain(workers[i].mb) > 0;
+	if (shared)
+		atomic_store(&sh.closing, 1);
+	for (i = nstarted - 1; i >= 0; i--)
 		sipd_fini(&sips[i]);
+	for (i = nstarted - 1; i >= 0; i--)
 		worker_fini(&workers[i]);
-	}
 	free(sipp);
 	free(sips);
 	free(workers);
-	if (api)
-		http_api_free(api);
 	if (shared)
 		sipd_shared_fini(&sh);
-	queue_close(queue); /* after its users; runs what they submitted */
 	if (ev_hup)
 		event_free(ev_hup);
 	if (ev_int)

@@ -97,6 +97,13 @@ static const struct opt opts[] = {
 	I(discover_per_hour, 1, 1000000, "discovery requests refilled per account per hour (60)"),
 	I(discover_max_numbers_day, 1, 10000000, "distinct numbers one account may look up per 24 h (5000)"),
 	I(discover_track_max, 1, 100000000, "looked-up number hashes kept in memory, all accounts (1000000)"),
+	/* presence: docs/presence.md */
+	I(presence_min_expires, 1, 86400, "shortest PUBLISH/SUBSCRIBE accepted, s (60)"),
+	I(presence_max_expires, 1, 604800, "longest PUBLISH/SUBSCRIBE granted, s (3600)"),
+	I(presence_max_publications, 1, 16777216, "device publications kept in memory (100000)"),
+	I(presence_max_subscriptions, 1, 16777216, "presence subscriptions, all watchers (100000)"),
+	I(presence_max_subs_per_watcher, 1, 1000000, "presence subscriptions per subscribing device (100)"),
+	S(probe_udp, 0, "ADDR:PORT", "netq probe reflector for registered devices (off)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -151,6 +158,12 @@ void config_defaults(struct config *c)
 	c->discover_per_hour = 60;
 	c->discover_max_numbers_day = 5000;
 	c->discover_track_max = 1000000;
+	c->presence_min_expires = 60;
+	c->presence_max_expires = 3600;
+	c->presence_max_publications = 100000;
+	c->presence_max_subscriptions = 100000;
+	c->presence_max_subs_per_watcher = 100;
+	strcpy(c->probe_udp, "off");
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

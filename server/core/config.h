@@ -63,6 +63,12 @@ struct config {
 	int discover_max_numbers_day;       /* distinct numbers per 24 h, 5000 */
 	int discover_track_max;             /* hashes kept in memory, 1000000 */
 	char default_country_code[8];       /* "" = national forms refused */
+	/* presence (issue 7): docs/presence.md, docs/operations.md */
+	int presence_min_expires, presence_max_expires; /* s: 60, 3600 */
+	int presence_max_publications;      /* devices' publications, 100000 */
+	int presence_max_subscriptions;     /* all watchers, 100000 */
+	int presence_max_subs_per_watcher;  /* per subscribing device, 100 */
+	char probe_udp[256];                /* netq probe reflector, "off" */
 };
 
 void config_defaults(struct config *c);

@@ -109,6 +109,11 @@ void mailbox_free(struct mailbox *mb)
 	free(mb);
 }
 
+size_t mailbox_drain(struct mailbox *mb)
+{
+	return mb_drain(mb);
+}
+
 int mailbox_post(struct mailbox *mb, mailbox_fn fn, void *arg)
 {
 	uint64_t one = 1;

@@ -30,6 +30,9 @@ void mailbox_free(struct mailbox *mb);
 /* Queues FN(ARG) from any thread. 0, or -EAGAIN when full (the caller
  * still owns ARG). */
 int mailbox_post(struct mailbox *mb, mailbox_fn fn, void *arg);
+/* Runs what is queued now on the caller's thread (the owner's loop must
+ * have stopped). Returns how many ran. */
+size_t mailbox_drain(struct mailbox *mb);
 /* Messages delivered and refused (full) so far. */
 void mailbox_stats(struct mailbox *mb, uint64_t *delivered, uint64_t *full);
 

@@ -87,6 +87,7 @@ static const struct {
 	{ "dataline_discover_numbers_total", "well-formed numbers answered by contact discovery" },
 	{ "dataline_discover_limited_total", "contact discovery requests refused with 429 (rate or daily cap)" },
 	{ "dataline_discover_auth_failures_total", "contact discovery requests answered 401 (challenge, wrong password, stale or replayed nonce)" },
+	{ "dataline_presence_notifies_total", "presence NOTIFYs sent to watchers" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -100,6 +101,8 @@ static const struct {
 	{ "dataline_connections", "{transport=\"tcp\"}", "open SIP connections" },
 	{ "dataline_connections", "{transport=\"tls\"}", "open SIP connections" },
 	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
+	{ "dataline_presence_publications", "", "device presence publications held (PUBLISH)" },
+	{ "dataline_presence_subscriptions", "", "presence subscriptions held (SUBSCRIBE)" },
 };
 
 /*

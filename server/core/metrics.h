@@ -90,6 +90,7 @@ enum metrics_counter {
 	METRICS_DISCOVER_NUMBERS,     /* dataline_discover_numbers_total */
 	METRICS_DISCOVER_LIMITED,     /* dataline_discover_limited_total */
 	METRICS_DISCOVER_AUTH_FAILURES, /* dataline_discover_auth_failures_total */
+	METRICS_PRESENCE_NOTIFIES,    /* dataline_presence_notifies_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
@@ -106,6 +107,8 @@ enum metrics_gauge {
 	METRICS_CONNECTIONS_TCP,      /* dataline_connections{transport="tcp"} */
 	METRICS_CONNECTIONS_TLS,      /* dataline_connections{transport="tls"} */
 	METRICS_SIP_TRANSACTIONS,     /* dataline_sip_transactions (UDP server) */
+	METRICS_PRESENCE_PUBLICATIONS, /* dataline_presence_publications */
+	METRICS_PRESENCE_SUBSCRIPTIONS, /* dataline_presence_subscriptions */
 	METRICS_GAUGE__N
 };
 void metrics_gauge_set(enum metrics_gauge g, int64_t v);

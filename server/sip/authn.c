@@ -189,6 +189,7 @@ int sipd_authenticate(struct sipd_reply *r, int proxy,
 	r->proven = 1;
 	if (r->peer->conn)
 		stream_trust(r->peer->conn);
+	probe_authenticated(r); /* its address may use the probe reflector */
 	return 0;
 }
 

@@ -97,7 +97,8 @@ static int dl_home_of(const struct sipd_shared *sh, const char *number)
  * state that must not be lost: a delivery result or a queue answer). */
 static void dl_post(struct sipd_shared *sh, int i, mailbox_fn fn, void *arg)
 {
-	while (mailbox_post(sh->workers[i]->mb, fn, arg) == -EAGAIN) {
+	while (mailbox_post(sh->workers[i]->mb, fn, arg) == -EAGAIN &&
+	       !atomic_load(&sh->stopping)) {
 		struct timespec ts = { 0, 1000000 };
 		metrics_inc(METRICS_MAILBOX_FULL);
 		nanosleep(&ts, NULL);
@@ -112,8 +113,12 @@ static int dl_num_eq(const struct hmap_node *n, const void *key)
 static struct dl_num *dl_num_get(struct sipd *w, const char *number)
 {
 	uint64_t h = hmap_hash_str(number);
-	struct dl_num *d = HMAP_ENTRY(hmap_find(&w->dl->nums, h, dl_num_eq,
-						number), struct dl_num, node);
+	struct dl_num *d;
+
+	if (!w->dl || sipd_closing(w))
+		return NULL; /* shutting down: the rows stay for next time */
+	d = HMAP_ENTRY(hmap_find(&w->dl->nums, h, dl_num_eq, number),
+		       struct dl_num, node);
 	if (d)
 		return d;
 	d = calloc(1, sizeof(*d));
@@ -235,6 +240,11 @@ static void dl_send(void *arg)
 	struct dl_job *j = arg;
 	struct sipd *w = j->home->sh->workers[j->f.worker];
 	const struct config *cfg = w->sh->cfg;
+
+	if (sipd_closing(w)) {
+		free(j);
+		return;
+	}
 	char from[300], to[300], tag[17], cid[33], branch[64];
 	struct sipd_request rq;
 	struct sip_buf b;
@@ -648,6 +658,10 @@ static void dl_due_home(void *arg)
 	struct dl_find fd;
 	int i, n, reachable = 0;
 
+	if (sipd_closing(w)) {
+		free(u);
+		return;
+	}
 	if (u->target[0]) {
 		reachable = dl_find_flow(w->sh, u->number, u->target, &fd) == 0;
 	} else {

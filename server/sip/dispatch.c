@@ -51,6 +51,8 @@ static const struct sipd_handler handlers[] = {
 	{ SIP_METHOD_CANCEL, no_dialog_handle, H_NO_REQUIRE },
 	{ SIP_METHOD_BYE, no_dialog_handle, 0 },
 	{ SIP_METHOD_MESSAGE, msg_handle, H_TEL_URI },
+	{ SIP_METHOD_PUBLISH, pres_publish_handle, 0 },
+	{ SIP_METHOD_SUBSCRIBE, pres_subscribe_handle, 0 },
 };
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 

@@ -105,6 +105,11 @@ static void msg_put_reply(void *arg)
 	struct sipd_reply r;
 	struct sip_msg m;
 
+	if (sipd_closing(mp->w)) {
+		sipd_deferred_free(mp->d);
+		free(mp);
+		return;
+	}
 	log_debug("text %lld from worker %d for %s: %d", (long long)mp->id,
 		  mp->w->id, mp->recipient, mp->err);
 	if (sipd_deferred_open(mp->d, &m, &r) == 0) {
@@ -146,7 +151,8 @@ static void msg_put_done(void *arg, const struct queue_result *res)
 
 	mp->err = res->err;
 	mp->id = res->id;
-	while (mailbox_post(mp->w->mb, msg_put_reply, mp) == -EAGAIN) {
+	while (mailbox_post(mp->w->mb, msg_put_reply, mp) == -EAGAIN &&
+	       !atomic_load(&mp->w->sh->stopping)) {
 		/* the worker is swamped; the writer waits for it rather than
 		 * lose an answer whose text is already on disk */
 		struct timespec ts = { 0, 1000000 };

@@ -492,6 +492,8 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 		goto fail_logged;
 	if (delta)
 		metrics_gauge_add(METRICS_REGISTRATIONS, delta);
+	if (delta)
+		pres_bindings_changed(w, dev->number); /* watchers: open/closed */
 	return 200;
 refuse:
 	/* nothing written by this request; the transaction stays open for

@@ -17,6 +17,7 @@
 
 #include "sipd.h"
 #include "regcache.h"
+#include "../presence/reflector.h"
 #include "dataline/hostport.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
@@ -187,6 +188,11 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 				    &sh->text_rl);
 	if (!err)
 		err = shared_load_numbers(sh);
+	if (!err)
+		err = pres_shared_init(sh);
+	if (!err && !is_off(cfg->probe_udp))
+		err = reflector_new((size_t)cfg->presence_max_publications,
+				    (uint32_t)cfg->max_expires, &sh->refl);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -208,6 +214,9 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->numbers = NULL;
 	ratelimit_free(sh->text_rl);
 	sh->text_rl = NULL;
+	pres_shared_fini(sh);
+	reflector_free(sh->refl);
+	sh->refl = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -359,6 +368,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	store_autocheckpoint(w->store, 0);
 	if (id == 0)
 		reg_gc(w); /* also loads the bindings into memory */
+	err = pres_worker_init(w);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	sipd_fini(w);
@@ -372,6 +384,7 @@ void sipd_fini(struct sipd *w)
 		sipd_write_abort(w); /* nothing is open between batches */
 	if (w->store && w->sh)
 		reg_flush(w); /* refreshes still in memory (any worker's) */
+	pres_worker_fini(w);
 	if (w->flow_timer)
 		event_free(w->flow_timer);
 	w->flow_timer = NULL;
@@ -388,6 +401,7 @@ void sipd_fini(struct sipd *w)
 	if (w->tx_timer)
 		event_free(w->tx_timer);
 	w->tx_timer = NULL;
+	sipd_txc_abort_all(w);
 	if (w->tx)
 		metrics_gauge_add(METRICS_SIP_TRANSACTIONS,
 				  -(int64_t)w->tx_seen.count);

@@ -42,6 +42,10 @@ struct flowtab;
 struct numbers;
 struct queue;
 struct ratelimit;
+struct txc_ctx;
+struct presence;
+struct subtab;
+struct reflector;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -124,6 +128,14 @@ struct sipd_shared {
 	 * by main before any worker runs, read-only afterwards. */
 	struct sipd **workers;           /* borrowed array of nworkers */
 	int nworkers;
+	/* Shutdown (main.c): STOPPING once the loops stop (nobody waits for
+	 * a full mailbox any more); CLOSING once the workers' SIP sides are
+	 * being torn down (a mailbox message then only frees its argument). */
+	atomic_int stopping, closing;
+	/* presence (issue 7): server/sip/presence_sip.h */
+	struct presence *pres;           /* owned: publications; locks inside */
+	struct subtab *subs;             /* owned: subscriptions; locks inside */
+	struct reflector *refl;          /* owned, NULL if --probe-udp off */
 };
 
 struct sipd {
@@ -162,6 +174,12 @@ struct sipd {
 	/* To tags: CSPRNG bytes drawn in bulk (dispatch.c) */
 	uint8_t rnd[512];
 	size_t rnd_used;
+	/* presence (issue 7) */
+	struct event *pres_timer;        /* owned: expiries, once a second */
+	struct event *probe_ev;          /* owned, worker 0: the reflector's
+					    socket (owns its fd), or NULL */
+	struct txc_ctx *txc_live;        /* owned: callbacks of the client
+					    transactions still open (txc.c) */
 };
 
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
@@ -349,6 +367,12 @@ int numbers_of_device(struct numbers *t, const char *username,
 int numbers_devices(struct numbers *t, const char *number,
 		    char (*out)[64], int max);
 
+/* 1 when mailbox work must not run (see sipd_shared.closing). */
+static inline int sipd_closing(const struct sipd *w)
+{
+	return atomic_load(&w->sh->closing);
+}
+
 /* The peer blob a client transaction keeps for FLOW. */
 void sipd_txn_blob(const struct sipd_flow *f, void *out, size_t *len);
 
@@ -364,6 +388,9 @@ int sipd_branch_for(const struct sipd *w, char *out, size_t cap);
 int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
 		  const char *method, const char *branch, const char *buf,
 		  size_t len, sipd_txc_cb cb, void *arg);
+/* Shutdown: runs every pending callback with 503 (before the tx table
+ * is freed, which would drop them silently). */
+void sipd_txc_abort_all(struct sipd *w);
 /* A response arrived: hand it to the worker's client transactions. */
 void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
 		      const struct sip_msg *m);
@@ -424,6 +451,19 @@ void msg_handle(struct sipd_reply *r);
 void deliver_kick(struct sipd_shared *sh, const char *number);
 int deliver_init(struct sipd *w);
 void deliver_fini(struct sipd *w);
+/* publish.c, subscribe.c (presence, issue 7; more in presence_sip.h) */
+void pres_publish_handle(struct sipd_reply *r);
+void pres_subscribe_handle(struct sipd_reply *r);
+int pres_shared_init(struct sipd_shared *sh);
+void pres_shared_fini(struct sipd_shared *sh);
+int pres_worker_init(struct sipd *w);
+void pres_worker_fini(struct sipd *w);
+/* subscribe.c: NUMBER gained or lost a live binding: its watchers, if
+ * any, get a NOTIFY (a device's <basic> may have changed). */
+void pres_bindings_changed(struct sipd *w, const char *number);
+/* probe.c: R passed digest authentication: its source address may use
+ * the netq probe reflector (--probe-udp) for a while. */
+void probe_authenticated(const struct sipd_reply *r);
 
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);

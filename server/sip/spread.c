@@ -100,6 +100,10 @@ static void spread_run(void *arg)
 	struct sipd *w = b->dst;
 	unsigned i;
 
+	if (sipd_closing(w)) {
+		free(b);
+		return;
+	}
 	udp_burst_begin(w);
 	for (i = 0; i < b->n; i++)
 		sipd_input(w, &b->d[i].peer, b->data + b->d[i].off,

@@ -32,7 +32,20 @@
 struct txc_ctx {
 	sipd_txc_cb cb;
 	void *arg;
+	struct sipd *w;              /* borrowed: the owner */
+	struct sip_tx *tx;           /* borrowed: the table owns it */
+	struct txc_ctx *prev, *next; /* w->txc_live, for sipd_txc_abort_all */
 };
+
+static void txc_unlink(struct txc_ctx *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->w->txc_live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
 
 int sipd_branch_for(const struct sipd *w, char *out, size_t cap)
 {
@@ -71,8 +84,23 @@ static void txc_finish(struct sip_tx *tx, int status, const struct sip_msg *m)
 	if (!c)
 		return;
 	sip_tx_set_user(tx, NULL);
+	txc_unlink(c);
 	c->cb(c->arg, status, m);
 	free(c);
+}
+
+/* At shutdown: every callback still due runs now (503), so that nothing
+ * its argument owns outlives the worker. */
+void sipd_txc_abort_all(struct sipd *w)
+{
+	struct txc_ctx *c;
+
+	while ((c = w->txc_live)) {
+		sip_tx_set_user(c->tx, NULL);
+		txc_unlink(c);
+		c->cb(c->arg, 503, NULL);
+		free(c);
+	}
 }
 
 void sipd_txc_timeout(void *arg, struct sip_tx *tx)
@@ -115,6 +143,13 @@ int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
 		return err;
 	}
 	sip_tx_set_user(tx, c);
+	c->w = w;
+	c->tx = tx;
+	c->prev = NULL;
+	c->next = w->txc_live;
+	if (c->next)
+		c->next->prev = c;
+	w->txc_live = c;
 	metrics_inc(METRICS_SIP_TXC_SENT);
 	sipd_tx_arm(w);
 	return 0;
@@ -134,6 +169,10 @@ static void txc_fwd_cb(void *arg)
 	struct sip_parse_error perr;
 	struct sip_msg m;
 
+	if (sipd_closing(fw->w)) {
+		free(fw);
+		return;
+	}
 	if (sip_msg_parse(fw->buf, fw->len, SIP_PARSE_DGRAM, &m, &perr) == 0)
 		sipd_response_in(fw->w, &fw->peer, &m);
 	free(fw);
