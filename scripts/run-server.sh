@@ -33,8 +33,12 @@ Register a handset (another terminal):
      or: $OUT/dataline --no-modem verify NNNNNN
   4. keep the SIP registration up (TLS, trusting the generated certificate):
        $OUT/dataline --ca $VAR/tls/server.crt daemon
-     (any SIP client works too: user = the "username" returned, password,
-      domain dataline.local, registrar sip:127.0.0.1:5060)
+     (any SIP client works too -- baresip, linphone, GNOME Calls: user = the
+      "username" returned (or the number, where the client has separate
+      address and login fields), password, domain dataline.local,
+      registrar sip:127.0.0.1:5060; digest MD5, as every client speaks)
+  5. text another registered number from any SIP client (MESSAGE to
+     sip:+NUMBER@dataline.local): stored, then delivered when it is online
 
 Stop with Ctrl-C (SIGTERM works too; SIGHUP reopens --log-file).
 TXT
