@@ -31,6 +31,7 @@ SPID=
 cleanup() {
   [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null
   tt_down "$P"
+  mkdir -p "$OUT/test-logs"
   cp "$DIR/server.log" "$OUT/test-logs/server_texts-server.log" 2>/dev/null
   for f in "$DIR"/*.out; do cp "$f" "$OUT/test-logs/server_texts-$(basename "$f")" 2>/dev/null; done
   rm -rf "$DIR"
@@ -40,7 +41,7 @@ command -v nft >/dev/null || { fail "server_texts: nft installed (scripts/instal
 tt_up "$P" || { fail "server_texts: topology up"; finish; }
 ok "server_texts: namespaces up (sender, server, NAT router, recipient)"
 
-tt_exec "$TT_S" "$OUT/dataline-server" --var-dir "$DIR/var" \
+ip netns exec "$TT_S" "$OUT/dataline-server" --var-dir "$DIR/var" \
   --sip-udp 0.0.0.0:5060 --sip-tcp 0.0.0.0:5060 --sip-tls off \
   --http 127.0.0.1:8080 --https off --workers 4 --keepalive-interval 3 \
   --code-resend-interval 0 \
@@ -158,4 +159,7 @@ wait_events "$DIR/b1.out" message 113 30
 check "server_texts: link back, B registers again and gets the 5" \
   test "$(grep '"event": "message"' "$DIR/b1.out" | jq -r .text | grep -c 'while cut')" = 5
 cmd "$DIR/a.out" quit; cmd "$DIR/b1.out" quit; cmd "$DIR/b2.out" quit
+# a clean stop (under ASan: no leak, no use after free on the way down)
+kill -TERM "$SPID"; wait "$SPID"; rc=$?; SPID=
+check "server_texts: SIGTERM: the server stops cleanly (status $rc)" test "$rc" = 0
 finish
