@@ -614,6 +614,8 @@ int queue_open(const struct queue_config *cfg, struct queue **out)
 	wc.init = queue_init_db;
 	wc.init_arg = q;
 	wc.queue_max = cfg->writer_queue_max;
+	wc.on_batch = cfg->on_batch;
+	wc.on_batch_arg = cfg->on_batch_arg;
 	err = writer_open(&wc, &q->w);
 	if (err) {
 		log_err("queue: cannot open %s: %s", cfg->path, strerror(-err));
