@@ -62,8 +62,8 @@ int sms_send_cb(struct sms_gateway *gw, const char *to, const char *text,
 /* Start-up, before the gateway runs: moves the SMS an older version left
  * in the store (sms_legacy, store schema 3) into the queue, then drops
  * that table. Blocks until the queue has them on disk; a crash half-way
- * repeats it without duplicates (dedup key legacy:ID). 0 or -errno (the
- * table is then kept for the next start). */
+ * repeats it without duplicates (dedup key legacy:ID:CREATED:TO).
+ * 0 or -errno (the table is then kept for the next start). */
 int sms_migrate_legacy(struct store *st, struct queue *q);
 
 /* Backoff between attempts: base * 2^(attempts-1), capped at max seconds
