@@ -15,6 +15,7 @@ PKGS=(
   libclang-rt-14-dev
   # network tools for tests (namespaces, shaping, peers)
   iproute2 iputils-ping netcat-openbsd curl jq openssl procps psmisc
+  nftables          # NAT (masquerade) in the texts tests' router namespace
   # test peers and mocks
   sip-tester baresip-core kamailio kamailio-sqlite-modules kamailio-tls-modules
   python3 python3-dbusmock dbus

@@ -28,6 +28,7 @@
 #include "core/metrics.h"
 #include "core/tls.h"
 #include "core/worker.h"
+#include "sip/sipd.h"
 #include "http/http_api.h"
 #include "queue/queue.h"
 #include "sms/sms.h"
@@ -124,6 +125,14 @@ static int store_prepare(void)
 	return 0;
 }
 
+/* The HTTP API committed a device: the SIP side may now text its number. */
+static void device_added(void *arg, const char *number, const char *username)
+{
+	struct sipd_shared *sh = arg;
+
+	numbers_add(sh->numbers, number, username);
+}
+
 int main(int argc, char **argv)
 {
 	struct event_base *base = NULL;
@@ -133,6 +142,7 @@ int main(int argc, char **argv)
 	struct http_api_config hc;
 	struct http_api *api = NULL;
 	struct worker *workers = NULL;
+	struct sipd *sips = NULL, **sipp = NULL;
 	enum log_level lvl;
 	int i, nstarted = 0, err, shared = 0, rc = 1;
 
@@ -186,6 +196,7 @@ int main(int argc, char **argv)
 	if (sipd_shared_init(&sh, &cfg, ssl_ctx))
 		goto out;
 	shared = 1;
+	sh.queue = queue;
 
 	http_api_config_defaults(&hc);
 	hc.http_addr = cfg.http;
@@ -195,6 +206,8 @@ int main(int argc, char **argv)
 	hc.var_dir = cfg.var_dir;
 	hc.sms = cfg.sms;
 	hc.queue = queue;
+	hc.on_device_added = device_added;
+	hc.hook_arg = &sh;
 	hc.domain = cfg.domain;
 	hc.sip_udp = cfg.sip_udp;
 	hc.sip_tcp = cfg.sip_tcp;
@@ -214,6 +227,17 @@ int main(int argc, char **argv)
 	hc.client_prefix_v4 = cfg.client_prefix_v4;
 	hc.client_prefix_v6 = cfg.client_prefix_v6;
 	hc.metrics_on_https = cfg.metrics_on_https;
+	hc.discover_on_http = cfg.discover_on_http;
+	hc.discover_burst = cfg.discover_burst;
+	hc.discover_per_hour = cfg.discover_per_hour;
+	hc.discover_max_numbers_day = cfg.discover_max_numbers_day;
+	hc.discover_track_max = cfg.discover_track_max;
+	hc.default_country_code = cfg.default_country_code;
+	hc.digest_algorithms = cfg.digest_algorithms;
+	hc.nonce_ttl = cfg.nonce_ttl;
+	/* the one thing of the SIP side the HTTP API reads: whether a
+	 * number has a live binding (contact discovery's "voice") */
+	hc.regcache = sh.rc;
 	if (!is_off(cfg.http) || !is_off(cfg.https)) {
 		err = http_api_start(base, &hc, &api);
 		if (err) {
@@ -223,15 +247,36 @@ int main(int argc, char **argv)
 	}
 
 	workers = calloc((size_t)cfg.workers, sizeof(*workers));
-	if (!workers)
+	sips = calloc((size_t)cfg.workers, sizeof(*sips));
+	sipp = calloc((size_t)cfg.workers, sizeof(*sipp));
+	if (!workers || !sips || !sipp)
 		goto out;
+	/* every worker's SIP side exists (and knows the others) before any
+	 * loop runs, so a worker may hand work to any other from the start */
+	for (i = 0; i < cfg.workers; i++)
+		sipp[i] = &sips[i];
+	sh.workers = sipp;
+	sh.nworkers = cfg.workers;
 	for (i = 0; i < cfg.workers; i++) {
-		err = worker_start(&workers[i], &sh, i);
+		err = worker_init(&workers[i], i);
+		if (!err) {
+			err = sipd_init(&sips[i], &sh, i, workers[i].base,
+					workers[i].mb);
+			if (err)
+				worker_fini(&workers[i]);
+		}
 		if (err) {
 			log_err("worker %d: %s", i, strerror(-err));
 			goto out;
 		}
 		nstarted++;
+	}
+	for (i = 0; i < cfg.workers; i++) {
+		err = worker_run(&workers[i]);
+		if (err) {
+			log_err("worker %d: %s", i, strerror(-err));
+			goto out;
+		}
 	}
 	log_info("dataline-server up: domain %s, %d workers; sip udp %s, "
 		 "tcp %s, tls %s; http %s, https %s; db %s; queue %s; sms %s",
@@ -244,6 +289,12 @@ out:
 	/* reverse order of creation */
 	for (i = nstarted - 1; i >= 0; i--)
 		worker_stop(&workers[i]);
+	for (i = nstarted - 1; i >= 0; i--) {
+		sipd_fini(&sips[i]);
+		worker_fini(&workers[i]);
+	}
+	free(sipp);
+	free(sips);
 	free(workers);
 	if (api)
 		http_api_free(api);

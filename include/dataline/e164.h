@@ -27,4 +27,18 @@ int e164_normalize(const char *in, size_t len, char out[E164_MAX]);
 /* True if S (NUL-terminated) is already a normalised E.164 number. */
 bool e164_is_valid(const char *s);
 
+/* True if CC is a country calling code's form: 1-3 digits, not 0-led. */
+bool e164_country_code_valid(const char *cc);
+
+/*
+ * Like e164_normalize() for the forms an address book holds: "+..." as
+ * e164_normalize(); "00CC..." as "+CC..."; otherwise a national number,
+ * its trunk prefix "0" (if any) dropped and "+" CC put in front
+ * ("030 1234567", CC "49" -> "+49301234567"; "(415) 555-0100", CC "1" ->
+ * "+14155550100"). CC NULL or not valid: only the first two forms are
+ * accepted. Returns 0, or -EINVAL (OUT untouched).
+ */
+int e164_normalize_national(const char *in, size_t len, const char *cc,
+			    char out[E164_MAX]);
+
 #endif

@@ -520,6 +520,12 @@ int sip_nonce_check(const uint8_t key[SIP_NONCE_KEY_LEN], struct sip_str nonce,
 void sip_digest_challenge_add(struct sip_buf *b, const char *hdr_name,
 			      enum sip_digest_alg alg, const char *realm,
 			      const char *nonce, int stale, const char *opaque);
+/* The same challenge's value alone ("Digest realm=..., ..."; no name, no
+ * CRLF), for other protocols' headers (the HTTP API's WWW-Authenticate,
+ * RFC 7616 s.3.3). */
+void sip_digest_challenge_value(struct sip_buf *b, enum sip_digest_alg alg,
+				const char *realm, const char *nonce, int stale,
+				const char *opaque);
 
 /*
  * Client side: picks the best challenge among the message's

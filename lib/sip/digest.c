@@ -379,12 +379,11 @@ static void add_q(struct sip_buf *b, const char *s)
 	sip_buf_add(b, "\"", 1);
 }
 
-void sip_digest_challenge_add(struct sip_buf *b, const char *hdr_name,
-			      enum sip_digest_alg alg, const char *realm,
-			      const char *nonce, int stale, const char *opaque)
+void sip_digest_challenge_value(struct sip_buf *b, enum sip_digest_alg alg,
+				const char *realm, const char *nonce, int stale,
+				const char *opaque)
 {
-	sip_buf_adds(b, hdr_name);
-	sip_buf_adds(b, ": Digest realm=");
+	sip_buf_adds(b, "Digest realm=");
 	add_q(b, realm);
 	sip_buf_adds(b, ", nonce=");
 	add_q(b, nonce);
@@ -392,8 +391,18 @@ void sip_digest_challenge_add(struct sip_buf *b, const char *hdr_name,
 		sip_buf_adds(b, ", opaque=");
 		add_q(b, opaque);
 	}
-	sip_buf_printf(b, ", algorithm=%s, qop=\"auth\"%s\r\n", alg_name(alg),
+	sip_buf_printf(b, ", algorithm=%s, qop=\"auth\"%s", alg_name(alg),
 		       stale ? ", stale=true" : "");
+}
+
+void sip_digest_challenge_add(struct sip_buf *b, const char *hdr_name,
+			      enum sip_digest_alg alg, const char *realm,
+			      const char *nonce, int stale, const char *opaque)
+{
+	sip_buf_adds(b, hdr_name);
+	sip_buf_adds(b, ": ");
+	sip_digest_challenge_value(b, alg, realm, nonce, stale, opaque);
+	sip_buf_adds(b, "\r\n");
 }
 
 int sip_digest_challenge_pick(const struct sip_msg *resp,

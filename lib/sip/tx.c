@@ -10,7 +10,8 @@
  * with ACK folded onto INVITE so an ACK finds the INVITE transaction it
  * acknowledges. In the fallback the To tag is compared too, except for ACK
  * (whose To tag is the one our response added). The string is hashed
- * (FNV-1a) into power-of-two chains that double when they get long.
+ * with the keyed hmap_hash() (a peer picks branches, Call-IDs and tags, so
+ * it must not be able to pick which of them share a chain) into an hmap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -115,50 +116,21 @@ int tx_make_key(const struct sip_tx_key *key, int client, char **bufp,
 	return 0;
 }
 
-uint64_t tx_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (n--) {
-		h ^= (unsigned char)*p++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 struct sip_tx *tx_lookup(struct sip_tx_table *tbl, const char *k, size_t klen,
 			 uint64_t *hashp)
 {
-	uint64_t h = tx_hash(k, klen);
-	struct sip_tx *tx;
+	uint64_t h = hmap_hash(k, klen);
+	struct hmap_node *n;
 
 	if (hashp)
 		*hashp = h;
-	for (tx = tbl->buckets[h & (tbl->nbuckets - 1)]; tx; tx = tx->next)
-		if (tx->hash == h && tx->key_len == klen &&
-		    memcmp(tx->key, k, klen) == 0)
+	hmap_for_each_hash(&tbl->txs, n, h) {
+		struct sip_tx *tx = HMAP_ENTRY(n, struct sip_tx, node);
+
+		if (tx->key_len == klen && memcmp(tx->key, k, klen) == 0)
 			return tx;
-	return NULL;
-}
-
-static void tx_grow(struct sip_tx_table *tbl)
-{
-	size_t n = tbl->nbuckets * 2, i;
-	struct sip_tx **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return; /* keep the longer chains; still correct */
-	for (i = 0; i < tbl->nbuckets; i++) {
-		struct sip_tx *tx = tbl->buckets[i], *next;
-		for (; tx; tx = next) {
-			next = tx->next;
-			tx->next = nb[tx->hash & (n - 1)];
-			nb[tx->hash & (n - 1)] = tx;
-		}
 	}
-	free(tbl->buckets);
-	tbl->buckets = nb;
-	tbl->nbuckets = n;
+	return NULL;
 }
 
 int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
@@ -193,7 +165,6 @@ int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 	}
 	memcpy(tx->key, k, klen);
 	tx->key_len = klen;
-	tx->hash = h;
 	tx->tbl = tbl;
 	if (tx_charge(tx, &key->source)) {
 		free(tx->key);
@@ -208,11 +179,7 @@ int tx_insert(struct sip_tx_table *tbl, const struct sip_tx_key *key,
 	if (peer_len)
 		memcpy(tx->peer, peer, peer_len);
 	tx->peer_len = peer_len;
-	if (tbl->count >= tbl->nbuckets * 2)
-		tx_grow(tbl);
-	tx->next = tbl->buckets[h & (tbl->nbuckets - 1)];
-	tbl->buckets[h & (tbl->nbuckets - 1)] = tx;
-	tbl->count++;
+	hmap_insert(&tbl->txs, &tx->node, h);
 	/* room for it; it cannot be evicted itself before its answer */
 	err = tx_make_room(tbl, tx->src);
 	if (err) {
@@ -231,14 +198,8 @@ out:
 void tx_destroy(struct sip_tx *tx)
 {
 	struct sip_tx_table *tbl = tx->tbl;
-	struct sip_tx **pp = &tbl->buckets[tx->hash & (tbl->nbuckets - 1)];
 
-	while (*pp && *pp != tx)
-		pp = &(*pp)->next;
-	if (*pp) {
-		*pp = tx->next;
-		tbl->count--;
-	}
+	hmap_remove(&tbl->txs, &tx->node); /* -ENOENT: never linked */
 	tx_heap_remove(tbl, tx);
 	tx_uncharge(tx);
 	free(tx->key);
@@ -268,21 +229,27 @@ int sip_tx_table_new(const struct sip_tx_ops *ops, void *arg,
 {
 	struct sip_tx_table *tbl = calloc(1, sizeof(*tbl));
 
+	int err;
+
 	if (!tbl)
 		return -ENOMEM;
-	tbl->nbuckets = 256;
-	tbl->buckets = calloc(tbl->nbuckets, sizeof(*tbl->buckets));
-	if (!tbl->buckets) {
-		free(tbl);
-		return -ENOMEM;
-	}
 	tbl->ops = ops;
 	tbl->arg = arg;
 	tbl->tm = timers ? *timers : tx_default_timers;
 	if (!tbl->tm.t1 || !tbl->tm.t2 || !tbl->tm.t4) {
-		free(tbl->buckets);
 		free(tbl);
 		return -EINVAL;
+	}
+	err = hmap_init(&tbl->txs, 256);
+	if (err) {
+		free(tbl);
+		return err;
+	}
+	err = tx_sources_init(tbl);
+	if (err) {
+		hmap_destroy(&tbl->txs);
+		free(tbl);
+		return err;
 	}
 	*out = tbl;
 	return 0;
@@ -290,22 +257,21 @@ int sip_tx_table_new(const struct sip_tx_ops *ops, void *arg,
 
 void sip_tx_table_free(struct sip_tx_table *tbl)
 {
-	size_t i;
+	struct hmap_iter it;
+	struct hmap_node *n;
 
 	if (!tbl)
 		return;
-	for (i = 0; i < tbl->nbuckets; i++) {
-		struct sip_tx *tx = tbl->buckets[i], *next;
-		for (; tx; tx = next) {
-			next = tx->next;
-			free(tx->key);
-			free(tx->msg);
-			free(tx->ack);
-			free(tx->to_tag);
-			free(tx);
-		}
+	hmap_for_each(&tbl->txs, it, n) {
+		struct sip_tx *tx = HMAP_ENTRY(n, struct sip_tx, node);
+
+		free(tx->key);
+		free(tx->msg);
+		free(tx->ack);
+		free(tx->to_tag);
+		free(tx);
 	}
-	free(tbl->buckets);
+	hmap_destroy(&tbl->txs);
 	free(tbl->heap);
 	tx_sources_free(tbl);
 	free(tbl);
@@ -313,7 +279,7 @@ void sip_tx_table_free(struct sip_tx_table *tbl)
 
 size_t sip_tx_count(const struct sip_tx_table *tbl)
 {
-	return tbl->count;
+	return hmap_count(&tbl->txs);
 }
 
 /* ------------------------------------------------------------ server side */

@@ -30,25 +30,9 @@
 /* What one entry costs beyond its key and messages (malloc headers). */
 #define TX_OVERHEAD (sizeof(struct sip_tx) + 64)
 
-static int src_grow(struct sip_tx_table *tbl)
+int tx_sources_init(struct sip_tx_table *tbl)
 {
-	size_t n = tbl->nsbuckets ? tbl->nsbuckets * 2 : 64, i;
-	struct tx_src **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return -ENOMEM;
-	for (i = 0; i < tbl->nsbuckets; i++) {
-		struct tx_src *s = tbl->sbuckets[i], *next;
-		for (; s; s = next) {
-			next = s->next;
-			s->next = nb[s->hash & (n - 1)];
-			nb[s->hash & (n - 1)] = s;
-		}
-	}
-	free(tbl->sbuckets);
-	tbl->sbuckets = nb;
-	tbl->nsbuckets = n;
-	return 0;
+	return hmap_init(&tbl->srcs, 64);
 }
 
 /* Finds or makes the record of source SRC (keys longer than TX_SRC_MAX
@@ -57,43 +41,32 @@ static struct tx_src *src_get(struct sip_tx_table *tbl,
 			      const struct sip_tx_str *src)
 {
 	size_t len = src->len < TX_SRC_MAX ? src->len : TX_SRC_MAX;
-	uint64_t h = tx_hash(src->p, len);
+	uint64_t h = hmap_hash(src->p, len);
+	struct hmap_node *n;
 	struct tx_src *s;
 
-	if (tbl->nsbuckets)
-		for (s = tbl->sbuckets[h & (tbl->nsbuckets - 1)]; s; s = s->next)
-			if (s->hash == h && s->len == len &&
-			    memcmp(s->key, src->p, len) == 0)
-				return s;
-	if (tbl->nsrc >= tbl->nsbuckets && src_grow(tbl) && !tbl->nsbuckets)
-		return NULL;
+	hmap_for_each_hash(&tbl->srcs, n, h) {
+		s = HMAP_ENTRY(n, struct tx_src, node);
+		if (s->len == len && memcmp(s->key, src->p, len) == 0)
+			return s;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	if (len)
 		memcpy(s->key, src->p, len);
 	s->len = len;
-	s->hash = h;
-	s->next = tbl->sbuckets[h & (tbl->nsbuckets - 1)];
-	tbl->sbuckets[h & (tbl->nsbuckets - 1)] = s;
-	tbl->nsrc++;
+	hmap_insert(&tbl->srcs, &s->node, h);
 	return s;
 }
 
 static void src_put(struct sip_tx_table *tbl, struct tx_src *s)
 {
-	struct tx_src **pp;
-
 	if (s->count)
 		return;
-	pp = &tbl->sbuckets[s->hash & (tbl->nsbuckets - 1)];
-	while (*pp && *pp != s)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = s->next;
+	hmap_remove(&tbl->srcs, &s->node);
 	if (tbl->hog == s)
 		tbl->hog = NULL;
-	tbl->nsrc--;
 	free(s);
 }
 
@@ -163,14 +136,15 @@ void tx_settle(struct sip_tx *tx)
 
 static int over_budget(const struct sip_tx_table *tbl)
 {
-	return (tbl->lim.max_entries && tbl->count > tbl->lim.max_entries) ||
+	return (tbl->lim.max_entries &&
+		hmap_count(&tbl->txs) > tbl->lim.max_entries) ||
 	       (tbl->lim.max_bytes && tbl->bytes > tbl->lim.max_bytes);
 }
 
 /* At or above the average share: bytes * sources >= the table's bytes. */
 static int over_share(const struct sip_tx_table *tbl, const struct tx_src *s)
 {
-	return s && s->head && s->bytes * tbl->nsrc >= tbl->bytes;
+	return s && s->head && s->bytes * hmap_count(&tbl->srcs) >= tbl->bytes;
 }
 
 int tx_make_room(struct sip_tx_table *tbl, const struct tx_src *adding)
@@ -203,25 +177,19 @@ int sip_tx_table_set_limits(struct sip_tx_table *tbl,
 
 void sip_tx_stats(const struct sip_tx_table *tbl, struct sip_tx_stats *out)
 {
-	out->count = tbl->count;
+	out->count = hmap_count(&tbl->txs);
 	out->bytes = tbl->bytes;
-	out->sources = tbl->nsrc;
+	out->sources = hmap_count(&tbl->srcs);
 	out->evicted = tbl->evicted;
 	out->refused = tbl->refused;
 }
 
 void tx_sources_free(struct sip_tx_table *tbl)
 {
-	size_t i;
+	struct hmap_iter it;
+	struct hmap_node *n;
 
-	for (i = 0; i < tbl->nsbuckets; i++) {
-		struct tx_src *s = tbl->sbuckets[i], *next;
-		for (; s; s = next) {
-			next = s->next;
-			free(s);
-		}
-	}
-	free(tbl->sbuckets);
-	tbl->sbuckets = NULL;
-	tbl->nsbuckets = 0;
+	hmap_for_each(&tbl->srcs, it, n)
+		free(HMAP_ENTRY(n, struct tx_src, node));
+	hmap_destroy(&tbl->srcs);
 }

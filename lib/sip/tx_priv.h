@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataline/hmap.h"
 #include "dataline/sip_tx.h"
 
 #define TX_NO_HEAP ((size_t)-1)
@@ -16,8 +17,7 @@
 
 /* One source's share of the table (tx_budget.c). */
 struct tx_src {
-	struct tx_src *next;       /* hash chain */
-	uint64_t hash;
+	struct hmap_node node;     /* in tbl->srcs, by key */
 	char key[TX_SRC_MAX];
 	size_t len;
 	size_t count, bytes;       /* its transactions and their cost */
@@ -26,8 +26,7 @@ struct tx_src {
 
 struct sip_tx {
 	struct sip_tx_table *tbl;  /* not owned: the table we live in */
-	struct sip_tx *next;       /* hash chain */
-	uint64_t hash;
+	struct hmap_node node;     /* in tbl->txs, by key */
 	char *key;                 /* owned: normalised matching key */
 	size_t key_len;
 	char *msg;                 /* owned: last response (server) or the
@@ -60,16 +59,13 @@ struct sip_tx_table {
 	const struct sip_tx_ops *ops; /* not owned */
 	void *arg;                    /* not owned: callback argument */
 	struct sip_tx_timers tm;
-	struct sip_tx **buckets;      /* owned array; chains own their tx */
-	size_t nbuckets;              /* power of two */
-	size_t count;
+	struct hmap txs;              /* by key; the table owns its tx */
 	struct sip_tx **heap;         /* owned array of borrowed pointers */
 	size_t heap_len, heap_cap;
 	/* budget (tx_budget.c) */
 	struct sip_tx_limits lim;     /* 0 = no limit */
 	size_t bytes;                 /* cost of every tx */
-	struct tx_src **sbuckets;     /* owned sources, by key */
-	size_t nsbuckets, nsrc;
+	struct hmap srcs;             /* owned sources, by key */
 	struct tx_src *hog;           /* borrowed: biggest source lately */
 	struct sip_tx *g_head, *g_tail; /* borrowed: settled tx, oldest first */
 	uint64_t evicted, refused;
@@ -81,8 +77,6 @@ int tx_heap_update(struct sip_tx_table *tbl, struct sip_tx *tx);
 void tx_heap_remove(struct sip_tx_table *tbl, struct sip_tx *tx);
 
 /* tx.c */
-/* FNV-1a, for the key and source hash tables. */
-uint64_t tx_hash(const char *p, size_t n);
 void tx_destroy(struct sip_tx *tx);
 void tx_send(struct sip_tx *tx, const char *buf, size_t len);
 size_t tx_key_len(const struct sip_tx_key *key, int client);
@@ -104,6 +98,7 @@ void tx_uncharge(struct sip_tx *tx);
 void tx_cost_add(struct sip_tx *tx, size_t add, size_t sub);
 void tx_settle(struct sip_tx *tx);
 int tx_make_room(struct sip_tx_table *tbl, const struct tx_src *adding);
+int tx_sources_init(struct sip_tx_table *tbl);
 void tx_sources_free(struct sip_tx_table *tbl);
 
 #endif

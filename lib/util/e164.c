@@ -77,3 +77,58 @@ bool e164_is_valid(const char *s)
 			return false;
 	return true;
 }
+
+bool e164_country_code_valid(const char *cc)
+{
+	size_t n = cc ? strlen(cc) : 0;
+
+	if (n < 1 || n > 3 || cc[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (cc[i] < '0' || cc[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The forms a phone's address book holds besides "+CC...": "00CC..." (the
+ * international call prefix ITU-T recommends, E.164 Annex A, used by most
+ * countries), and national numbers: a trunk prefix "0" then the national
+ * number ("030 1234567" in Germany), or no trunk prefix at all (NANP:
+ * "(415) 555-0100"). The separators are those e164_normalize() drops; the
+ * result goes through e164_normalize() so its limits hold.
+ */
+int e164_normalize_national(const char *in, size_t len, const char *cc,
+			    char out[E164_MAX])
+{
+	char buf[3 * E164_MAX + 8];
+	size_t i, n = 0, start;
+
+	if (!in)
+		return -EINVAL;
+	for (start = 0; start < len && e164_is_separator(in[start]); start++)
+		;
+	if (start < len && in[start] == '+')
+		return e164_normalize(in + start, len - start, out);
+	buf[n++] = '+';
+	if (len - start >= 2 && in[start] == '0' && in[start + 1] == '0') {
+		i = start + 2; /* 00CC...: international */
+	} else {
+		if (!e164_country_code_valid(cc))
+			return -EINVAL;
+		for (const char *c = cc; *c; c++)
+			buf[n++] = *c;
+		/* the national trunk prefix 0 is not part of the E.164 number */
+		i = start < len && in[start] == '0' ? start + 1 : start;
+	}
+	for (; i < len; i++) {
+		char c = in[i];
+
+		if (e164_is_separator(c))
+			continue;
+		if (c < '0' || c > '9' || n >= sizeof(buf) - 1)
+			return -EINVAL;
+		buf[n++] = c;
+	}
+	return e164_normalize(buf, n, out);
+}

@@ -27,6 +27,15 @@ struct jr {
 	uint32_t seen;             /* bit i: field i met at top level */
 	enum jsonreq_found found[JR_MAX_FIELDS];
 	size_t len[JR_MAX_FIELDS];
+	/* jsonreq_array: the one top-level member read as an array */
+	const char *arr_name;      /* NULL for jsonreq_parse */
+	char *ebuf;                /* the caller's element buffer */
+	size_t ecap;
+	size_t max_elems, nelems;
+	bool arr_seen;
+	jsonreq_elem_cb cb;
+	void *cb_arg;
+	int cb_err;                /* what cb returned to stop the walk */
 };
 
 /* Output of one string: bytes go to out (if not NULL) while they fit. */
@@ -301,6 +310,66 @@ static int jr_member_value(struct jr *j, int fi)
 	return 0;
 }
 
+/*
+ * The array member of jsonreq_array(): every element is counted; a string
+ * is unescaped into the element buffer (second pass), anything else is
+ * validated and reported as not a string. Over max_elems stops at once
+ * with -E2BIG, so a huge body costs no more than max_elems elements.
+ */
+static int jr_member_array(struct jr *j)
+{
+	int err;
+
+	if (j->p >= j->end || *j->p != '[')
+		return -EINVAL;
+	if (++j->depth > JSONREQ_MAX_DEPTH)
+		return -EINVAL;
+	j->p++;
+	jr_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	for (;;) {
+		enum jsonreq_found kind = JSONREQ_NOT_STRING;
+		struct jr_out o = { 0 };
+		size_t idx = j->nelems;
+
+		jr_ws(j);
+		if (++j->nelems > j->max_elems)
+			return -E2BIG;
+		if (j->p < j->end && *j->p == '"') {
+			o.cap = j->ecap;
+			o.out = j->write ? j->ebuf : NULL;
+			err = jr_string(j, &o);
+			kind = o.n + 1 > o.cap ? JSONREQ_TOO_LONG : JSONREQ_STRING;
+		} else {
+			err = jr_value(j);
+		}
+		if (err)
+			return err;
+		if (j->write) {
+			if (kind != JSONREQ_STRING && j->ecap)
+				j->ebuf[0] = '\0';
+			j->cb_err = j->cb(j->cb_arg, idx, kind, j->ebuf,
+					  kind == JSONREQ_STRING ? o.n : 0);
+			if (j->cb_err)
+				return j->cb_err;
+		}
+		jr_ws(j);
+		if (j->p >= j->end)
+			return -EINVAL;
+		if (*j->p == ']') {
+			j->p++;
+			j->depth--;
+			return 0;
+		}
+		if (*j->p++ != ',')
+			return -EINVAL;
+	}
+}
+
 static int jr_object(struct jr *j, bool top)
 {
 	char name[64];
@@ -330,7 +399,16 @@ static int jr_object(struct jr *j, bool top)
 				return -EINVAL; /* duplicate: which one is meant? */
 			j->seen |= 1u << fi;
 		}
-		err = top ? jr_member_value(j, fi) : jr_value(j);
+		if (top && j->arr_name && key.n < sizeof(name) &&
+		    strlen(j->arr_name) == key.n &&
+		    memcmp(j->arr_name, name, key.n) == 0) {
+			if (j->arr_seen)
+				return -EINVAL;
+			j->arr_seen = true;
+			err = jr_member_array(j);
+		} else {
+			err = top ? jr_member_value(j, fi) : jr_value(j);
+		}
 		if (err)
 			return err;
 		jr_ws(j);
@@ -385,6 +463,8 @@ static int jr_pass(struct jr *j, const char *text, size_t len)
 	j->end = j->p + len;
 	j->depth = 1;
 	j->seen = 0;
+	j->nelems = 0;
+	j->arr_seen = false;
 	memset(j->found, 0, sizeof(j->found));
 	memset(j->len, 0, sizeof(j->len));
 	jr_ws(j);
@@ -420,4 +500,27 @@ int jsonreq_parse(const char *text, size_t len, struct jsonreq_field *fields,
 		fields[i].len = j.len[i];
 	}
 	return 0;
+}
+
+int jsonreq_array(const char *text, size_t len, const char *name, char *buf,
+		  size_t cap, size_t max_elems, jsonreq_elem_cb cb, void *arg,
+		  size_t *count)
+{
+	struct jr j = { .arr_name = name, .ebuf = buf, .ecap = cap,
+			.max_elems = max_elems, .cb = cb, .cb_arg = arg };
+	int err;
+
+	if (!text || !name || strlen(name) >= 64 || !buf || !cap || !cb)
+		return -EINVAL;
+	err = jr_pass(&j, text, len);
+	if (err)
+		return err;
+	if (!j.arr_seen)
+		return -ENOENT;
+	if (count)
+		*count = j.nelems;
+	j.write = true;
+	err = jr_pass(&j, text, len);
+	/* only cb can fail the second pass: the same text passed once */
+	return err == j.cb_err ? err : -EIO;
 }

@@ -66,7 +66,7 @@ static const struct opt opts[] = {
 	I(tcp_idle_timeout, 1, 86400, "close a silent TCP/TLS connection after s (300)"),
 	I(msg_timeout, 1, 3600, "a started message must complete within s (10)"),
 	I(nonce_ttl, 1, 86400, "digest nonce lifetime before stale=true, s (300)"),
-	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (SHA-256,MD5)"),
+	S(digest_algorithms, 0, "LIST", "digest algorithms offered, in order (MD5; SHA-256,MD5 for RFC 8760 fleets)"),
 	/* HTTP API hardening; limits and their trade-offs: docs/operations.md */
 	I(max_http_conns, 1, 1000000, "open connections per HTTP(S) listener (256)"),
 	I(max_http_conns_per_client, 1, 1000000, "open HTTP(S) connections per client prefix (32)"),
@@ -81,11 +81,21 @@ static const struct opt opts[] = {
 	I(sip_tx_max, 64, 16777216, "UDP server transactions kept, all workers (131072)"),
 	I(sip_tx_max_kb, 256, 16777216, "their memory (keys + answers), KiB, all workers (65536)"),
 	I(nonce_nc_max, 64, 16777216, "nonces tracked for replay (nonce-count), all workers (262144)"),
+	I(keepalive_interval, 2, 3600, "flow keep-alive interval, s: Flow-Timer, server pings, TCP keep-alive (30)"),
 	/* the durable queue: docs/messaging.md "The durable queue" */
 	S(queue_db, 0, "PATH", "durable queue (SMS, texts), SQLite, fsynced (VAR/queue.db)"),
 	I(text_expiry_days, 1, 3650, "days a queued text waits before it fails (30)"),
 	I(queue_max_per_recipient, 1, 10000000, "queued items per recipient and channel (1000)"),
 	I(queue_max_body, 64, 16777216, "largest queued body, bytes (16384)"),
+	I(text_rate, 1, 1000000, "texts one sender may send per second, sustained (20)"),
+	I(text_burst, 1, 1000000, "... and in a burst (200)"),
+	/* contact discovery: docs/protocol.md, docs/operations.md */
+	S(default_country_code, 0, "CC", "country code for national numbers in discovery, e.g. 49 (none)"),
+	I(discover_on_http, 0, 1, "also serve contact discovery on the loopback HTTP listener (0)"),
+	I(discover_burst, 1, 100000, "discovery requests one account may make at once (10)"),
+	I(discover_per_hour, 1, 1000000, "discovery requests refilled per account per hour (60)"),
+	I(discover_max_numbers_day, 1, 10000000, "distinct numbers one account may look up per 24 h (5000)"),
+	I(discover_track_max, 1, 100000000, "looked-up number hashes kept in memory, all accounts (1000000)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -119,7 +129,7 @@ void config_defaults(struct config *c)
 	c->sip_tx_max = 131072;
 	c->sip_tx_max_kb = 65536;
 	c->nonce_nc_max = 262144;
-	strcpy(c->digest_algorithms, "SHA-256,MD5");
+	strcpy(c->digest_algorithms, "MD5");
 	c->max_http_conns = 256;
 	c->max_http_conns_per_client = 32;
 	c->http_header_timeout = 10;
@@ -132,6 +142,13 @@ void config_defaults(struct config *c)
 	c->queue_max_per_recipient = 1000;
 	c->queue_max_body = 16384;
 	c->max_devices_per_number = 10;
+	c->keepalive_interval = 30;
+	c->text_rate = 20;
+	c->text_burst = 200;
+	c->discover_burst = 10;
+	c->discover_per_hour = 60;
+	c->discover_max_numbers_day = 5000;
+	c->discover_track_max = 1000000;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

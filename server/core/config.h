@@ -29,6 +29,8 @@ struct config {
 	int max_bindings_per_device;
 	int max_tcp_conns;
 	int max_tcp_conns_per_client;       /* per IPv4 address / IPv6 /64 */
+	int text_rate, text_burst;          /* per sender (message.c) */
+	int keepalive_interval;             /* s: flows (server/sip/flow.c) */
 	int tcp_unauth_timeout;             /* s from accept to authenticate */
 	int max_msg_size;
 	/* Not in the contract's list but useful to operators and tests: */
@@ -53,6 +55,13 @@ struct config {
 	int text_expiry_days;               /* 30 */
 	int queue_max_per_recipient;        /* 1000 */
 	int queue_max_body;                 /* bytes, 16384 */
+	/* Contact discovery (docs/protocol.md, docs/operations.md): */
+	int discover_on_http;               /* 0: HTTPS only */
+	int discover_burst;                 /* requests at once per account, 10 */
+	int discover_per_hour;              /* requests refilled per hour, 60 */
+	int discover_max_numbers_day;       /* distinct numbers per 24 h, 5000 */
+	int discover_track_max;             /* hashes kept in memory, 1000000 */
+	char default_country_code[8];       /* "" = national forms refused */
 };
 
 void config_defaults(struct config *c);

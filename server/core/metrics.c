@@ -29,7 +29,7 @@ static const char *const sip_methods[] = {
 
 static const char *const http_routes[] = {
 	"/v1/registrations", "/v1/registrations/verify", "/healthz",
-	"/metrics", "other",
+	"/metrics", "/v1/contacts/discover", "other",
 };
 #define HTTP_ROUTE_N ARRAY_LEN(http_routes)
 
@@ -63,12 +63,29 @@ static const struct {
 	{ "dataline_sip_transactions_refused_total", "authenticated SIP answers sent statelessly (table full, key or answer too big)" },
 	{ "dataline_sip_amplification_drops_total", "UDP answers dropped: over 3x the request towards an unproven address" },
 	{ "dataline_sip_challenges_trimmed_total", "401s sent with the preferred challenge only (amplification budget)" },
+	{ "dataline_sip_requests_sent_total", "requests the server sent to devices (client transactions)" },
+	{ "dataline_sip_request_timeouts_total", "requests to devices that got no final answer (timer B/F)" },
+	{ "dataline_mailbox_full_total", "work not handed to another worker: its mailbox was full" },
+	{ "dataline_sip_keepalives_total", "keep-alives answered (CRLF pings, STUN binding requests)" },
+	{ "dataline_sip_flows_dead_total", "flows found dead (closed, or silent past their keep-alive interval)" },
+	{ "dataline_texts_accepted_total", "texts stored (fsynced) and answered 202" },
+	{ "dataline_texts_duplicate_total", "texts already stored, answered 202 again and not stored twice" },
+	{ "dataline_texts_too_large_total", "texts refused for their size (413)" },
+	{ "dataline_texts_rate_limited_total", "texts refused by the per-sender rate (503)" },
+	{ "dataline_texts_queue_full_total", "texts refused: the recipient's queue is full (480)" },
+	{ "dataline_texts_delivered_total", "texts (and reports) a device acknowledged with 2xx" },
+	{ "dataline_texts_delivery_retries_total", "delivery attempts that failed and will be retried" },
+	{ "dataline_texts_refused_by_device_total", "texts a device refused for good (4xx/6xx)" },
+	{ "dataline_texts_expired_total", "texts that expired undelivered (a failed report goes to the sender)" },
 	{ "dataline_writer_batches_total", "transactions committed by the writer threads (group commits)" },
 	{ "dataline_writer_jobs_total", "jobs run by the writer threads" },
 	{ "dataline_writer_rejected_total", "writer jobs refused: the writer's queue was full" },
 	{ "dataline_queue_puts_total", "items stored in the durable queue" },
 	{ "dataline_queue_acks_total", "deliveries acknowledged (one per item and target)" },
 	{ "dataline_queue_expired_total", "queue items removed unsent at their expiry" },
+	{ "dataline_discover_numbers_total", "well-formed numbers answered by contact discovery" },
+	{ "dataline_discover_limited_total", "contact discovery requests refused with 429 (rate or daily cap)" },
+	{ "dataline_discover_auth_failures_total", "contact discovery requests answered 401 (challenge, wrong password, stale or replayed nonce)" },
 };
 static const struct {
 	const char *name, *labels, *help;

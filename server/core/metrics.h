@@ -66,12 +66,29 @@ enum metrics_counter {
 	METRICS_SIP_TX_STATELESS,     /* dataline_sip_transactions_refused_total */
 	METRICS_SIP_AMP_DROPS,        /* dataline_sip_amplification_drops_total */
 	METRICS_SIP_CHALLENGES_TRIMMED, /* dataline_sip_challenges_trimmed_total */
+	METRICS_SIP_TXC_SENT,         /* dataline_sip_requests_sent_total */
+	METRICS_SIP_TXC_TIMEOUTS,     /* dataline_sip_request_timeouts_total */
+	METRICS_MAILBOX_FULL,         /* dataline_mailbox_full_total */
+	METRICS_KEEPALIVES,           /* dataline_sip_keepalives_total */
+	METRICS_FLOWS_DEAD,           /* dataline_sip_flows_dead_total */
+	METRICS_TEXTS_ACCEPTED,       /* dataline_texts_accepted_total (202, stored) */
+	METRICS_TEXTS_DUPLICATE,      /* dataline_texts_duplicate_total (202, not stored again) */
+	METRICS_TEXTS_TOO_LARGE,      /* dataline_texts_too_large_total (413) */
+	METRICS_TEXTS_RATE_LIMITED,   /* dataline_texts_rate_limited_total (503) */
+	METRICS_TEXTS_QUEUE_FULL,     /* dataline_texts_queue_full_total (480) */
+	METRICS_TEXTS_DELIVERED,      /* dataline_texts_delivered_total (a device's 2xx) */
+	METRICS_TEXTS_RETRIED,        /* dataline_texts_delivery_retries_total */
+	METRICS_TEXTS_REFUSED,        /* dataline_texts_refused_by_device_total */
+	METRICS_TEXTS_EXPIRED,        /* dataline_texts_expired_total */
 	METRICS_WRITER_BATCHES,       /* dataline_writer_batches_total (commits) */
 	METRICS_WRITER_JOBS,          /* dataline_writer_jobs_total */
 	METRICS_WRITER_REJECTED,      /* dataline_writer_rejected_total (queue full) */
 	METRICS_QUEUE_PUTS,           /* dataline_queue_puts_total */
 	METRICS_QUEUE_ACKS,           /* dataline_queue_acks_total (per target) */
 	METRICS_QUEUE_EXPIRED,        /* dataline_queue_expired_total */
+	METRICS_DISCOVER_NUMBERS,     /* dataline_discover_numbers_total */
+	METRICS_DISCOVER_LIMITED,     /* dataline_discover_limited_total */
+	METRICS_DISCOVER_AUTH_FAILURES, /* dataline_discover_auth_failures_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);

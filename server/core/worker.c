@@ -1,6 +1,6 @@
 /*
- * worker: a SIP worker thread (one event loop per thread; the sockets of
- * every worker share the ports through SO_REUSEPORT).
+ * worker: an event-loop thread with a mailbox (one event loop per thread;
+ * the SIP sockets of every worker share the ports through SO_REUSEPORT).
  */
 #include "worker.h"
 
@@ -9,7 +9,7 @@
 
 #include <event2/event.h>
 
-#include "dataline/log.h"
+#include "mailbox.h"
 
 static void *worker_main(void *arg)
 {
@@ -19,40 +19,47 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int worker_start(struct worker *wk, struct sipd_shared *sh, int id)
+int worker_init(struct worker *wk, int id)
 {
 	int err;
 
 	memset(wk, 0, sizeof(*wk));
+	wk->id = id;
 	wk->base = event_base_new();
 	if (!wk->base)
 		return -ENOMEM;
-	err = sipd_init(&wk->sip, sh, id, wk->base);
-	if (err)
-		goto fail;
-	err = -pthread_create(&wk->thread, NULL, worker_main, wk);
+	err = mailbox_new(wk->base, &wk->mb);
 	if (err) {
-		sipd_fini(&wk->sip);
-		goto fail;
+		event_base_free(wk->base);
+		wk->base = NULL;
 	}
-	wk->running = 1;
-	return 0;
-fail:
-	event_base_free(wk->base);
-	wk->base = NULL;
+	return err;
+}
+
+int worker_run(struct worker *wk)
+{
+	int err = -pthread_create(&wk->thread, NULL, worker_main, wk);
+
+	if (!err)
+		wk->running = 1;
 	return err;
 }
 
 void worker_stop(struct worker *wk)
 {
-	if (!wk->base)
-		return;
 	if (wk->running) {
 		event_base_loopbreak(wk->base);
 		pthread_join(wk->thread, NULL);
 		wk->running = 0;
 	}
-	sipd_fini(&wk->sip);
+}
+
+void worker_fini(struct worker *wk)
+{
+	if (!wk->base)
+		return;
+	mailbox_free(wk->mb);
+	wk->mb = NULL;
 	event_base_free(wk->base);
 	wk->base = NULL;
 }

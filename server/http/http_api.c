@@ -28,13 +28,18 @@
 #include "../core/metrics.h"
 #include "../queue/queue.h"
 #include "../sms/sms.h"
+#include "../sip/sipd.h"
 #include "../store/store.h"
+#include "dataline/e164.h"
+#include "dataline/hostport.h"
 #include "dataline/log.h"
+#include "discover_limit.h"
 #include "http_impl.h"
 
 /* evhttp's own hard limits, beyond which it drops/answers by itself; the
- * API's JSON 413 (cfg.max_body) is far below them. */
-#define HTTP_HARD_MAX_BODY (64 * 1024)
+ * API's JSON 413 (cfg.max_body) is far below them. The discovery route's
+ * bound is this one, so evhttp enforces it before reading the body. */
+#define HTTP_HARD_MAX_BODY DISCOVER_MAX_BODY
 #define HTTP_MAX_HEADERS (8 * 1024)
 #define HTTP_TIMEOUT_S 15
 #define HTTP_GC_INTERVAL_S 60
@@ -47,6 +52,7 @@ static const char *http_reason(int status)
 	case 200: return "OK";
 	case 202: return "Accepted";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -146,13 +152,16 @@ struct http_route {
 	enum evhttp_cmd_type method;
 	const char *allow;
 	void (*handler)(struct http_api *api, struct evhttp_request *req);
+	int max_body;   /* bytes; 0: the API's max_body */
 };
 
 static const struct http_route http_routes[] = {
-	{ "/v1/registrations", EVHTTP_REQ_POST, "POST", http_reg_request },
-	{ "/v1/registrations/verify", EVHTTP_REQ_POST, "POST", http_reg_verify },
-	{ "/healthz", EVHTTP_REQ_GET, "GET", http_healthz },
-	{ "/metrics", EVHTTP_REQ_GET, "GET", http_metrics },
+	{ "/v1/registrations", EVHTTP_REQ_POST, "POST", http_reg_request, 0 },
+	{ "/v1/registrations/verify", EVHTTP_REQ_POST, "POST", http_reg_verify, 0 },
+	{ "/healthz", EVHTTP_REQ_GET, "GET", http_healthz, 0 },
+	{ "/metrics", EVHTTP_REQ_GET, "GET", http_metrics, 0 },
+	{ ROUTE_DISCOVER, EVHTTP_REQ_POST, "POST", http_discover,
+	  DISCOVER_MAX_BODY },
 };
 
 /*
@@ -224,7 +233,7 @@ static void http_dispatch_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-	if (body > (size_t)api->cfg.max_body) {
+	if (body > (size_t)(r->max_body ? r->max_body : api->cfg.max_body)) {
 		metrics_inc(METRICS_HTTP_BODY_TOO_LARGE);
 		http_reply_error(req, r->path, 413, "body_too_large",
 				 "request body too large", NULL);
@@ -234,40 +243,6 @@ static void http_dispatch_cb(struct evhttp_request *req, void *arg)
 }
 
 /* ---------------------------------------------------------- listeners */
-
-int http_parse_hostport(const char *s, char *host, size_t cap, int *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL; /* unbracketed IPv6 */
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= cap)
-		return -EINVAL;
-	p = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || p < 0 || p > 65535)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (int)p;
-	return 0;
-}
 
 int http_host_is_loopback(const char *host)
 {
@@ -300,14 +275,19 @@ static int http_listen(struct http_api *api, const char *spec, int tls,
 {
 	struct evhttp_bound_socket *bound;
 	struct http_listener *l;
+	struct hostport hp;
 	char host[256];
 	int port, err;
 
-	err = http_parse_hostport(spec, host, sizeof(host), &port);
+	/* a host and a port, IPv6 in brackets: evhttp resolves the host */
+	err = hostport_parse(spec, strlen(spec), 0, 0, &hp);
+	if (!err)
+		err = hostport_host(&hp, host, sizeof(host));
 	if (err) {
 		log_err("http: bad address '%s' (want ADDR:PORT)", spec);
 		return err;
 	}
+	port = hp.port;
 	if (!tls && !http_host_is_loopback(host)) {
 		log_err("http: refusing plain HTTP on non-loopback address %s; "
 			"use --https for other addresses", spec);
@@ -364,17 +344,22 @@ static int http_add_sip_uri(struct http_api *api, const char *spec,
 			    const char *scheme, const char *transport)
 {
 	char host[256], *uri;
+	struct hostport hp;
 	int port, v6;
 	const char *h;
 
 	if (!http_enabled(spec))
 		return 0;
-	if (http_parse_hostport(spec, host, sizeof(host), &port) != 0) {
+	/* what the SIP side accepts for the same option (sipd.c) */
+	if (hostport_parse(spec, strlen(spec),
+			   HOSTPORT_WILDCARD | HOSTPORT_BARE_V6, 0, &hp) ||
+	    hostport_host(&hp, host, sizeof(host))) {
 		log_err("http: bad SIP listener address '%s'", spec);
 		return -EINVAL;
 	}
-	h = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0
-		    ? api->domain : host;
+	port = hp.port;
+	h = hp.wildcard || strcmp(host, "0.0.0.0") == 0 ||
+		    strcmp(host, "::") == 0 ? api->domain : host;
 	v6 = strchr(h, ':') != NULL;
 	if (asprintf(&uri, "%s:%s%s%s:%d;transport=%s", scheme, v6 ? "[" : "",
 		     h, v6 ? "]" : "", port, transport) < 0)
@@ -392,6 +377,45 @@ static void http_gc_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (err)
 		log_warn("http: code cleanup failed: %s", strerror(-err));
+	dlimit_gc(api->dlim, now * 1000);
+}
+
+/* Contact discovery's own state: nonce key, replay tracker, limits. */
+static int http_discover_setup(struct http_api *api)
+{
+	const struct http_api_config *c = &api->cfg;
+	struct dlimit_config dc = {
+		.burst = c->discover_burst,
+		.per_hour = c->discover_per_hour,
+		.max_numbers_day = c->discover_max_numbers_day,
+		.track_max = c->discover_track_max > 0
+				     ? (size_t)c->discover_track_max : 0,
+	};
+	int err;
+
+	if (c->default_country_code && *c->default_country_code &&
+	    !e164_country_code_valid(c->default_country_code)) {
+		log_err("http: --default-country-code wants 1-3 digits, not "
+			"0-led ('%s')", c->default_country_code);
+		return -EINVAL;
+	}
+	if (sipd_parse_algs(c->digest_algorithms ? c->digest_algorithms
+						 : "SHA-256,MD5",
+			    api->algs, &api->nalgs) ||
+	    c->nonce_ttl <= 0 || c->nonce_nc_max <= 0) {
+		log_err("http: bad digest settings for contact discovery");
+		return -EINVAL;
+	}
+	err = dlimit_new(&dc, &api->dlim);
+	if (err) {
+		log_err("http: discovery limits: %s (burst, per-hour and the "
+			"daily cap >= 1, track-max >= the daily cap)",
+			strerror(-err));
+		return err;
+	}
+	if (sip_nonce_key_new(api->nonce_key))
+		return -EIO;
+	return auth_nc_new((size_t)c->nonce_nc_max, &api->nc);
 }
 
 void http_api_config_defaults(struct http_api_config *cfg)
@@ -412,6 +436,12 @@ void http_api_config_defaults(struct http_api_config *cfg)
 	cfg->request_timeout = 30;
 	cfg->client_prefix_v4 = 24;
 	cfg->client_prefix_v6 = 64;
+	cfg->discover_burst = 10;
+	cfg->discover_per_hour = 60;
+	cfg->discover_max_numbers_day = 5000;
+	cfg->discover_track_max = 1000000;
+	cfg->nonce_ttl = 300;
+	cfg->nonce_nc_max = 65536;
 }
 
 /* No queue given (tests/tools/dl_httpd): VAR/queue.db with the defaults,
@@ -495,6 +525,8 @@ int http_api_start(struct event_base *base, const struct http_api_config *cfg,
 		goto fail;
 	}
 	http_reg_update_gauges(api);
+	if ((err = http_discover_setup(api)))
+		goto fail;
 	api->queue = cfg->queue;
 	if (!api->queue && (err = http_open_queue(api, cfg)))
 		goto fail;
@@ -535,6 +567,10 @@ void http_api_free(struct http_api *api)
 	sms_gateway_free(api->sms);
 	queue_close(api->own_queue);
 	store_close(api->st);
+	dlimit_free(api->dlim);
+	if (api->nc)
+		auth_nc_free(api->nc);
+	OPENSSL_cleanse(api->nonce_key, sizeof(api->nonce_key));
 	if (api->ssl_ctx)
 		SSL_CTX_free(api->ssl_ctx);
 	for (int i = 0; i < api->n_sip_uris; i++)

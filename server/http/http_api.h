@@ -14,6 +14,7 @@
 
 struct event_base;
 struct http_api;
+struct regcache;
 
 struct queue;
 
@@ -51,6 +52,26 @@ struct http_api_config {
 	int client_prefix_v4;     /* bits a client is counted by (24) */
 	int client_prefix_v6;     /* (64) */
 	int metrics_on_https;     /* serve /metrics on HTTPS too (0) */
+	/* Called (on the HTTP thread) after a device's commit: the SIP side
+	 * learns that its number now has an account. NULL: nobody. */
+	void (*on_device_added)(void *arg, const char *number,
+				const char *username);
+	void *hook_arg;
+	/* Contact discovery (discover.c, docs/protocol.md). */
+	int discover_on_http;     /* also on the plain HTTP listener (0) */
+	int discover_burst;       /* requests at once per account (10) */
+	int discover_per_hour;    /* requests refilled per hour (60) */
+	int discover_max_numbers_day; /* distinct numbers per account per
+					 24 h window (5000) */
+	int discover_track_max;   /* hashes kept, all accounts (1000000) */
+	const char *default_country_code; /* for national forms; NULL: none */
+	const char *digest_algorithms; /* offered, in order; NULL:
+					  "SHA-256,MD5" */
+	int nonce_ttl;            /* s a digest nonce stays fresh (300) */
+	int nonce_nc_max;         /* nonces tracked for replay (65536) */
+	struct regcache *regcache; /* borrowed: the registrar's live
+				      bindings (locks inside); NULL: read
+				      them from the store */
 };
 
 /* Fills *cfg with the defaults above (strings NULL). */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "dataline/sip.h"
 #include "http_api.h"
 
 struct evhttp;
@@ -21,6 +22,8 @@ struct evhttp_request;
 struct event;
 struct store;
 struct sms_gateway;
+struct auth_nc;
+struct dlimit;
 
 #define HTTP_MAX_SIP_URIS 3
 #define HTTP_MAX_LISTENERS 2
@@ -58,6 +61,12 @@ struct http_api {
 	struct queue *queue;         /* borrowed: cfg.queue or own_queue */
 	struct queue *own_queue;     /* owned when cfg.queue was NULL */
 	struct event *gc_timer;      /* owned: expired codes and send log */
+	/* contact discovery's digest auth and limits (discover.c) */
+	uint8_t nonce_key[SIP_NONCE_KEY_LEN]; /* this API's own, random */
+	struct auth_nc *nc;          /* owned: nonce-count replay tracker */
+	enum sip_digest_alg algs[2]; /* offered, in challenge order */
+	int nalgs;
+	struct dlimit *dlim;         /* owned: per-account limits */
 };
 
 /* Sends BODY (stolen, may be NULL) as JSON with STATUS and counts it
@@ -74,11 +83,19 @@ void http_client_addr(struct evhttp_request *req, char *buf, size_t cap);
 
 void http_reg_request(struct http_api *api, struct evhttp_request *req);
 void http_reg_verify(struct http_api *api, struct evhttp_request *req);
+/* POST /v1/contacts/discover (discover.c) */
+#define ROUTE_DISCOVER "/v1/contacts/discover"
+#define DISCOVER_MAX_NUMBERS 1000
+/* Its body bound, above the API's max_body: 1000 numbers in national
+ * form with separators fit in about 30 KiB. It is evhttp's own hard
+ * limit, which refuses a larger Content-Length before reading the body. */
+#define DISCOVER_MAX_BODY (64 * 1024)
+void http_discover(struct http_api *api, struct evhttp_request *req);
+
 /* Recounts dataline_accounts / dataline_devices from the store. */
 void http_reg_update_gauges(struct http_api *api);
 
 /* Parses "host:port" / "[v6]:port" into host (cap bytes) and port. */
-int http_parse_hostport(const char *s, char *host, size_t cap, int *port);
 /* 1 if every address HOST resolves to is a loopback address. */
 int http_host_is_loopback(const char *host);
 

@@ -253,6 +253,9 @@ static int http_reg_new_device(struct http_api *api, const char *number,
 		else
 			store_rollback(api->st);
 	}
+	if (!err && api->cfg.on_device_added)
+		api->cfg.on_device_added(api->cfg.hook_arg, number,
+					 cr->dev.username);
 	return err;
 }
 

@@ -28,14 +28,14 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "dataline/hmap.h"
 
 #define NC_SHARDS 64
 #define NC_KEY 16 /* the nonce's time (8) + random (8) bytes identify it */
 
 struct nc_entry {
-	struct nc_entry *next;  /* hash chain */
+	struct hmap_node node;  /* in its shard's map, by key */
 	struct nc_entry *older; /* FIFO towards the newest (head is oldest) */
-	uint64_t hash;          /* of key, kept so growing needs no key reads */
 	uint8_t key[NC_KEY];
 	uint32_t nc;
 	uint64_t born;          /* seconds, when first seen */
@@ -48,8 +48,8 @@ struct nc_entry {
 
 struct nc_shard {
 	pthread_mutex_t lock;
-	struct nc_entry **buckets;     /* owned */
-	size_t nbuckets, count, max;
+	struct hmap map;               /* owns the entries (also in the FIFO) */
+	size_t max;
 	struct nc_entry *head, *tail;  /* borrowed: FIFO by first use */
 	uint64_t floor;                /* largest issue time evicted */
 	int evicted;                   /* floor is set */
@@ -58,21 +58,6 @@ struct nc_shard {
 struct auth_nc {
 	struct nc_shard shard[NC_SHARDS];
 };
-
-static uint64_t nc_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (n--) {
-		h ^= *p++;
-		h *= 1099511628211ULL;
-	}
-	/* FNV's high bits mix the last bytes poorly; they pick the shard */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
 
 int auth_nc_new(size_t max, struct auth_nc **out)
 {
@@ -84,10 +69,7 @@ int auth_nc_new(size_t max, struct auth_nc **out)
 	for (i = 0; i < NC_SHARDS; i++) {
 		pthread_mutex_init(&t->shard[i].lock, NULL);
 		t->shard[i].max = max / NC_SHARDS ? max / NC_SHARDS : 1;
-		t->shard[i].nbuckets = NC_BUCKETS0;
-		t->shard[i].buckets = calloc(NC_BUCKETS0,
-					     sizeof(struct nc_entry *));
-		if (!t->shard[i].buckets) {
+		if (hmap_init(&t->shard[i].map, NC_BUCKETS0)) {
 			auth_nc_free(t);
 			return -ENOMEM;
 		}
@@ -110,7 +92,7 @@ void auth_nc_free(struct auth_nc *t)
 			n = e->older;
 			free(e);
 		}
-		free(s->buckets);
+		hmap_destroy(&s->map);
 		pthread_mutex_destroy(&s->lock);
 	}
 	free(t);
@@ -119,38 +101,13 @@ void auth_nc_free(struct auth_nc *t)
 /* Unlinks and frees the shard's oldest entry. */
 static void nc_pop(struct nc_shard *s)
 {
-	struct nc_entry *e = s->head, **pp;
+	struct nc_entry *e = s->head;
 
-	pp = &s->buckets[e->hash & (s->nbuckets - 1)];
-	while (*pp != e)
-		pp = &(*pp)->next;
-	*pp = e->next;
+	hmap_remove(&s->map, &e->node);
 	s->head = e->older;
 	if (!s->head)
 		s->tail = NULL;
-	s->count--;
 	free(e);
-}
-
-static void nc_grow(struct nc_shard *s)
-{
-	size_t n = s->nbuckets * 2, b;
-	struct nc_entry **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return;
-	for (b = 0; b < s->nbuckets; b++) {
-		struct nc_entry *e = s->buckets[b], *next;
-		for (; e; e = next) {
-			next = e->next;
-			size_t i = e->hash & (n - 1);
-			e->next = nb[i];
-			nb[i] = e;
-		}
-	}
-	free(s->buckets);
-	s->buckets = nb;
-	s->nbuckets = n;
 }
 
 static int nc_hexval(unsigned char c)
@@ -184,7 +141,8 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 	uint8_t key[NC_KEY];
 	uint64_t h, issued = 0;
 	struct nc_shard *s;
-	struct nc_entry *e;
+	struct nc_entry *e = NULL;
+	struct hmap_node *n;
 	int err = 0, i;
 
 	if (nc == 0 || nc > AUTH_NC_LIMIT)
@@ -193,14 +151,21 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		return -EINVAL;
 	for (i = 0; i < 8; i++)
 		issued = issued << 8 | key[i];
-	h = nc_hash(key, NC_KEY);
+	/* keyed like every table strangers feed (hmap.h); the high bits
+	 * pick the shard, the low ones the bucket */
+	h = hmap_hash(key, NC_KEY);
 	s = &t->shard[(h >> 32) % NC_SHARDS];
 	pthread_mutex_lock(&s->lock);
 	while (s->head && s->head->born + 2 * ttl < now)
 		nc_pop(s);
-	for (e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->next)
-		if (e->hash == h && memcmp(e->key, key, NC_KEY) == 0)
+	hmap_for_each_hash(&s->map, n, h) {
+		struct nc_entry *c = HMAP_ENTRY(n, struct nc_entry, node);
+
+		if (memcmp(c->key, key, NC_KEY) == 0) {
+			e = c;
 			break;
+		}
+	}
 	if (e) {
 		if (nc <= e->nc)
 			err = -EALREADY;
@@ -218,23 +183,18 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		goto out;
 	}
 	memcpy(e->key, key, NC_KEY);
-	e->hash = h;
 	e->nc = nc;
 	e->born = now;
 	e->issued = issued;
-	while (s->count >= s->max) {
+	while (hmap_count(&s->map) >= s->max) {
 		if (!s->evicted || s->head->issued > s->floor)
 			s->floor = s->head->issued;
 		s->evicted = 1;
 		nc_pop(s);
 	}
-	if (s->count >= s->nbuckets * 2)
-		nc_grow(s);
-	e->next = s->buckets[h & (s->nbuckets - 1)];
-	s->buckets[h & (s->nbuckets - 1)] = e;
+	hmap_insert(&s->map, &e->node, h);
 	*(s->tail ? &s->tail->older : &s->head) = e;
 	s->tail = e;
-	s->count++;
 out:
 	pthread_mutex_unlock(&s->lock);
 	return err;
@@ -247,7 +207,7 @@ size_t auth_nc_count(struct auth_nc *t)
 
 	for (i = 0; i < NC_SHARDS; i++) {
 		pthread_mutex_lock(&t->shard[i].lock);
-		n += t->shard[i].count;
+		n += hmap_count(&t->shard[i].map);
 		pthread_mutex_unlock(&t->shard[i].lock);
 	}
 	return n;

@@ -9,10 +9,11 @@
  * whole /64: counting exact v6 addresses would give it 2^64 budgets).
  * An IPv4-mapped IPv6 address counts as IPv4.
  *
- * The table is a fixed array of buckets of chained entries under one
- * mutex: an entry lives only while its client has a connection open, so
- * the table never holds more than --max-tcp-conns entries, and accept is
- * the only writer (a few hundred nanoseconds under the lock).
+ * The table is an hmap under one mutex, keyed with hmap_hash() (an IPv6
+ * client picks its /64s freely, so it must not pick their chain): an
+ * entry lives only while its client has a connection open, so the table
+ * never holds more than --max-tcp-conns entries, and accept is the only
+ * writer (a few hundred nanoseconds under the lock).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,11 +21,12 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "dataline/hmap.h"
 
 #define CL_BUCKETS 4096
 
 struct cl_entry {
-	struct cl_entry *next;
+	struct hmap_node node;  /* in connlimit.map, by key */
 	uint8_t key[16];
 	int count;
 };
@@ -32,7 +34,7 @@ struct cl_entry {
 struct connlimit {
 	pthread_mutex_t lock;
 	int per_client;
-	struct cl_entry *buckets[CL_BUCKETS]; /* owned chains */
+	struct hmap map;        /* owns the entries */
 };
 
 int connlimit_new(int per_client, struct connlimit **out)
@@ -41,6 +43,10 @@ int connlimit_new(int per_client, struct connlimit **out)
 
 	if (!t)
 		return -ENOMEM;
+	if (hmap_init(&t->map, CL_BUCKETS)) {
+		free(t);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->per_client = per_client;
 	*out = t;
@@ -49,17 +55,14 @@ int connlimit_new(int per_client, struct connlimit **out)
 
 void connlimit_free(struct connlimit *t)
 {
-	size_t i;
+	struct hmap_iter it;
+	struct hmap_node *n;
 
 	if (!t)
 		return;
-	for (i = 0; i < CL_BUCKETS; i++) {
-		struct cl_entry *e = t->buckets[i], *n;
-		for (; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	}
+	hmap_for_each(&t->map, it, n)
+		free(HMAP_ENTRY(n, struct cl_entry, node));
+	hmap_destroy(&t->map);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -85,29 +88,32 @@ void connlimit_key(const union sipd_addr *a, uint8_t key[16])
 	}
 }
 
-static size_t cl_bucket(const uint8_t key[16])
+/* The entry of KEY (hash H), or NULL. Lock held. */
+static struct cl_entry *cl_find(struct connlimit *t, uint64_t h,
+				const uint8_t key[16])
 {
-	uint64_t h = 1469598103934665603ULL;
-	int i;
+	struct hmap_node *n;
 
-	for (i = 0; i < 16; i++) {
-		h ^= key[i];
-		h *= 1099511628211ULL;
+	hmap_for_each_hash(&t->map, n, h) {
+		struct cl_entry *e = HMAP_ENTRY(n, struct cl_entry, node);
+
+		if (!memcmp(e->key, key, 16))
+			return e;
 	}
-	return (size_t)(h % CL_BUCKETS);
+	return NULL;
 }
 
 int connlimit_acquire(struct connlimit *t, const union sipd_addr *a)
 {
 	uint8_t key[16];
-	struct cl_entry **pp, *e;
+	struct cl_entry *e;
+	uint64_t h;
 	int err = 0;
 
 	connlimit_key(a, key);
+	h = hmap_hash(key, sizeof(key));
 	pthread_mutex_lock(&t->lock);
-	pp = &t->buckets[cl_bucket(key)];
-	for (e = *pp; e && memcmp(e->key, key, 16); e = e->next)
-		;
+	e = cl_find(t, h, key);
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -115,8 +121,7 @@ int connlimit_acquire(struct connlimit *t, const union sipd_addr *a)
 			goto out;
 		}
 		memcpy(e->key, key, 16);
-		e->next = *pp;
-		*pp = e;
+		hmap_insert(&t->map, &e->node, h);
 	}
 	if (e->count >= t->per_client)
 		err = -EUSERS;
@@ -130,18 +135,16 @@ out:
 void connlimit_release(struct connlimit *t, const union sipd_addr *a)
 {
 	uint8_t key[16];
-	struct cl_entry **pp, *e;
+	struct cl_entry *e;
+	uint64_t h;
 
 	connlimit_key(a, key);
+	h = hmap_hash(key, sizeof(key));
 	pthread_mutex_lock(&t->lock);
-	for (pp = &t->buckets[cl_bucket(key)]; (e = *pp); pp = &e->next) {
-		if (memcmp(e->key, key, 16))
-			continue;
-		if (--e->count <= 0) {
-			*pp = e->next;
-			free(e);
-		}
-		break;
+	e = cl_find(t, h, key);
+	if (e && --e->count <= 0) {
+		hmap_remove(&t->map, &e->node);
+		free(e);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

@@ -17,38 +17,26 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "dataline/hmap.h"
 #include "../store/store.h"
 
 #define DEVCACHE_TTL_S 60
 #define DC_SHARDS 16
 
 struct dc_ent {
-	struct dc_ent *next;
-	uint64_t hash;
+	struct hmap_node node;      /* in its shard's map, by username */
 	uint64_t until_ms;          /* trusted until (monotonic) */
 	struct store_device dev;
 };
 
 struct dc_shard {
 	pthread_mutex_t lock;
-	struct dc_ent **buckets;    /* owned, power of two */
-	size_t nbuckets, count;
+	struct hmap map;            /* owns its entries */
 };
 
 struct devcache {
 	struct dc_shard shard[DC_SHARDS];
 };
-
-static uint64_t dc_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 int devcache_new(struct devcache **out)
 {
@@ -59,9 +47,7 @@ int devcache_new(struct devcache **out)
 		return -ENOMEM;
 	for (i = 0; i < DC_SHARDS; i++) {
 		pthread_mutex_init(&dc->shard[i].lock, NULL);
-		dc->shard[i].nbuckets = 256;
-		dc->shard[i].buckets = calloc(256, sizeof(struct dc_ent *));
-		if (!dc->shard[i].buckets) {
+		if (hmap_init(&dc->shard[i].map, 256)) {
 			devcache_free(dc);
 			return -ENOMEM;
 		}
@@ -72,69 +58,51 @@ int devcache_new(struct devcache **out)
 
 void devcache_free(struct devcache *dc)
 {
-	size_t b;
+	struct hmap_iter it;
+	struct hmap_node *n;
 	int i;
 
 	if (!dc)
 		return;
 	for (i = 0; i < DC_SHARDS; i++) {
 		struct dc_shard *s = &dc->shard[i];
-		for (b = 0; s->buckets && b < s->nbuckets; b++) {
-			struct dc_ent *e = s->buckets[b], *n;
-			for (; e; e = n) {
-				n = e->next;
-				free(e);
-			}
-		}
-		free(s->buckets);
+
+		if (s->map.buckets)
+			hmap_for_each(&s->map, it, n)
+				free(HMAP_ENTRY(n, struct dc_ent, node));
+		hmap_destroy(&s->map);
 		pthread_mutex_destroy(&s->lock);
 	}
 	free(dc);
 }
 
-static void dc_grow(struct dc_shard *s)
+/* The entry of USERNAME (hash H) in shard S, or NULL. */
+static struct dc_ent *dc_find(struct dc_shard *s, uint64_t h,
+			      const char *username)
 {
-	size_t n = s->nbuckets * 2, b;
-	struct dc_ent **nb = calloc(n, sizeof(*nb));
+	struct hmap_node *n;
 
-	if (!nb)
-		return;
-	for (b = 0; b < s->nbuckets; b++) {
-		struct dc_ent *e = s->buckets[b], *next;
-		for (; e; e = next) {
-			next = e->next;
-			e->next = nb[(e->hash >> 4) & (n - 1)];
-			nb[(e->hash >> 4) & (n - 1)] = e;
-		}
+	hmap_for_each_hash(&s->map, n, h) {
+		struct dc_ent *e = HMAP_ENTRY(n, struct dc_ent, node);
+
+		if (!strcmp(e->dev.username, username))
+			return e;
 	}
-	free(s->buckets);
-	s->buckets = nb;
-	s->nbuckets = n;
-}
-
-/* The shard is picked by the low 4 bits, the bucket by the ones above. */
-static struct dc_ent **dc_slot(struct dc_shard *s, uint64_t h,
-			       const char *username)
-{
-	struct dc_ent **pp = &s->buckets[(h >> 4) & (s->nbuckets - 1)];
-
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && !strcmp((*pp)->dev.username, username))
-			break;
-	return pp;
+	return NULL;
 }
 
 int devcache_get(struct devcache *dc, struct store *st, const char *username,
 		 struct store_device *out)
 {
-	uint64_t h = dc_hash(username), now = sipd_now_ms();
-	struct dc_shard *s = &dc->shard[h % DC_SHARDS];
+	/* the high bits pick the shard, the low ones the bucket */
+	uint64_t h = hmap_hash_str(username), now = sipd_now_ms();
+	struct dc_shard *s = &dc->shard[(h >> 32) % DC_SHARDS];
 	struct store_device dev;
-	struct dc_ent **pp, *e;
+	struct dc_ent *e;
 	int err;
 
 	pthread_mutex_lock(&s->lock);
-	e = *dc_slot(s, h, username);
+	e = dc_find(s, h, username);
 	if (e && e->until_ms > now) {
 		*out = e->dev;
 		pthread_mutex_unlock(&s->lock);
@@ -146,18 +114,11 @@ int devcache_get(struct devcache *dc, struct store *st, const char *username,
 	if (err)
 		return err;
 	pthread_mutex_lock(&s->lock);
-	pp = dc_slot(s, h, username);
-	if (!*pp) {
+	e = dc_find(s, h, username);
+	if (!e) {
 		e = malloc(sizeof(*e));
-		if (e) {
-			e->next = NULL;
-			e->hash = h;
-			*pp = e;
-			if (++s->count > s->nbuckets * 2)
-				dc_grow(s);
-		}
-	} else {
-		e = *pp;
+		if (e)
+			hmap_insert(&s->map, &e->node, h);
 	}
 	if (e) {
 		e->dev = dev;

@@ -1,7 +1,7 @@
 /*
- * regcache: the registrar's in-memory bindings (RFC 3261 s.10.3), a hash
- * table keyed by the number (the AOR); a number's few bindings share its
- * chain. Design and locking rules: regcache.h.
+ * regcache: the registrar's in-memory bindings (RFC 3261 s.10.3), an hmap
+ * keyed by the number (the AOR); a number's few bindings share its hash
+ * and so its chain. Design and locking rules: regcache.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,8 +14,7 @@
 
 struct regcache {
 	pthread_mutex_t lock;
-	struct rc_ent **buckets;  /* owned, power of two */
-	size_t nbuckets, count;
+	struct hmap map;          /* owns the entries */
 	size_t ndirty;            /* entries with dirty set */
 	uint64_t next_seq;
 	uint64_t next_txn;
@@ -23,16 +22,14 @@ struct regcache {
 	int loaded;
 };
 
-static uint64_t rc_hash(const char *s)
+/* Numbers are the clients' to choose (registration by phone number), so
+ * they are hashed with the keyed hmap_hash(). */
+static uint64_t rc_hash(const char *number)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return hmap_hash_str(number);
 }
+
+#define RC_ENT(n) HMAP_ENTRY(n, struct rc_ent, node)
 
 int regcache_new(struct regcache **out)
 {
@@ -40,9 +37,7 @@ int regcache_new(struct regcache **out)
 
 	if (!rc)
 		return -ENOMEM;
-	rc->nbuckets = 1024;
-	rc->buckets = calloc(rc->nbuckets, sizeof(*rc->buckets));
-	if (!rc->buckets) {
+	if (hmap_init(&rc->map, 1024)) {
 		free(rc);
 		return -ENOMEM;
 	}
@@ -53,17 +48,14 @@ int regcache_new(struct regcache **out)
 
 static void rc_clear(struct regcache *rc)
 {
-	size_t b;
+	struct hmap_iter it;
+	struct hmap_node *n;
 
-	for (b = 0; b < rc->nbuckets; b++) {
-		struct rc_ent *e = rc->buckets[b], *n;
-		for (; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-		rc->buckets[b] = NULL;
+	hmap_for_each(&rc->map, it, n) {
+		hmap_remove(&rc->map, n);
+		free(RC_ENT(n));
 	}
-	rc->count = rc->ndirty = 0;
+	rc->ndirty = 0;
 }
 
 void regcache_free(struct regcache *rc)
@@ -71,7 +63,7 @@ void regcache_free(struct regcache *rc)
 	if (!rc)
 		return;
 	rc_clear(rc);
-	free(rc->buckets);
+	hmap_destroy(&rc->map);
 	pthread_mutex_destroy(&rc->lock);
 	free(rc);
 }
@@ -91,22 +83,26 @@ int regcache_loaded(const struct regcache *rc)
 	return rc->loaded;
 }
 
-static struct rc_ent **rc_slot(const struct regcache *rc, uint64_t h,
-			       const char *number, const char *contact)
+/* The binding (NUMBER, CONTACT), H the hash of NUMBER; or NULL. */
+static struct rc_ent *rc_get(const struct regcache *rc, uint64_t h,
+			     const char *number, const char *contact)
 {
-	struct rc_ent **pp = &rc->buckets[h & (rc->nbuckets - 1)];
+	struct hmap_node *n;
 
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && !strcmp(rc_str(*pp, RC_NUMBER), number) &&
-		    !strcmp(rc_str(*pp, RC_CONTACT), contact))
-			return pp;
-	return pp;
+	hmap_for_each_hash(&rc->map, n, h) {
+		struct rc_ent *e = RC_ENT(n);
+
+		if (!strcmp(rc_str(e, RC_NUMBER), number) &&
+		    !strcmp(rc_str(e, RC_CONTACT), contact))
+			return e;
+	}
+	return NULL;
 }
 
 const struct rc_ent *regcache_find(const struct regcache *rc,
 				   const char *number, const char *contact)
 {
-	return *rc_slot(rc, rc_hash(number), number, contact);
+	return rc_get(rc, rc_hash(number), number, contact);
 }
 
 int regcache_uncommitted(const struct regcache *rc, const struct rc_ent *e)
@@ -118,34 +114,17 @@ uint64_t regcache_count_device(const struct regcache *rc, const char *number,
 			       const char *username, int64_t now)
 {
 	uint64_t h = rc_hash(number), n = 0;
-	const struct rc_ent *e = rc->buckets[h & (rc->nbuckets - 1)];
+	struct hmap_node *pos;
 
-	for (; e; e = e->next)
-		if (e->hash == h && e->expires_at > now &&
+	hmap_for_each_hash(&rc->map, pos, h) {
+		const struct rc_ent *e = RC_ENT(pos);
+
+		if (e->expires_at > now &&
 		    !strcmp(rc_str(e, RC_NUMBER), number) &&
 		    (!username || !strcmp(rc_str(e, RC_USERNAME), username)))
 			n++;
-	return n;
-}
-
-static void rc_grow(struct regcache *rc)
-{
-	size_t n = rc->nbuckets * 2, b;
-	struct rc_ent **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return; /* longer chains, still correct */
-	for (b = 0; b < rc->nbuckets; b++) {
-		struct rc_ent *e = rc->buckets[b], *next;
-		for (; e; e = next) {
-			next = e->next;
-			e->next = nb[e->hash & (n - 1)];
-			nb[e->hash & (n - 1)] = e;
-		}
 	}
-	free(rc->buckets);
-	rc->buckets = nb;
-	rc->nbuckets = n;
+	return n;
 }
 
 static struct rc_ent *rc_make(const struct store_binding *b)
@@ -174,38 +153,35 @@ static struct rc_ent *rc_make(const struct store_binding *b)
 		at += len[i];
 	}
 	e->size = sizeof(*e) + total;
-	e->hash = rc_hash(b->number);
+	e->node.hash = rc_hash(b->number);
 	e->cseq = b->cseq;
 	e->expires_at = b->expires_at;
 	e->durable_expires = b->expires_at;
 	e->q = b->q;
 	e->reg_id = b->reg_id;
+	e->conn_id = b->conn_id;
+	e->worker = b->worker;
 	return e;
 }
 
 /* Links E in place of whatever has its key. */
 static void rc_link(struct regcache *rc, struct rc_ent *e)
 {
-	struct rc_ent **pp = rc_slot(rc, e->hash, rc_str(e, RC_NUMBER),
-				     rc_str(e, RC_CONTACT));
+	struct rc_ent *old = rc_get(rc, e->node.hash, rc_str(e, RC_NUMBER),
+				    rc_str(e, RC_CONTACT));
 
-	if (*pp) {
-		struct rc_ent *old = *pp;
-		e->next = old->next;
+	if (old) {
 		if (e->dirty) /* a refresh: the row written is still old's */
 			e->durable_expires = old->durable_expires;
 		if (old->dirty)
 			rc->ndirty--;
+		hmap_remove(&rc->map, &old->node);
 		free(old);
-	} else {
-		e->next = NULL;
-		rc->count++;
 	}
-	*pp = e;
+	e->next = NULL;
+	hmap_insert(&rc->map, &e->node, e->node.hash);
 	if (e->dirty)
 		rc->ndirty++;
-	if (rc->count > rc->nbuckets)
-		rc_grow(rc);
 }
 
 int regcache_put(struct regcache *rc, const struct store_binding *b,
@@ -222,24 +198,21 @@ int regcache_put(struct regcache *rc, const struct store_binding *b,
 	return 0;
 }
 
-static void rc_unlink(struct regcache *rc, struct rc_ent **pp)
+static void rc_unlink(struct regcache *rc, struct rc_ent *e)
 {
-	struct rc_ent *e = *pp;
-
-	*pp = e->next;
+	hmap_remove(&rc->map, &e->node);
 	if (e->dirty)
 		rc->ndirty--;
-	rc->count--;
 	free(e);
 }
 
 int regcache_del(struct regcache *rc, const char *number, const char *contact)
 {
-	struct rc_ent **pp = rc_slot(rc, rc_hash(number), number, contact);
+	struct rc_ent *e = rc_get(rc, rc_hash(number), number, contact);
 
-	if (!*pp)
+	if (!e)
 		return -ENOENT;
-	rc_unlink(rc, pp);
+	rc_unlink(rc, e);
 	return 0;
 }
 
@@ -247,14 +220,14 @@ void regcache_del_all(struct regcache *rc, const char *number,
 		      const char *username)
 {
 	uint64_t h = rc_hash(number);
-	struct rc_ent **pp = &rc->buckets[h & (rc->nbuckets - 1)];
+	struct hmap_node *pos, *tmp;
 
-	while (*pp) {
-		if ((*pp)->hash == h && !strcmp(rc_str(*pp, RC_NUMBER), number) &&
-		    (!username || !strcmp(rc_str(*pp, RC_USERNAME), username)))
-			rc_unlink(rc, pp);
-		else
-			pp = &(*pp)->next;
+	hmap_for_each_hash_safe(&rc->map, pos, tmp, h) {
+		struct rc_ent *e = RC_ENT(pos);
+
+		if (!strcmp(rc_str(e, RC_NUMBER), number) &&
+		    (!username || !strcmp(rc_str(e, RC_USERNAME), username)))
+			rc_unlink(rc, e);
 	}
 }
 
@@ -271,6 +244,7 @@ void regcache_to_binding(const struct rc_ent *e, struct store_binding *b)
 		.path = rc_str(e, RC_PATH),
 		.instance = rc_str(e, RC_INSTANCE),
 		.reg_id = e->reg_id,
+		.conn_id = e->conn_id, .worker = e->worker,
 	};
 }
 
@@ -280,14 +254,17 @@ int regcache_list(const struct regcache *rc, const char *number, int64_t now,
 		  store_binding_cb cb, void *arg)
 {
 	uint64_t h = rc_hash(number);
-	const struct rc_ent *e = rc->buckets[h & (rc->nbuckets - 1)];
 	const struct rc_ent *v[RC_LIST_MAX];
+	struct hmap_node *pos;
 	int n = 0, i, j, err;
 
-	for (; e; e = e->next)
-		if (e->hash == h && e->expires_at > now &&
+	hmap_for_each_hash(&rc->map, pos, h) {
+		const struct rc_ent *e = RC_ENT(pos);
+
+		if (e->expires_at > now &&
 		    !strcmp(rc_str(e, RC_NUMBER), number) && n < RC_LIST_MAX)
 			v[n++] = e;
+	}
 	/* newest first (few entries: insertion sort) */
 	for (i = 1; i < n; i++)
 		for (j = i; j > 0 && v[j - 1]->seq < v[j]->seq; j--) {
@@ -307,19 +284,15 @@ int regcache_list(const struct regcache *rc, const char *number, int64_t now,
 
 uint64_t regcache_expire(struct regcache *rc, int64_t now)
 {
-	size_t b;
+	struct hmap_iter it;
+	struct hmap_node *n;
 	uint64_t live = 0;
 
-	for (b = 0; b < rc->nbuckets; b++) {
-		struct rc_ent **pp = &rc->buckets[b];
-		while (*pp) {
-			if ((*pp)->expires_at <= now) {
-				rc_unlink(rc, pp);
-			} else {
-				live++;
-				pp = &(*pp)->next;
-			}
-		}
+	hmap_for_each(&rc->map, it, n) {
+		if (RC_ENT(n)->expires_at <= now)
+			rc_unlink(rc, RC_ENT(n));
+		else
+			live++;
 	}
 	return live;
 }
@@ -341,26 +314,23 @@ static int load_cb(const struct store_binding *b, void *arg)
 int regcache_load(struct regcache *rc, struct store *st, int64_t now)
 {
 	struct rc_ent *keep = NULL, *e, *n;
-	size_t b;
+	struct hmap_iter it;
+	struct hmap_node *pos;
 	int err;
 
 	/* pending refreshes were answered 200: they outlive the reload, on
 	 * top of the rows they refresh */
-	for (b = 0; b < rc->nbuckets; b++) {
-		struct rc_ent **pp = &rc->buckets[b];
-		while (*pp) {
-			e = *pp;
-			if (e->dirty && rc->loaded) {
-				*pp = e->next;
-				e->next = keep;
-				keep = e;
-			} else {
-				*pp = e->next;
-				free(e);
-			}
+	hmap_for_each(&rc->map, it, pos) {
+		e = RC_ENT(pos);
+		hmap_remove(&rc->map, pos);
+		if (e->dirty && rc->loaded) {
+			e->next = keep;
+			keep = e;
+		} else {
+			free(e);
 		}
 	}
-	rc->count = rc->ndirty = 0;
+	rc->ndirty = 0;
 	rc->loaded = 0;
 	err = store_binding_load_all(st, now, load_cb, rc);
 	if (err) {
@@ -416,25 +386,27 @@ size_t regcache_dirty_count(struct regcache *rc)
 struct rc_ent *regcache_take_dirty(struct regcache *rc)
 {
 	struct rc_ent *snap = NULL, *c;
-	size_t b;
+	struct hmap_iter it;
+	struct hmap_node *n;
 
 	regcache_lock(rc);
-	for (b = 0; b < rc->nbuckets && rc->ndirty; b++) {
-		struct rc_ent *e = rc->buckets[b];
-		for (; e; e = e->next) {
-			if (!e->dirty)
-				continue;
-			c = malloc(e->size);
-			if (!c)
-				goto out; /* the rest stays dirty */
-			memcpy(c, e, e->size);
-			c->next = snap;
-			snap = c;
-			e->dirty = 0;
-			rc->ndirty--;
-		}
+	hmap_for_each(&rc->map, it, n) {
+		struct rc_ent *e = RC_ENT(n);
+
+		if (!rc->ndirty)
+			break;
+		if (!e->dirty)
+			continue;
+		c = malloc(e->size);
+		if (!c)
+			break; /* the rest stays dirty */
+		memcpy(c, e, e->size);
+		c->node.next = NULL; /* a copy, in no table */
+		c->next = snap;
+		snap = c;
+		e->dirty = 0;
+		rc->ndirty--;
 	}
-out:
 	regcache_unlock(rc);
 	return snap;
 }
@@ -443,9 +415,9 @@ void regcache_flushed(struct regcache *rc, const struct rc_ent *snap)
 {
 	regcache_lock(rc);
 	for (; snap; snap = snap->next) {
-		struct rc_ent *e = *rc_slot(rc, snap->hash,
-					    rc_str(snap, RC_NUMBER),
-					    rc_str(snap, RC_CONTACT));
+		struct rc_ent *e = rc_get(rc, snap->node.hash,
+					  rc_str(snap, RC_NUMBER),
+					  rc_str(snap, RC_CONTACT));
 		if (e)
 			e->durable_expires = snap->expires_at;
 	}
@@ -456,9 +428,9 @@ void regcache_restore_dirty(struct regcache *rc, const struct rc_ent *snap)
 {
 	regcache_lock(rc);
 	for (; snap; snap = snap->next) {
-		struct rc_ent *e = *rc_slot(rc, snap->hash,
-					    rc_str(snap, RC_NUMBER),
-					    rc_str(snap, RC_CONTACT));
+		struct rc_ent *e = rc_get(rc, snap->node.hash,
+					  rc_str(snap, RC_NUMBER),
+					  rc_str(snap, RC_CONTACT));
 		if (e && e->seq == snap->seq && !e->dirty) {
 			e->dirty = 1;
 			rc->ndirty++;

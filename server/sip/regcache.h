@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataline/hmap.h"
 #include "../store/store.h"
 
 /* How long a refresh may wait in memory before it is written. */
@@ -47,8 +48,8 @@ enum rc_field {
 /* One binding: a single allocation, strings at offsets in buf (so a copy
  * is one memcpy). */
 struct rc_ent {
-	struct rc_ent *next;     /* hash chain (or snapshot list) */
-	uint64_t hash;           /* of the number */
+	struct hmap_node node;   /* in the cache, by hash of the number */
+	struct rc_ent *next;     /* snapshot list (regcache_take_dirty) */
 	uint64_t seq;            /* newer puts list first */
 	uint64_t txn;            /* write transaction that put it, 0 = flush */
 	int dirty;               /* refreshed in memory, not yet written */
@@ -57,6 +58,8 @@ struct rc_ent {
 	int64_t durable_expires;  /* expiry of the last row written */
 	int q;
 	uint32_t reg_id;
+	uint64_t conn_id;         /* the flow: in memory only */
+	int worker;
 	size_t size;             /* of the whole allocation */
 	uint32_t off[RC__N];
 	char buf[];

@@ -68,185 +68,6 @@
 #define REG_MAX_CONTACTS 16
 #define REG_URI_MAX 512
 
-static void reg_challenge(struct sipd_reply *r, int stale,
-			  enum metrics_auth_reason why)
-{
-	const struct config *cfg = r->w->sh->cfg;
-	char nonce[SIP_NONCE_LEN + 1];
-	const uint8_t *ip;
-	size_t iplen = sipd_addr_ip(&r->peer->addr, &ip), at = 0;
-	int i;
-
-	metrics_auth_failure(why);
-	/* bound to the source IP: only that address can authenticate with it */
-	if (sip_nonce_make(r->w->sh->nonce_key, (uint64_t)time(NULL), ip, iplen,
-			   nonce)) {
-		sipd_reply_simple(r, 500, "Nonce Failure");
-		return;
-	}
-	sipd_reply_begin(r, 401, NULL);
-	/* one nonce for both (RFC 8760 s.2.4), the preferred one first; the
-	 * second only while the answer stays within the amplification budget
-	 * towards an unproven UDP source (dispatch.c, sipd_reply_room) */
-	for (i = 0; i < r->w->sh->nalgs; i++) {
-		if (i && r->b.len - at > sipd_reply_room(r)) {
-			metrics_inc(METRICS_SIP_CHALLENGES_TRIMMED);
-			break;
-		}
-		at = r->b.len;
-		sip_digest_challenge_add(&r->b, "WWW-Authenticate",
-					 r->w->sh->algs[i], cfg->domain, nonce,
-					 stale, NULL);
-	}
-	sipd_reply_send(r);
-}
-
-/* Finds the Authorization line for our realm. 0, -ENOENT, -EBADMSG. */
-static int reg_find_credentials(const struct sip_msg *m, const char *realm,
-				struct sip_digest_credentials *out)
-{
-	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_AUTHORIZATION);
-	int bad = 0;
-
-	for (; h; h = sip_msg_hdr_next(m, h)) {
-		struct sip_digest_credentials c;
-		int rc = sip_digest_credentials_decode(h->value, &c);
-		if (rc == -EBADMSG)
-			bad = 1;
-		if (rc)
-			continue;
-		if (sip_str_eq(c.realm, realm)) {
-			*out = c;
-			return 0;
-		}
-	}
-	return bad ? -EBADMSG : -ENOENT;
-}
-
-/* The To user names the device's number ("+8613..." or "8613..."). */
-static int reg_to_matches(const struct sip_msg *m, const char *number)
-{
-	char user[64];
-	size_t n;
-
-	if (!sip_str_present(m->to.uri.user) ||
-	    sip_str_unescape(m->to.uri.user, user, sizeof(user), &n))
-		return 0;
-	if (n == strlen(number) && memcmp(user, number, n) == 0)
-		return 1;
-	return number[0] == '+' && n == strlen(number) - 1 &&
-	       memcmp(user, number + 1, n) == 0;
-}
-
-/* 1 if ALG is one of the algorithms we challenge with. */
-static int reg_alg_offered(const struct sipd_shared *sh, enum sip_digest_alg alg)
-{
-	int i;
-
-	for (i = 0; i < sh->nalgs; i++)
-		if (alg == sh->algs[i])
-			return 1;
-	return 0;
-}
-
-/*
- * Authenticates; answers and returns -1 on failure, 0 with *dev on success.
- *
- * Usernames must not be told apart by the answer (nor grossly by its
- * time): an algorithm or qop we do not offer, and a missing qop (RFC 2069
- * style, which we do not offer either), get a fresh challenge listing
- * what we do offer (RFC 7616 s.3.7 lets a server challenge again) before
- * the username is even looked up; and an unknown user (or a device without
- * an HA1 of that algorithm) has its response checked against a dummy HA1
- * of the right length, so it costs the same hash as a wrong password and
- * gets the same 401.
- */
-static int reg_authenticate(struct sipd_reply *r, struct store_device *dev)
-{
-	static const char dummy_ha1[] =
-		"0000000000000000000000000000000000000000000000000000000000000000";
-	struct sipd *w = r->w;
-	const struct config *cfg = w->sh->cfg;
-	const struct sip_msg *m = r->req;
-	struct sip_digest_credentials c;
-	char user[STORE_USERNAME_MAX];
-	const char *ha1 = NULL;
-	const uint8_t *ip;
-	size_t iplen;
-	uint64_t now = (uint64_t)time(NULL);
-	int rc;
-
-	rc = reg_find_credentials(m, cfg->domain, &c);
-	if (rc == -ENOENT) {
-		reg_challenge(r, 0, METRICS_AUTH_MISSING);
-		return -1;
-	}
-	if (rc) {
-		sipd_reply_simple(r, 400, "Bad Authorization");
-		return -1;
-	}
-	if (!reg_alg_offered(w->sh, c.alg) || !sip_str_caseeq(c.qop, "auth")) {
-		reg_challenge(r, 0, METRICS_AUTH_UNSUPPORTED);
-		return -1;
-	}
-	if (sip_str_copy(c.username, user, sizeof(user)) == 0 &&
-	    devcache_get(w->sh->dc, w->store, user, dev) == 0)
-		ha1 = c.alg == SIP_DIGEST_MD5 ? dev->ha1_md5 : dev->ha1_sha256;
-	if (ha1 && !ha1[0])
-		ha1 = NULL; /* no HA1 of that algorithm stored */
-	/* The digest uri is covered by the response hash; it is not required
-	 * to equal the Request-URI byte for byte: real clients (SIPp among
-	 * them) put the server's address there. Kamailio does not compare
-	 * them either. */
-	/* dummy_ha1 has the 64 hex digits of SHA-256; its last 32 are MD5's */
-	rc = sip_digest_verify(&c, m->method,
-			       ha1 ? ha1 : dummy_ha1 +
-					   (c.alg == SIP_DIGEST_MD5 ? 32 : 0));
-	if (rc == -EBADMSG) {
-		sipd_reply_simple(r, 400, "Bad Authorization");
-		return -1;
-	}
-	if (!ha1) {
-		reg_challenge(r, 0, METRICS_AUTH_UNKNOWN_USER);
-		return -1;
-	}
-	if (rc) {
-		log_info("sip: REGISTER from %s: wrong digest response", user);
-		reg_challenge(r, 0, METRICS_AUTH_BAD_PASSWORD);
-		return -1;
-	}
-	/* the password was right: only the nonce may be at fault now. One
-	 * issued to another address is stale here: the client gets one bound
-	 * to where it is now, and nothing bigger goes to an address that has
-	 * not shown it can receive */
-	iplen = sipd_addr_ip(&r->peer->addr, &ip);
-	rc = sip_nonce_check(w->sh->nonce_key, c.nonce, now,
-			     (uint64_t)cfg->nonce_ttl, ip, iplen, NULL);
-	if (rc) {
-		reg_challenge(r, 1, METRICS_AUTH_STALE_NONCE);
-		return -1;
-	}
-	rc = auth_nc_check(w->sh->nc, c.nonce,
-			   c.nc_value, now,
-			   (uint64_t)cfg->nonce_ttl);
-	if (rc == -ESTALE) {
-		/* the tracker may have evicted it: take a fresh one */
-		reg_challenge(r, 1, METRICS_AUTH_STALE_NONCE);
-		return -1;
-	}
-	if (rc) {
-		log_info("sip: REGISTER from %s: nonce-count %u replayed",
-			 user, c.nc_value);
-		reg_challenge(r, 0, METRICS_AUTH_REPLAYED_NONCE);
-		return -1;
-	}
-	if (!reg_to_matches(m, dev->number)) {
-		metrics_auth_failure(METRICS_AUTH_WRONG_AOR);
-		sipd_reply_simple(r, 403, "Not Your Number");
-		return -1;
-	}
-	return 0;
-}
 
 struct reg_contact {
 	struct sip_contact ct;
@@ -374,6 +195,7 @@ struct reg_plan {
 	int refresh;              /* only refreshes: write behind */
 	int status;               /* refusal (500/403), or 0 */
 	const char *reason;
+	int outbound;             /* RFC 5626: Supported: outbound, reg-id */
 };
 
 /*
@@ -482,6 +304,52 @@ static void reg_ok_begin(struct sipd_reply *r, struct regcache *rc,
 			    h->value.p);
 	if (sip_msg_hdr(m, SIP_HDR_PATH))
 		sip_buf_hdr(&r->b, "Supported", "path");
+	if (p->outbound) {
+		/* RFC 5626 s.6: the flow is ours to keep; the device sends a
+		 * keep-alive at 80-100% of Flow-Timer (s.4.4.1) */
+		sip_buf_hdr(&r->b, "Require", "outbound");
+		sip_buf_hdr(&r->b, "Flow-Timer", "%d",
+			    r->w->sh->cfg->keepalive_interval);
+	}
+}
+
+/* RFC 5626 s.5: the UA asked for outbound (Supported: outbound, and a
+ * Contact with +sip.instance and reg-id). */
+static int reg_wants_outbound(const struct sip_msg *m,
+			      const struct reg_contact *cs, int n)
+{
+	struct sip_list_iter it;
+	struct sip_str v;
+	int i, sup = 0;
+
+	sip_list_init(&it, m, SIP_HDR_SUPPORTED);
+	while (sip_list_next(&it, &v) == 0)
+		if (sip_str_caseeq(v, "outbound"))
+			sup = 1;
+	for (i = 0; sup && i < n; i++)
+		if (cs[i].reg_id && cs[i].instance[0])
+			return 1;
+	return 0;
+}
+
+/* Remembers the flow the bindings were made over (flow.c). */
+static void reg_track_flow(struct sipd_reply *r, const struct reg_plan *p)
+{
+	struct sipd_flow f;
+	int64_t until = 0;
+	int i;
+
+	for (i = 0; i < p->n && !p->star; i++)
+		if (p->cs[i].expires > 0 && p->now + p->cs[i].expires > until)
+			until = p->now + p->cs[i].expires;
+	if (!until)
+		return;
+	sipd_flow_of(r->w, r->peer, &f);
+	/* a device reachable anew takes what waited for it */
+	if (flow_track(r->w->sh->flows, &f, until,
+		       r->w->sh->cfg->keepalive_interval, p->outbound,
+		       sipd_now_ms()) == 1 || p->added)
+		deliver_kick(r->w->sh, p->dev->number);
 }
 
 static void reg_contact_binding(struct reg_plan *p, int i)
@@ -534,8 +402,7 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	struct store *st = w->store;
 	struct regcache *rc = w->sh->rc;
 	char call_id[256], received[96], ip[INET6_ADDRSTRLEN], path[1024];
-	const char *tp = r->peer->tp == SIPD_UDP ? "udp" :
-			 r->peer->tp == SIPD_TCP ? "tcp" : "tls";
+	const char *tp = r->peer->ops->name;
 	struct reg_plan p = { .dev = dev, .cs = cs, .n = n, .star = star };
 	int64_t delta = 0;
 	int i, err = 0, status;
@@ -553,14 +420,17 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 		.number = dev->number, .username = dev->username,
 		.contact = "", .call_id = call_id, .cseq = m->cseq.num,
 		.transport = tp, .received = received, .path = path,
-		.instance = "",
+		.instance = "", .conn_id = r->peer->conn_id, .worker = w->id,
 	};
+	p.outbound = reg_wants_outbound(m, cs, n);
 
 	regcache_lock(rc);
 	status = reg_apply_fast(r, rc, &p);
 	regcache_unlock(rc);
-	if (status == 200)
+	if (status == 200) {
+		reg_track_flow(r, &p);
 		sipd_reply_send(r);
+	}
 	else if (status)
 		sipd_reply_simple(r, status, p.reason);
 	if (status)
@@ -614,6 +484,7 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	}
 	reg_ok_begin(r, rc, &p);
 	regcache_unlock(rc);
+	reg_track_flow(r, &p);
 	/* queued behind the commit when inside a batch (group commit) */
 	sipd_reply_send(r);
 	err = sipd_write_end(w);
@@ -648,14 +519,33 @@ void reg_handle(struct sipd_reply *r)
 	struct store_device dev;
 	int n, star;
 
-	if (reg_authenticate(r, &dev) == 0) {
-		r->proven = 1; /* the nonce was bound to this source */
-		/* a stream that authenticated may now stay open idle */
-		if (r->peer->conn)
-			stream_trust(r->peer->conn);
+	if (sipd_authenticate(r, 0, &dev) == 0) {
+		if (!sipd_user_is_device(r->req->to.uri.user, &dev)) {
+			metrics_auth_failure(METRICS_AUTH_WRONG_AOR);
+			sipd_reply_simple(r, 403, "Not Your Number");
+			return;
+		}
 		n = reg_contacts(r, cs, &star);
 		if (n >= 0)
 			reg_apply(r, &dev, cs, n, star);
 	}
 }
 
+
+/* The in-memory bindings follow the registrar's write transactions. */
+static void reg_txn_begin(void *arg)
+{
+	regcache_txn_begin(arg);
+}
+
+static void reg_txn_end(void *arg, int ok, struct store *st)
+{
+	regcache_txn_end(arg, ok, st);
+}
+
+int reg_hooks_add(struct sipd_shared *sh)
+{
+	struct sipd_commit_hook h = { reg_txn_begin, reg_txn_end, sh->rc };
+
+	return sipd_commit_hook_add(sh, &h);
+}

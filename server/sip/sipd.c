@@ -11,61 +11,79 @@
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "sipd.h"
 #include "regcache.h"
+#include "dataline/hostport.h"
 #include "../core/config.h"
 #include "../core/metrics.h"
+#include "../core/ratelimit.h"
 #include "../store/store.h"
 #include "dataline/log.h"
 
 #define GC_INTERVAL_S 10
 
+uint64_t sipd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t sipd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip)
+{
+	if (a->sa.sa_family == AF_INET6) {
+		*ip = a->sin6.sin6_addr.s6_addr;
+		return 16;
+	}
+	if (a->sa.sa_family == AF_INET) {
+		*ip = (const uint8_t *)&a->sin.sin_addr;
+		return 4;
+	}
+	*ip = NULL;
+	return 0;
+}
+
+
 extern const struct sip_tx_ops sipd_tx_ops;
 
+/* "ADDR:PORT", "[V6]:PORT", "*:PORT" or ":PORT": numeric, no DNS. */
 int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len)
 {
-	char host[256];
-	const char *colon;
-	char *end;
-	unsigned long port;
-	union sipd_addr a;
+	struct sockaddr_storage ss;
+	struct hostport hp;
+	socklen_t n;
 
-	memset(&a, 0, sizeof(a));
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-	}
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
+	if (!s || hostport_parse(s, strlen(s),
+				 HOSTPORT_WILDCARD | HOSTPORT_BARE_V6, 0, &hp) ||
+	    hostport_sockaddr(&hp, &ss, &n) || n > sizeof(*out))
 		return -EINVAL;
-	if (!strcmp(host, "*") || !host[0])
-		strcpy(host, "0.0.0.0");
-	if (inet_pton(AF_INET, host, &a.sin.sin_addr) == 1) {
-		a.sin.sin_family = AF_INET;
-		a.sin.sin_port = htons((uint16_t)port);
-		*len = sizeof(a.sin);
-	} else if (inet_pton(AF_INET6, host, &a.sin6.sin6_addr) == 1) {
-		a.sin6.sin6_family = AF_INET6;
-		a.sin6.sin6_port = htons((uint16_t)port);
-		*len = sizeof(a.sin6);
-	} else {
-		return -EINVAL;
-	}
-	*out = a;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &ss, n);
+	*len = n;
 	return 0;
+}
+
+void sipd_flow_of(const struct sipd *w, const struct sipd_peer *peer,
+		  struct sipd_flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->tp = peer->tp;
+	f->worker = w->id;
+	f->conn_id = peer->conn_id;
+	f->addr = peer->addr;
 }
 
 void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
@@ -111,6 +129,21 @@ int sipd_parse_algs(const char *list, enum sip_digest_alg *algs, int *n)
 	return 0;
 }
 
+/* Numbers and devices into memory (numbers.c), once, before any loop. */
+static int shared_load_numbers(struct sipd_shared *sh)
+{
+	struct store *st;
+	int err = store_open(sh->cfg->db, &st);
+
+	if (err)
+		return err;
+	err = numbers_load(sh->numbers, st);
+	store_close(st);
+	if (err)
+		log_err("sip: loading the numbers: %s", strerror(-err));
+	return err;
+}
+
 int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 		     SSL_CTX *ssl_ctx)
 {
@@ -143,7 +176,18 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	}
 	pthread_mutex_init(&sh->write_lock, NULL);
 	atomic_init(&sh->stream_conns, 0);
+	reg_hooks_add(sh);
+	sipd_dispatch_init();
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
+	if (!err)
+		err = flowtab_new(&sh->flows);
+	if (!err)
+		err = numbers_new(&sh->numbers);
+	if (!err)
+		err = ratelimit_new(cfg->text_rate, cfg->text_burst, 1 << 20,
+				    &sh->text_rl);
+	if (!err)
+		err = shared_load_numbers(sh);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -159,6 +203,12 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	sh->dc = NULL;
 	connlimit_free(sh->cl);
 	sh->cl = NULL;
+	flowtab_free(sh->flows);
+	sh->flows = NULL;
+	numbers_free(sh->numbers);
+	sh->numbers = NULL;
+	ratelimit_free(sh->text_rl);
+	sh->text_rl = NULL;
 	pthread_mutex_destroy(&sh->write_lock);
 }
 
@@ -214,6 +264,22 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
 	reg_gc(arg);
 }
 
+/* Each worker sweeps its share of the flows once a second and pings the
+ * UDP devices due a server keep-alive (flow.c, ping.c). */
+static void flow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sipd *w = arg;
+	size_t dead;
+
+	(void)fd;
+	(void)what;
+	dead = flow_sweep(w->sh->flows, w->id, w->sh->nworkers > 0 ?
+			  w->sh->nworkers : 1, sipd_now_ms(),
+			  (int64_t)time(NULL), sipd_ping_flow, w);
+	if (dead)
+		metrics_add(METRICS_FLOWS_DEAD, dead);
+}
+
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -245,7 +311,7 @@ static void sipd_tx_limits(struct sip_tx_table *tx, const struct config *cfg)
 }
 
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
-	      struct event_base *base)
+	      struct event_base *base, struct mailbox *mb)
 {
 	const struct config *cfg = sh->cfg;
 	int err;
@@ -254,6 +320,7 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	w->sh = sh;
 	w->id = id;
 	w->base = base;
+	w->mb = mb;
 	w->udp_fd = -1;
 	w->pend_tail = &w->pend;
 	w->rnd_used = sizeof(w->rnd); /* drawn on first use */
@@ -276,6 +343,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->tx);
 	if (err)
 		goto fail;
+	err = deliver_init(w);
+	if (err)
+		goto fail;
 	sipd_tx_limits(w->tx, cfg);
 	if (!is_off(cfg->sip_udp) && (err = udp_open(w, cfg->sip_udp)))
 		goto fail;
@@ -285,6 +355,15 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	if (!is_off(cfg->sip_tls) &&
 	    (err = stream_listen(w, SIPD_TLS, cfg->sip_tls)))
 		goto fail;
+	{
+		struct timeval tv = { 1, 0 };
+		w->flow_timer = event_new(base, -1, EV_PERSIST, flow_cb, w);
+		if (!w->flow_timer) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		event_add(w->flow_timer, &tv);
+	}
 	if (id == 0) {
 		struct timeval tv = { GC_INTERVAL_S, 0 };
 		w->gc_timer = event_new(base, -1, EV_PERSIST, gc_cb, w);
@@ -322,6 +401,10 @@ void sipd_fini(struct sipd *w)
 	if (w->gc_timer)
 		event_free(w->gc_timer);
 	w->gc_timer = NULL;
+	if (w->flow_timer)
+		event_free(w->flow_timer);
+	w->flow_timer = NULL;
+	deliver_fini(w);
 	stream_close_all(w);
 	udp_close(w);
 	if (w->tx_timer)

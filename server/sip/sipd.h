@@ -37,6 +37,11 @@ struct devcache;
 struct store_device;
 struct stream_conn;
 struct connlimit;
+struct mailbox;
+struct flowtab;
+struct numbers;
+struct queue;
+struct ratelimit;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -46,13 +51,49 @@ union sipd_addr {
 	struct sockaddr_in6 sin6;
 };
 
+struct sipd;
+struct sipd_peer;
+
+/* A transport: how a message leaves over it (udp.c, stream.c). */
+struct sipd_tp_ops {
+	const char *name;          /* "udp", "tcp", "tls": Via, bindings */
+	int reliable;              /* no retransmissions needed */
+	/* Sends BUF to PEER (UDP: to DEST if non-NULL, else the source) */
+	int (*send)(struct sipd *w, const struct sipd_peer *peer,
+		    const union sipd_addr *dest, const char *buf, size_t len);
+};
+extern const struct sipd_tp_ops sipd_udp_ops, sipd_tcp_ops, sipd_tls_ops;
+
 /* Where a message came from, and so where its responses go. */
 struct sipd_peer {
 	enum sipd_tp tp;
+	const struct sipd_tp_ops *ops;
 	union sipd_addr addr;      /* source address */
 	socklen_t addrlen;
 	struct stream_conn *conn;  /* TCP/TLS: borrowed; NULL for UDP */
+	uint64_t conn_id;          /* TCP/TLS: the connection's id, unique
+				      in the process; 0 for UDP */
 };
+
+/* A flow (RFC 5626): how the server reaches a device again. Ids, not
+ * pointers: the connection may be gone when the flow is used. */
+struct sipd_flow {
+	enum sipd_tp tp;
+	int worker;                /* its owner: only it writes to it */
+	uint64_t conn_id;          /* TCP/TLS connection id; 0 for UDP */
+	union sipd_addr addr;      /* UDP: where to send (the received
+				      address); streams: the peer */
+};
+
+/* What must follow the registrar's write transactions (commit.c): BEGIN
+ * when one opens (write_lock held), END after it committed (OK=1) or
+ * rolled back (OK=0), with the store connection that ran it. */
+struct sipd_commit_hook {
+	void (*begin)(void *arg);
+	void (*end)(void *arg, int ok, struct store *st);
+	void *arg;
+};
+#define SIPD_MAX_HOOKS 4
 
 struct sipd_shared {
 	const struct config *cfg;        /* borrowed, read-only */
@@ -65,14 +106,30 @@ struct sipd_shared {
 	atomic_int stream_conns;         /* open TCP+TLS connections, all */
 	struct connlimit *cl;            /* owned: the same per client; locks
 					    inside */
+	struct flowtab *flows;           /* owned: flows of bindings; locks
+					    inside */
+	struct numbers *numbers;         /* owned: numbers with an account and
+					    their devices; locks inside */
+	struct queue *queue;             /* borrowed: the durable queue (texts,
+					    reports); set before the workers */
+	struct ratelimit *text_rl;       /* owned: texts per sender */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
+	struct sipd_commit_hook hooks[SIPD_MAX_HOOKS]; /* set before the
+							  workers start */
+	int nhooks;
+	/* The workers, for handing work to the one that owns a flow: set
+	 * by main before any worker runs, read-only afterwards. */
+	struct sipd **workers;           /* borrowed array of nworkers */
+	int nworkers;
 };
 
 struct sipd {
 	struct sipd_shared *sh;          /* borrowed */
 	int id;                          /* worker number, for logs */
 	struct event_base *base;         /* borrowed: the worker's loop */
+	struct mailbox *mb;              /* borrowed: work handed to this
+					    worker by other threads */
 	struct store *store;             /* owned: this thread's connection */
 	struct sip_tx_table *tx;         /* owned: UDP server transactions */
 	struct sip_tx_stats tx_seen;     /* what /metrics has of it so far */
@@ -84,6 +141,8 @@ struct sipd {
 	struct stream_conn *conns;       /* owned list of open connections */
 	struct event *gc_timer;          /* owned: worker 0 expires bindings */
 	struct event *flush_timer;       /* owned: worker 0 writes refreshes */
+	struct event *flow_timer;        /* owned: sweeps flows, pings */
+	struct dl_home *dl;              /* owned: deliveries homed here */
 	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
 					    datagrams of rxcap + 1 bytes */
 	size_t rxcap;
@@ -106,7 +165,7 @@ struct sipd {
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
  * Returns 0 or -errno (logged). */
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
-	      struct event_base *base);
+	      struct event_base *base, struct mailbox *mb);
 void sipd_fini(struct sipd *w);
 int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 		     SSL_CTX *ssl_ctx);
@@ -121,20 +180,23 @@ int sipd_parse_hostport(const char *s, union sipd_addr *out, socklen_t *len);
 void sipd_addr_str(const union sipd_addr *a, char *ip, size_t iplen,
 		   uint16_t *port);
 
-/* dispatch.c: one complete message from PEER. STREAM: from TCP/TLS. */
+/* dispatch.c: one complete message from PEER. */
+void sipd_dispatch_init(void);
 void sipd_input(struct sipd *w, const struct sipd_peer *peer,
 		const char *buf, size_t len);
 /* Answers 513 to an oversize message when its head allows a response. */
 void sipd_too_large(struct sipd *w, const struct sipd_peer *peer,
 		    const char *buf, size_t len);
-/* Sends BUF to PEER (UDP: to DEST if non-NULL, else the source). */
-int sipd_send(struct sipd *w, const struct sipd_peer *peer,
-	      const union sipd_addr *dest, const char *buf, size_t len);
+/* Sends BUF to PEER through its transport (peer->ops). */
+static inline int sipd_send(struct sipd *w, const struct sipd_peer *peer,
+			    const union sipd_addr *dest, const char *buf,
+			    size_t len)
+{
+	return peer->ops->send(w, peer, dest, buf, len);
+}
+/* sipd.c: clocks */
 uint64_t sipd_now_ms(void);
 uint64_t sipd_now_us(void);
-void sipd_tx_arm(struct sipd *w);
-/* Brings /metrics up to date with the worker's transaction table. */
-void sipd_tx_metrics(struct sipd *w);
 /* The IP of A as bytes (4 or 16) in *IP; returns the length (0: none). */
 size_t sipd_addr_ip(const union sipd_addr *a, const uint8_t **ip);
 
@@ -151,6 +213,10 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 int stream_listen(struct sipd *w, enum sipd_tp tp, const char *hostport);
 void stream_close_all(struct sipd *w);
 int stream_send(struct stream_conn *c, const char *buf, size_t len);
+/* The local address of C's socket. 0 or -errno. */
+int stream_local_addr(struct stream_conn *c, union sipd_addr *out);
+/* The worker's open connection with id ID, or NULL. */
+struct stream_conn *stream_find(struct sipd *w, uint64_t id);
 /* The connection carried a request that passed digest authentication:
  * from now on only --tcp-idle-timeout ends it, not --tcp-unauth-timeout. */
 void stream_trust(struct stream_conn *c);
@@ -183,7 +249,110 @@ struct sipd_reply {
 	char sent_by[300], cseq[16];
 };
 
-/* Group commit around one batch of input (a UDP read burst, or what one
+/* reply.c: the answer leaves now (a held one after its commit); TX, if
+ * not NULL, is the server transaction that keeps it. */
+void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
+		    const struct sipd_peer *peer, const union sipd_addr *dest,
+		    int status, const char *buf, size_t len, uint64_t t0_us);
+
+/* A reply that waits for work off the loop (reply.c): copy the request
+ * now; later, on the same worker, sipd_deferred_open() rebuilds R (and M)
+ * to answer with sipd_reply_begin/send. -ENOTCONN if the stream closed. */
+struct sipd_deferred;
+struct sipd_deferred *sipd_defer(const struct sipd_reply *r);
+int sipd_deferred_open(struct sipd_deferred *d, struct sip_msg *m,
+		       struct sipd_reply *r);
+void sipd_deferred_free(struct sipd_deferred *d);
+
+/* txn.c: server transactions of the worker */
+void sipd_tx_arm(struct sipd *w);
+/* Brings /metrics up to date with the worker's transaction table. */
+void sipd_tx_metrics(struct sipd *w);
+/* 1 if R is a retransmission a live transaction answered (and resent). */
+int sipd_txn_absorb(struct sipd_reply *r);
+/* The transaction to keep R's final answer in, or NULL (stateless). */
+struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest);
+/* flow.c: the flows bindings were made over, and whether each is alive
+ * (RFC 5626). All functions lock inside; any thread. */
+enum { FLOW_DEAD = 0, FLOW_ALIVE = 1, FLOW_UNKNOWN = 2 };
+int flowtab_new(struct flowtab **out);
+void flowtab_free(struct flowtab *t);
+/* A REGISTER bound over F until EXPIRES_AT (Unix s): track it, with
+ * keep-alive interval KA_S; OUTBOUND: the device sends its own. Returns 1
+ * when the flow is new or was dead (the device may have texts waiting),
+ * 0, or -ENOMEM. */
+int flow_track(struct flowtab *t, const struct sipd_flow *f,
+	       int64_t expires_at, int ka_s, int outbound, uint64_t now_ms);
+/* Something arrived on F: alive (nothing happens for untracked flows). */
+void flow_seen(struct flowtab *t, const struct sipd_flow *f, uint64_t now_ms);
+/* A stream connection closed: its flow is gone. */
+void flow_closed(struct flowtab *t, const struct sipd_flow *f);
+/* FLOW_ALIVE, FLOW_DEAD, or FLOW_UNKNOWN (an untracked UDP flow, e.g.
+ * after a restart: worth a try). *OWNER (optional) gets the tracked copy
+ * (its current owner worker). */
+int flow_state(struct flowtab *t, const struct sipd_flow *f,
+	       struct sipd_flow *owner);
+/* The answer (or not) to a server ping. */
+void flow_ping_result(struct flowtab *t, const struct sipd_flow *f,
+		      int answered, uint64_t now_ms);
+typedef void (*flow_ping_fn)(void *arg, const struct sipd_flow *f);
+/* Worker WORKER's share of the periodic sweep: marks silent UDP flows
+ * dead, drops flows past their bindings' expiry, calls PING for UDP flows
+ * due a server ping (outside the lock). Returns the flows found dead. */
+size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
+		  uint64_t now_ms, int64_t now_s, flow_ping_fn ping, void *arg);
+/* The flow a message from PEER arrived on (worker W). */
+void sipd_flow_of(const struct sipd *w, const struct sipd_peer *peer,
+		  struct sipd_flow *f);
+
+/* request.c: a request the server sends over flow F (owned by W). */
+struct sipd_request {
+	const char *method, *ruri, *from, *from_tag, *to, *to_tag, *call_id;
+	uint32_t cseq;
+};
+/* Starts RQ in B (W's transmit buffer) with a Via for F's local address
+ * and a fresh branch (written to BRANCH); add headers, then sip_msg_end.
+ * 0, -ENOTCONN (the flow is gone) or -errno. */
+int sipd_request_begin(struct sipd *w, const struct sipd_flow *f,
+		       struct sip_buf *b, const struct sipd_request *rq,
+		       char *branch, size_t bcap);
+/* flow_ping_fn: an OPTIONS ping over F from worker ARG. */
+void sipd_ping_flow(void *arg, const struct sipd_flow *f);
+
+/* numbers.c: numbers with an account, and their devices (locks inside). */
+int numbers_new(struct numbers **out);
+void numbers_free(struct numbers *t);
+int numbers_load(struct numbers *t, struct store *st);
+/* Adds NUMBER (and its device USERNAME unless NULL). 0 or -errno. */
+int numbers_add(struct numbers *t, const char *number, const char *username);
+int numbers_has(struct numbers *t, const char *number);
+/* Copies up to MAX device usernames of NUMBER into OUT; returns how many,
+ * or -ENOENT for a number without an account. */
+int numbers_devices(struct numbers *t, const char *number,
+		    char (*out)[64], int max);
+
+/* The peer blob a client transaction keeps for FLOW. */
+void sipd_txn_blob(const struct sipd_flow *f, void *out, size_t *len);
+
+
+/* txc.c: client transactions of the server (requests to devices). */
+typedef void (*sipd_txc_cb)(void *arg, int status, const struct sip_msg *resp);
+/* A branch naming worker W (responses find their way back to it). */
+int sipd_branch_for(const struct sipd *w, char *out, size_t cap);
+/* Sends request BUF (whose top Via has BRANCH, from sipd_branch_for(W))
+ * over F, which W must own, in a client transaction; CB runs once on W's
+ * thread with the final status (408 on timeout). -ENOTCONN when the flow
+ * is gone (nothing sent, CB not called), or another -errno. */
+int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
+		  const char *method, const char *branch, const char *buf,
+		  size_t len, sipd_txc_cb cb, void *arg);
+/* A response arrived: hand it to the worker's client transactions. */
+void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
+		      const struct sip_msg *m);
+/* The tx table's timeout callback (timer B/F). */
+void sipd_txc_timeout(void *arg, struct sip_tx *tx);
+
+/* commit.c: group commit around one batch of input (a UDP read burst, or what one
  * stream read delivered): replies are held until the batch's registrar
  * writes are committed, so a 200 never precedes its durable binding. */
 void sipd_batch_begin(struct sipd *w);
@@ -195,6 +364,13 @@ int sipd_write_end(struct sipd *w);
 /* Rolls the whole transaction back; held replies of the batch are dropped
  * (their clients retransmit or time out). */
 void sipd_write_abort(struct sipd *w);
+/* Holds a reply until the open transaction commits. 0 or -ENOMEM. */
+int sipd_commit_hold(struct sipd *w, struct sip_tx *tx,
+		     const struct sipd_peer *peer, const union sipd_addr *dest,
+		     int status, const char *buf, size_t len, uint64_t t0_us);
+/* Adds a hook (before the workers start). 0 or -ENOSPC. */
+int sipd_commit_hook_add(struct sipd_shared *sh,
+			 const struct sipd_commit_hook *h);
 /* Status line + copied headers + Server; add headers to r->b, then
  * sipd_reply_send(). */
 void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason);
@@ -212,8 +388,29 @@ size_t sipd_reply_room(const struct sipd_reply *r);
 /* Shortcut: a complete response with no extra headers. */
 int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason);
 
+/* authn.c: digest authentication. PROXY=0: Authorization, 401 (the
+ * registrar); 1: Proxy-Authorization, 407. Returns 0 with *DEV (and
+ * r->proven set) or -1 after answering. */
+int sipd_authenticate(struct sipd_reply *r, int proxy,
+		      struct store_device *dev);
+
+/* 1 if URI user U names DEV: its number (with or without "+") or its
+ * username (one-field clients). */
+int sipd_user_is_device(struct sip_str u, const struct store_device *dev);
+
+/* message.c: MESSAGE (texts in) */
+void msg_handle(struct sipd_reply *r);
+/* deliver.c: texts and reports out to a number's devices. A hint that
+ * NUMBER may have something to deliver (a text stored, a device came
+ * back): any thread. */
+void deliver_kick(struct sipd_shared *sh, const char *number);
+int deliver_init(struct sipd *w);
+void deliver_fini(struct sipd *w);
+
 /* registrar.c */
 void reg_handle(struct sipd_reply *r);
+/* Makes the in-memory bindings follow commits (sipd_shared_init). */
+int reg_hooks_add(struct sipd_shared *sh);
 /* Expires old bindings and refreshes the registrations gauge. */
 void reg_gc(struct sipd *w);
 /* Writes the refreshes held in memory (write-behind) in one transaction.

@@ -26,6 +26,7 @@
  * keep-alives keep it open.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -158,6 +159,61 @@ int stream_send(struct stream_conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+static int stream_ops_send(struct sipd *w, const struct sipd_peer *peer,
+			   const union sipd_addr *dest, const char *buf,
+			   size_t len)
+{
+	(void)w;
+	(void)dest;
+	return peer->conn ? stream_send(peer->conn, buf, len) : -ENOTCONN;
+}
+
+const struct sipd_tp_ops sipd_tcp_ops = { "tcp", 1, stream_ops_send };
+const struct sipd_tp_ops sipd_tls_ops = { "tls", 1, stream_ops_send };
+
+/* Connection ids: unique in the process, never reused, so a binding can
+ * name its flow without a pointer that may dangle. */
+static atomic_uint_fast64_t stream_next_id = 1;
+
+/*
+ * A device whose link is cut sends no FIN: the kernel finds out by TCP
+ * keep-alive probes (after KA s of silence, then every KA/3 s, 3 tries)
+ * and, when data is waiting (a request to the device), by
+ * TCP_USER_TIMEOUT. Either way the connection errors, conn_free() runs,
+ * and the flow is dead within about twice the keep-alive interval
+ * (flow.c).
+ */
+static void stream_keepalive(int fd, int ka)
+{
+	int one = 1, intvl = ka / 3 > 0 ? ka / 3 : 1, cnt = 3;
+	unsigned int uto = (unsigned int)(ka + intvl * cnt) * 1000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ka, sizeof(ka));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+}
+
+int stream_local_addr(struct stream_conn *c, union sipd_addr *out)
+{
+	socklen_t len = sizeof(*out);
+
+	if (getsockname(bufferevent_getfd(c->bev), &out->sa, &len) < 0)
+		return -errno;
+	return 0;
+}
+
+struct stream_conn *stream_find(struct sipd *w, uint64_t id)
+{
+	struct stream_conn *c;
+
+	for (c = w->conns; c; c = c->next)
+		if (c->peer.conn_id == id)
+			return c->state == CONN_CLOSING ? NULL : c;
+	return NULL;
+}
+
 static void close_after_flush(struct stream_conn *c)
 {
 	conn_set_state(c, CONN_CLOSING);
@@ -218,7 +274,12 @@ static int read_frames(struct bufferevent *bev, struct stream_conn *c)
 			return 1;
 		}
 		if (fr.kind == SIP_FRAME_PING) {
+			struct sipd_flow f;
+
 			bufferevent_write(bev, "\r\n", 2);
+			sipd_flow_of(w, &c->peer, &f);
+			flow_seen(w->sh->flows, &f, sipd_now_ms());
+			metrics_inc(METRICS_KEEPALIVES);
 		} else if (fr.kind == SIP_FRAME_MSG) {
 			/* NUL after the frame is not needed by the parser,
 			 * which takes a length */
@@ -317,7 +378,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void conn_free(struct stream_conn *c)
 {
 	struct sipd *w = c->w;
+	struct sipd_flow f;
 
+	/* the bindings made over it can no longer be reached */
+	sipd_flow_of(w, &c->peer, &f);
+	flow_closed(w->sh->flows, &f);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -360,12 +425,15 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	}
 	/* answers are written whole; do not hold them back for ACKs */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	stream_keepalive(fd, cfg->keepalive_interval);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;
 	c->w = w;
 	c->peer.tp = tp;
+	c->peer.ops = tp == SIPD_TLS ? &sipd_tls_ops : &sipd_tcp_ops;
 	c->peer.conn = c;
+	c->peer.conn_id = atomic_fetch_add(&stream_next_id, 1);
 	c->peer.addr = from;
 	c->peer.addrlen = (size_t)salen <= sizeof(from) ? (socklen_t)salen : 0;
 	c->unauth_deadline_ms = sipd_now_ms() +

@@ -20,12 +20,15 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "sipd.h"
 #include "../core/config.h"
+#include "../core/metrics.h"
+#include "dataline/stun.h"
 #include "dataline/log.h"
 
 #define UDP_BATCH 64
@@ -94,6 +97,57 @@ int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 	return 0;
 }
 
+static int udp_ops_send(struct sipd *w, const struct sipd_peer *peer,
+			const union sipd_addr *dest, const char *buf,
+			size_t len)
+{
+	if (!dest)
+		dest = &peer->addr;
+	return udp_send(w, dest, dest->sa.sa_family == AF_INET6 ?
+			sizeof(dest->sin6) : sizeof(dest->sin), buf, len);
+}
+
+const struct sipd_tp_ops sipd_udp_ops = { "udp", 0, udp_ops_send };
+
+/*
+ * RFC 5626 s.4.4.2 keep-alive: a STUN Binding request on the SIP port gets
+ * a Binding success response telling the device its public address (so it
+ * notices a NAT rebinding), and marks its flow alive. The answer (40 to
+ * 52 bytes) stays within the amplification budget of the 20+ bytes it
+ * answers; anything that is not a well-formed Binding request, or that
+ * carries attributes we must understand and do not, is dropped.
+ */
+static void udp_stun(struct sipd *w, const struct sipd_peer *peer,
+		     const char *buf, size_t len)
+{
+	struct stun_msg req;
+	struct stun_addr mapped;
+	struct sipd_flow f;
+	uint8_t out[STUN_HDR_LEN + 32];
+	size_t n;
+
+	if (stun_binding_request_parse(buf, len, &req) || req.n_unknown)
+		return;
+	memset(&mapped, 0, sizeof(mapped));
+	if (peer->addr.sa.sa_family == AF_INET6) {
+		mapped.family = STUN_AF_IPV6;
+		mapped.port = ntohs(peer->addr.sin6.sin6_port);
+		memcpy(mapped.ip, &peer->addr.sin6.sin6_addr, 16);
+	} else {
+		mapped.family = STUN_AF_IPV4;
+		mapped.port = ntohs(peer->addr.sin.sin_port);
+		memcpy(mapped.ip, &peer->addr.sin.sin_addr, 4);
+	}
+	if (stun_binding_response_build(req.tid, &mapped, NULL, out,
+					sizeof(out), &n) ||
+	    n > SIPD_AMP_FACTOR * len)
+		return;
+	sipd_flow_of(w, peer, &f);
+	flow_seen(w->sh->flows, &f, sipd_now_ms());
+	metrics_inc(METRICS_KEEPALIVES);
+	udp_send(w, &peer->addr, peer->addrlen, (const char *)out, n);
+}
+
 /* Reads up to SIPD_UDP_RECV_BATCH datagrams into w->rxbuf's slots and
  * hands each to dispatch. Returns how many were read (0: none waiting). */
 static int udp_read_some(struct sipd *w, int fd)
@@ -106,6 +160,7 @@ static int udp_read_some(struct sipd *w, int fd)
 	for (i = 0; i < SIPD_UDP_RECV_BATCH; i++) {
 		memset(&peer[i], 0, sizeof(peer[i]));
 		peer[i].tp = SIPD_UDP;
+		peer[i].ops = &sipd_udp_ops;
 		iov[i].iov_base = w->rxbuf + (size_t)i * (w->rxcap + 1);
 		iov[i].iov_len = w->rxcap;
 		memset(&mm[i], 0, sizeof(mm[i]));
@@ -132,6 +187,10 @@ static int udp_read_some(struct sipd *w, int fd)
 			continue;
 		}
 		buf[len] = '\0';
+		if (stun_is_stun(buf, len)) {
+			udp_stun(w, &peer[i], buf, len);
+			continue;
+		}
 		sipd_input(w, &peer[i], buf, len);
 	}
 	return n;

@@ -37,6 +37,7 @@ int store_schema_version(struct store *st, int *out)
 }
 
 int store_begin(struct store *st) { return STORE_CALL(st, begin); }
+int store_read_begin(struct store *st) { return STORE_CALL(st, read_begin); }
 int store_commit(struct store *st) { return STORE_CALL(st, commit); }
 int store_rollback(struct store *st) { return STORE_CALL(st, rollback); }
 
@@ -66,6 +67,13 @@ int store_count_accounts(struct store *st, uint64_t *out)
 int store_count_devices(struct store *st, uint64_t *out)
 {
 	return out ? STORE_CALL(st, count_devices, out) : -EINVAL;
+}
+
+int store_devices_walk(struct store *st,
+		       int (*cb)(const char *number, const char *username,
+				 void *arg), void *arg)
+{
+	return cb ? STORE_CALL(st, devices_walk, cb, arg) : -EINVAL;
 }
 
 int store_count_number_devices(struct store *st, const char *number,

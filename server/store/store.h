@@ -54,6 +54,10 @@ int store_schema_version(struct store *st, int *out);
 
 /* Groups the calls that follow into one transaction (not nestable). */
 int store_begin(struct store *st);
+/* A read-only transaction (one snapshot, no write lock; end it with
+ * store_commit): many reads in a row then lock the file once, not once
+ * each (contact discovery's 1,000 lookups). */
+int store_read_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
 
@@ -77,6 +81,12 @@ int store_device_get(struct store *st, const char *username,
 int store_device_delete(struct store *st, const char *username);
 int store_count_accounts(struct store *st, uint64_t *out);
 int store_count_devices(struct store *st, uint64_t *out);
+/* Calls CB for every device (its number and username; read once at
+ * start-up to fill the server's memory). A non-zero return stops the walk
+ * and is returned. */
+int store_devices_walk(struct store *st,
+		       int (*cb)(const char *number, const char *username,
+				 void *arg), void *arg);
 /* Devices of one number (for max-devices-per-number). */
 int store_count_number_devices(struct store *st, const char *number,
 			       uint64_t *out);
@@ -180,6 +190,11 @@ struct store_binding {
 	const char *path;
 	const char *instance;
 	uint32_t reg_id;
+	/* The flow's connection id and owning worker (server/sip/flow.c):
+	 * the registrar's memory only; the store neither writes nor reads
+	 * them (a restart closes every connection anyway). */
+	uint64_t conn_id;
+	int worker;
 };
 
 typedef int (*store_binding_cb)(const struct store_binding *b, void *arg);

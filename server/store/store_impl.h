@@ -14,6 +14,7 @@ struct store_ops {
 	void (*close)(struct store *st);
 	int (*schema_version)(struct store *st, int *out);
 	int (*begin)(struct store *st);
+	int (*read_begin)(struct store *st);
 	int (*commit)(struct store *st);
 	int (*rollback)(struct store *st);
 
@@ -25,6 +26,9 @@ struct store_ops {
 	int (*count_devices)(struct store *st, uint64_t *out);
 	int (*count_number_devices)(struct store *st, const char *number,
 				    uint64_t *out);
+	int (*devices_walk)(struct store *st,
+			    int (*cb)(const char *number, const char *username,
+				      void *arg), void *arg);
 
 	int (*code_put)(struct store *st, const struct store_code *code);
 	int (*code_get)(struct store *st, const char *session,

@@ -166,6 +166,8 @@ const char *const store_sqlite_sql[SQ__N] = {
 		"SELECT count(*) FROM bindings WHERE expires_at > ?1",
 	/* prepared once like the rest: a REGISTER is one short transaction */
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	/* a read snapshot: no write lock, writers go on (WAL) */
+	[SQ_BEGIN_READ] = "BEGIN DEFERRED",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 };
@@ -218,6 +220,11 @@ static int store_sqlite_txn(struct store *st, enum sq_stmt id, const char *what)
 int store_sqlite_begin(struct store *st)
 {
 	return store_sqlite_txn(st, SQ_BEGIN, "begin");
+}
+
+int store_sqlite_read_begin(struct store *st)
+{
+	return store_sqlite_txn(st, SQ_BEGIN_READ, "read begin");
 }
 
 int store_sqlite_commit(struct store *st)
@@ -275,6 +282,7 @@ static const struct store_ops sqlite_ops = {
 	.close = store_sqlite_close,
 	.schema_version = store_sqlite_schema_version,
 	.begin = store_sqlite_begin,
+	.read_begin = store_sqlite_read_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
 	.device_add = store_sqlite_device_add,
@@ -283,6 +291,7 @@ static const struct store_ops sqlite_ops = {
 	.count_accounts = store_sqlite_count_accounts,
 	.count_devices = store_sqlite_count_devices,
 	.count_number_devices = store_sqlite_count_number_devices,
+	.devices_walk = store_sqlite_devices_walk,
 	.code_put = store_sqlite_code_put,
 	.code_get = store_sqlite_code_get,
 	.code_add_try = store_sqlite_code_add_try,

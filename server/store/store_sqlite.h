@@ -47,6 +47,7 @@ enum sq_stmt {
 	SQ_BINDING_EXPIRE,
 	SQ_BINDING_COUNT,
 	SQ_BEGIN,
+	SQ_BEGIN_READ,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	SQ__N
@@ -234,6 +235,7 @@ static inline int sq_by_int(struct store *st, enum sq_stmt id, int64_t v,
 void store_sqlite_close(struct store *st);
 int store_sqlite_schema_version(struct store *st, int *out);
 int store_sqlite_begin(struct store *st);
+int store_sqlite_read_begin(struct store *st);
 int store_sqlite_commit(struct store *st);
 int store_sqlite_rollback(struct store *st);
 int store_sqlite_device_add(struct store *st, const struct store_device *d);
@@ -242,6 +244,10 @@ int store_sqlite_device_get(struct store *st, const char *username,
 int store_sqlite_device_delete(struct store *st, const char *username);
 int store_sqlite_count_accounts(struct store *st, uint64_t *out);
 int store_sqlite_count_devices(struct store *st, uint64_t *out);
+int store_sqlite_devices_walk(struct store *st,
+			      int (*cb)(const char *number,
+					const char *username, void *arg),
+			      void *arg);
 int store_sqlite_count_number_devices(struct store *st, const char *number,
 		uint64_t *out);
 int store_sqlite_code_put(struct store *st, const struct store_code *c);

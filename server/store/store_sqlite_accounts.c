@@ -109,6 +109,31 @@ int store_sqlite_count_number_devices(struct store *st, const char *number,
 	return sq_count(st, SQ_COUNT_NUMBER_DEVICES, 0, number, out);
 }
 
+int store_sqlite_devices_walk(struct store *st,
+			      int (*cb)(const char *number,
+					const char *username, void *arg),
+			      void *arg)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc, err = 0;
+
+	/* not cached: read once per start */
+	rc = sqlite3_prepare_v2(s->db, "SELECT number, username FROM devices",
+				-1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return sq_err(s, rc, "devices");
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		err = cb(sq_col_text(stmt, 0), sq_col_text(stmt, 1), arg);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = sq_err(s, rc, "numbers");
+	sqlite3_finalize(stmt);
+	return err;
+}
+
 /* ---------------------------------------------------------- codes */
 
 int store_sqlite_code_put(struct store *st, const struct store_code *c)

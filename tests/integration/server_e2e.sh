@@ -21,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/tests/tools/server_env.sh"
 trap srv_cleanup EXIT
 
-if ! srv_start e2e 25000; then
+if ! srv_start e2e 25000 --digest-algorithms SHA-256,MD5; then
   fail "server_e2e: server starts"; finish
 fi
 ok "server_e2e: server starts (healthz 200)"

@@ -20,7 +20,7 @@ source "$ROOT/tests/tools/server_env.sh"
 trap srv_cleanup EXIT
 RR="python3 $ROOT/tests/tools/regrules.py"
 
-if ! srv_start regrules 25700 --code-resend-interval 0; then
+if ! srv_start regrules 25700 --code-resend-interval 0 --digest-algorithms SHA-256,MD5; then
   fail "server_registrar_rules: server starts"; finish
 fi
 P=$SRV_SIP

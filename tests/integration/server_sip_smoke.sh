@@ -26,7 +26,7 @@ command -v curl >/dev/null || { fail "server_sip_smoke - curl missing"; finish; 
 start() {
   "$SRV" --var-dir "$TMP/var" --sip-udp 127.0.0.1:$UDP --sip-tcp 127.0.0.1:$TCP \
     --sip-tls 127.0.0.1:$TLS --http 127.0.0.1:$HTTP --https 127.0.0.1:$HTTPS \
-    --workers 2 --max-msg-size 8192 --log-file "$TMP/server.log" "$@" &
+    --workers 2 --max-msg-size 8192 --digest-algorithms SHA-256,MD5 --log-file "$TMP/server.log" "$@" &
   PID=$!
   wait_tcp $TCP && wait_tcp $TLS && wait_tcp $HTTP
 }

@@ -439,7 +439,8 @@ int main(int argc, char **argv)
 	};
 	static struct cli c = { .domain = "dataline.local", .alg = "first",
 				.expires = 600, .timeout_ms = 8000, .fd = -1 };
-	char server[64] = "", *colon, badpw[256];
+	char server[64] = "", host[64], badpw[256];
+	struct sockaddr_in sa;
 	int o, rc = 0;
 
 	while ((o = getopt_long(argc, argv, "t:s:d:n:u:p:a:e:C:T:h", lo, NULL)) != -1) {
@@ -461,14 +462,13 @@ int main(int argc, char **argv)
 		default: usage(); return o == 'h' ? 0 : 1;
 		}
 	}
-	colon = strrchr(server, ':');
-	if (!colon || optind >= argc || !c.number) {
+	if (sipt_parse_v4(server, &sa, host, sizeof(host)) || optind >= argc ||
+	    !c.number) {
 		usage();
 		return 1;
 	}
-	*colon = '\0';
-	c.host = server;
-	c.port = atoi(colon + 1);
+	c.host = host;
+	c.port = ntohs(sa.sin_port);
 	if (!c.user)
 		c.user = c.number;
 	if (!c.pass)

@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include "dataline/hostport.h"
 
 #define SIPT_MAX_CHAL 4
 
@@ -33,6 +36,23 @@ struct sipt_chal {
 };
 
 /* Status code of a response, or -1 if MSG is not a SIP/2.0 response. */
+/* "IPV4:PORT" (the tools talk IPv4 only) into SA, and the host text into
+ * HOST when not NULL. 0 or -EINVAL. */
+static inline int sipt_parse_v4(const char *s, struct sockaddr_in *sa,
+				char *host, size_t cap)
+{
+	struct sockaddr_storage ss;
+	struct hostport hp;
+	socklen_t len;
+
+	if (!s || hostport_parse(s, strlen(s), 0, 0, &hp) ||
+	    hostport_sockaddr(&hp, &ss, &len) || ss.ss_family != AF_INET ||
+	    (host && hostport_host(&hp, host, cap)))
+		return -EINVAL;
+	memcpy(sa, &ss, sizeof(*sa));
+	return 0;
+}
+
 static inline int sipt_status(const char *msg)
 {
 	if (strncmp(msg, "SIP/2.0 ", 8) != 0 || !isdigit((unsigned char)msg[8]))

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sipt.h"
+
 static const char usage[] =
 "usage: tgen udp-send ADDR:PORT [--seconds S] [--count N] [--size BYTES] [--kbps R] [--sndbuf B]\n"
 "       tgen udp-sink ADDR:PORT [--seconds S] [--idle-ms MS]\n"
@@ -50,19 +52,7 @@ static void sleep_until(double t)
 
 static int parse_addr(const char *s, struct sockaddr_in *sa)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, colon - s);
-	host[colon - s] = 0;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((unsigned short)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	return 0;
+	return sipt_parse_v4(s, sa, NULL, 0);
 }
 
 struct opts {

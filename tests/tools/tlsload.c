@@ -390,7 +390,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *users = NULL;
-	char server[64] = "", *colon;
+	char server[64] = "";
 	int o, rc = 0;
 
 	if (argc < 2 || (strcmp(argv[1], "storm") && strcmp(argv[1], "hold"))) {
@@ -413,15 +413,8 @@ int main(int argc, char **argv)
 		default: usage(); return 1;
 		}
 	}
-	colon = strrchr(server, ':');
-	if (!colon || g.n <= 0 || g.per_user <= 0 || (g.hold && !users)) {
-		usage();
-		return 1;
-	}
-	*colon = '\0';
-	g.sa.sin_family = AF_INET;
-	g.sa.sin_port = htons(atoi(colon + 1));
-	if (inet_pton(AF_INET, server, &g.sa.sin_addr) != 1) {
+	if (sipt_parse_v4(server, &g.sa, NULL, 0) || g.n <= 0 ||
+	    g.per_user <= 0 || (g.hold && !users)) {
 		usage();
 		return 1;
 	}

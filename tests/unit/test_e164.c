@@ -95,9 +95,67 @@ static void test_is_valid(void **state)
 	assert_false(e164_is_valid("+"));
 }
 
+/* Address-book forms with a default country code (contact discovery). */
+static const struct {
+	const char *in, *cc;
+	const char *out; /* NULL: rejected */
+} national[] = {
+	{ "030 1234567", "49", "+49301234567" },         /* trunk 0 dropped */
+	{ "(030) 123-4567", "49", "+49301234567" },
+	{ "0151 1234 5678", "49", "+4915112345678" },
+	{ "0049 151 1234 5678", "49", "+4915112345678" }, /* 00 = + */
+	{ "0086 138 0013 8000", "49", "+8613800138000" },
+	{ "0086 138 0013 8000", NULL, "+8613800138000" }, /* 00 needs no CC */
+	{ "+86 138 0013 8000", "49", "+8613800138000" },  /* + as before */
+	{ " +86 138 0013 8000", "49", "+8613800138000" }, /* lead separator */
+	{ "+44 (0)20 7946 0000", "49", "+442079460000" },
+	{ "(415) 555-0100", "1", "+14155550100" },        /* NANP: no trunk 0 */
+	{ "030 1234567", NULL, NULL },                    /* no CC configured */
+	{ "030 1234567", "", NULL },
+	{ "030 1234567", "0", NULL },                     /* not a CC */
+	{ "030 1234567", "4912", NULL },                  /* 4 digits */
+	{ "030 1234567", "4a", NULL },
+	{ "0301234567890123", "49", NULL },               /* too long */
+	{ "0123", "49", NULL },                           /* too short */
+	{ "000 49 30 1234567", "49", NULL },              /* 000: +0... */
+	{ "abc", "49", NULL },
+	{ "", "49", NULL },
+	{ "0", "49", NULL },
+	{ "00", "49", NULL },
+	{ "030 12345x7", "49", NULL },
+	{ "+", "49", NULL },
+};
+
+static void test_normalize_national(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(national) / sizeof(national[0]); i++) {
+		char out[E164_MAX];
+		int rc;
+
+		memset(out, 'X', sizeof(out));
+		rc = e164_normalize_national(national[i].in,
+					     strlen(national[i].in),
+					     national[i].cc, out);
+		if (national[i].out) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(out, national[i].out);
+		} else {
+			assert_int_equal(rc, -EINVAL);
+			assert_int_equal(out[0], 'X');
+		}
+	}
+	assert_int_equal(e164_normalize_national(NULL, 0, "49", NULL), -EINVAL);
+	assert_true(e164_country_code_valid("1"));
+	assert_true(e164_country_code_valid("886"));
+	assert_false(e164_country_code_valid(NULL));
+	assert_false(e164_country_code_valid("+49"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normalize_national),
 		cmocka_unit_test(test_normalize_table),
 		cmocka_unit_test(test_length_is_respected),
 		cmocka_unit_test(test_is_valid),

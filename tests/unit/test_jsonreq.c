@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -171,9 +172,112 @@ static void test_refusals_leave_buffers(void **state)
 	assert_int_equal(jsonreq_parse(NULL, 0, f, 2), -EINVAL);
 }
 
+/* ------------------------------------------------ jsonreq_array */
+
+struct arr_seen {
+	size_t n;
+	enum jsonreq_found kind[8];
+	char s[8][16];
+	int stop_at;   /* return -EINTR from this index, -1 never */
+};
+
+static int arr_cb(void *arg, size_t index, enum jsonreq_found kind,
+		  const char *s, size_t len)
+{
+	struct arr_seen *a = arg;
+
+	assert_int_equal(index, a->n);
+	assert_int_equal(strlen(s), len);
+	if (a->n < 8) {
+		a->kind[a->n] = kind;
+		snprintf(a->s[a->n], sizeof(a->s[0]), "%s", s);
+	}
+	a->n++;
+	return (int)index == a->stop_at ? -EINTR : 0;
+}
+
+static void test_array(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		size_t n;       /* callbacks made */
+	} t[] = {
+		{ "{\"numbers\":[]}", 0, 0 },
+		{ "{\"numbers\":[\"+49 30\",42,\"a\\u00e9\",null,{\"x\":[1]}]}", 0, 5 },
+		{ " {\"other\":[1,2],\"numbers\":[\"x\"],\"z\":{}} ", 0, 1 },
+		{ "{\"numbers\":[\"0123456789abcdefXYZ\"]}", 0, 1 }, /* too long */
+		{ "{\"numbers\":[1,2,3,4]}", -E2BIG, 0 },  /* max 3 */
+		{ "{\"numbers\":\"+4930\"}", -EINVAL, 0 }, /* not an array */
+		{ "{\"numbers\":[\"a\"],\"numbers\":[]}", -EINVAL, 0 },
+		{ "{\"number\":[\"a\"]}", -ENOENT, 0 },
+		{ "{\"numbers\":[\"a\",]}", -EINVAL, 0 },  /* trailing comma */
+		{ "{\"numbers\":[\"a\"]", -EINVAL, 0 },   /* unterminated */
+		{ "{\"numbers\":[\"a\"]} x", -EINVAL, 0 },
+		{ "[\"numbers\"]", -EINVAL, 0 },
+		{ "{\"numbers\":[\"\\u0000\"]}", -EINVAL, 0 },
+		{ "{\"numbers\":[\"\xff\"]}", -EINVAL, 0 },  /* bad UTF-8 */
+		{ "{\"numbers\":[\"a\"],\"b\":tru}", -EINVAL, 0 }, /* late error:
+						no callback made before it */
+		{ "", -EINVAL, 0 },
+	};
+	char buf[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct arr_seen a = { .stop_at = -1 };
+		size_t count = 99;
+		int rc = jsonreq_array(t[i].text, strlen(t[i].text), "numbers",
+				       buf, sizeof(buf), 3 + (i == 1) * 2,
+				       arr_cb, &a, &count);
+
+		assert_int_equal(rc, t[i].rc);
+		assert_int_equal(a.n, t[i].n);
+		if (rc == 0)
+			assert_int_equal(count, t[i].n);
+		else
+			assert_int_equal(count, 99);
+	}
+	{
+		const char *s = "{\"numbers\":[\"+49 30\",42,\"a\\u00e9\",null,"
+				"\"0123456789abcdefXYZ\"]}";
+		struct arr_seen a = { .stop_at = -1 };
+
+		assert_int_equal(jsonreq_array(s, strlen(s), "numbers", buf,
+					       sizeof(buf), 1000, arr_cb, &a,
+					       NULL), 0);
+		assert_int_equal(a.n, 5);
+		assert_int_equal(a.kind[0], JSONREQ_STRING);
+		assert_string_equal(a.s[0], "+49 30");
+		assert_int_equal(a.kind[1], JSONREQ_NOT_STRING);
+		assert_string_equal(a.s[1], "");
+		assert_int_equal(a.kind[2], JSONREQ_STRING);
+		assert_string_equal(a.s[2], "a\xc3\xa9");
+		assert_int_equal(a.kind[3], JSONREQ_NOT_STRING);
+		assert_int_equal(a.kind[4], JSONREQ_TOO_LONG);
+		assert_string_equal(a.s[4], "");
+		/* the callback's error stops the walk and is returned */
+		a = (struct arr_seen){ .stop_at = 1 };
+		assert_int_equal(jsonreq_array(s, strlen(s), "numbers", buf,
+					       sizeof(buf), 1000, arr_cb, &a,
+					       NULL), -EINTR);
+		assert_int_equal(a.n, 2);
+	}
+	/* exactly the limit passes; only len bytes are read */
+	assert_int_equal(jsonreq_array("{\"numbers\":[1,2,3]}XX", 19, "numbers",
+				       buf, sizeof(buf), 3, arr_cb,
+				       &(struct arr_seen){ .stop_at = -1 },
+				       NULL), 0);
+	assert_int_equal(jsonreq_array(NULL, 0, "numbers", buf, sizeof(buf), 3,
+				       arr_cb, NULL, NULL), -EINVAL);
+	assert_int_equal(jsonreq_array("{}", 2, "numbers", buf, 0, 3, arr_cb,
+				       NULL, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_array),
 		cmocka_unit_test(test_table_agrees_with_jansson),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_refusals_leave_buffers),

@@ -77,7 +77,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_bindings_per_device, 5);
 	assert_int_equal(c.max_tcp_conns, 18000);
 	assert_int_equal(c.max_msg_size, 65535);
-	assert_string_equal(c.digest_algorithms, "SHA-256,MD5");
+	assert_string_equal(c.digest_algorithms, "MD5");
 }
 
 /* The file sets values; flags given on the command line win over it,

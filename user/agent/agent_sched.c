@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "dataline/agent.h"
+#include "dataline/hostport.h"
 
 /* Refresh once half of the lifetime has passed, but keep at most 600 s
  * of slack: enough for a full UDP timer F (32 s) plus a challenge round
@@ -76,9 +77,9 @@ int agent_parse_server_uri(const char *uri, enum agent_transport *tp,
 			   char *host, size_t hostlen, uint16_t *port)
 {
 	enum agent_transport t;
-	const char *p, *h, *he, *params;
-	unsigned long pt = 0;
-	size_t hl;
+	const char *p, *params;
+	struct hostport hp;
+	size_t n;
 	int sips;
 
 	if (!uri)
@@ -94,29 +95,13 @@ int agent_parse_server_uri(const char *uri, enum agent_transport *tp,
 	}
 	if (strchr(p, '@'))
 		return -EINVAL; /* a server address has no user part */
-	if (*p == '[') {
-		h = p + 1;
-		he = strchr(h, ']');
-		if (!he)
-			return -EINVAL;
-		p = he + 1;
-	} else {
-		h = p;
-		he = p + strcspn(p, ":;?");
-		p = he;
-	}
-	hl = (size_t)(he - h);
-	if (hl == 0 || hl >= hostlen)
+	/* hostport ends at the parameters or headers (RFC 3261 s.19.1.1);
+	 * the default port depends on the transport, so it is set below */
+	n = strcspn(p, ";?");
+	if (hostport_parse(p, n, HOSTPORT_PORT_OPTIONAL, 5060, &hp) ||
+	    hp.host_len >= hostlen)
 		return -EINVAL;
-	if (*p == ':') {
-		char *end;
-		pt = strtoul(p + 1, &end, 10);
-		if (end == p + 1 || pt == 0 || pt > 65535)
-			return -EINVAL;
-		p = end;
-	}
-	if (*p && *p != ';' && *p != '?')
-		return -EINVAL;
+	p += n;
 	t = sips ? AGENT_TP_TLS : AGENT_TP_UDP;
 	params = *p == ';' ? p : NULL;
 	while (params && *params == ';') {
@@ -135,10 +120,9 @@ int agent_parse_server_uri(const char *uri, enum agent_transport *tp,
 		}
 		params = v + n;
 	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
+	hostport_host(&hp, host, hostlen);
 	*tp = t;
-	*port = pt ? (uint16_t)pt : (t == AGENT_TP_TLS ? 5061 : 5060);
+	*port = hp.has_port ? hp.port : (t == AGENT_TP_TLS ? 5061 : 5060);
 	return 0;
 }
 

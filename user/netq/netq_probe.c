@@ -22,43 +22,37 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
+#include "dataline/hostport.h"
 #include "netq_priv.h"
 
 #define L2_OVERHEAD (14 + 8)  /* eth + UDP; IP header added per family */
 
-static int parse_hostport(const char *hp, const char *defport,
+/* HP: "HOST:PORT", "[V6]:PORT", ":PORT" or "*:PORT" (any address); an
+ * empty HP is 0.0.0.0:DEFPORT when DEFPORT is not 0. HOST may be a name. */
+static int parse_hostport(const char *hp, uint16_t defport,
 			  struct addrinfo **res, int passive)
 {
 	struct addrinfo hints;
-	char host[256], *port;
-	const char *h = host;
+	struct hostport p = { .wildcard = 1, .port = defport };
+	char host[256], port[8];
 	int err;
 
-	if (!hp || !*hp) {
-		snprintf(host, sizeof(host), "0.0.0.0");
-		port = (char *)defport;
-	} else {
-		snprintf(host, sizeof(host), "%s", hp);
-		port = strrchr(host, ':');
-		if (!port)
+	if (hp && *hp) {
+		if (hostport_parse(hp, strlen(hp),
+				   HOSTPORT_WILDCARD | HOSTPORT_BARE_V6, 0, &p) ||
+		    hostport_host(&p, host, sizeof(host)))
 			return -EINVAL;
-		*port++ = 0;
-		if (host[0] == '[') {
-			size_t n = strlen(host);
-
-			if (n < 2 || host[n - 1] != ']')
-				return -EINVAL;
-			host[n - 1] = 0;
-			h = host + 1;
-		}
-		if (!*h)
-			h = "0.0.0.0";
+	} else if (!defport) {
+		return -EINVAL;
 	}
+	if (p.wildcard)
+		snprintf(host, sizeof(host), "0.0.0.0");
+	snprintf(port, sizeof(port), "%u", (unsigned)p.port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_flags = passive ? AI_PASSIVE : 0;
-	err = getaddrinfo(h, port, &hints, res);
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	err = getaddrinfo(host, port, &hints, res);
 	return err ? -EHOSTUNREACH : 0;
 }
 
@@ -270,7 +264,7 @@ int netq_probe(const char *hostport, const struct netq_probe_opts *o,
 	    d.size < sizeof(struct netq_probe_hdr) || d.size > 1472 || !out)
 		return -EINVAL;
 	total = d.count + NETQ_PROBE_RTT_PKTS;
-	err = parse_hostport(hostport, NULL, &ai, 0);
+	err = parse_hostport(hostport, 0, &ai, 0);
 	if (err)
 		return err;
 	iphdr = ai->ai_family == AF_INET6 ? 40 : 20;
@@ -394,7 +388,7 @@ int netq_echo_open(const char *addrport, int *fd_out)
 	struct addrinfo *ai = NULL;
 	int fd, err, one = 1;
 
-	err = parse_hostport(addrport, "7010", &ai, 1);
+	err = parse_hostport(addrport, 7010, &ai, 1);
 	if (err)
 		return err;
 	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -1,0 +1,795 @@
+/*
+ * deliver: texts and delivery reports out of the durable queue to every
+ * device of their recipient (RFC 3428 MESSAGE, over each device's flow).
+ *
+ * Where the state lives: each number has a home worker (a hash of the
+ * number over the workers), whose loop alone keeps that number's delivery
+ * state (dl_num: one lane per device and channel). A kick (a text stored,
+ * a device registered, a retry come due) is posted to the home; reads and
+ * acknowledgements go to the queue's writer thread and come back through
+ * the home's mailbox; a MESSAGE leaves from the worker that owns the
+ * device's flow (its mailbox), and the device's answer comes back to the
+ * home the same way.
+ *
+ * Order and once-only: a lane has at most one text in flight, and asks
+ * the queue for "the oldest item this device has not acknowledged"
+ * (never "ids after the last one": rows are the truth, docs/messaging.md),
+ * so a device gets its texts in the order they were stored. A text leaves
+ * a device's lane only on that device's 2xx (queue_ack); the item leaves
+ * the queue when every device of the number has it. A device that does
+ * not answer (timeout, flow gone, 5xx, 480/486) is tried again with
+ * back-off while it stays registered (queue_defer); a device that refuses
+ * for good (other 4xx, 6xx) is not tried again, and the sender gets a
+ * "failed" report when it asked for one (negative-delivery). Duplicates
+ * happen only when a 2xx was lost (the device gets the same text again,
+ * with the same imdn.Message-ID, and drops it).
+ *
+ * Worker 0 also sweeps: every DL_SWEEP_MS it asks the queue for items due
+ * (new ones, and retries whose back-off ran out) and kicks their numbers,
+ * and once a minute it expires old items, sending "failed" reports.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "sipd.h"
+#include "regcache.h"
+#include "../core/config.h"
+#include "../core/mailbox.h"
+#include "../core/metrics.h"
+#include "../queue/queue.h"
+#include "../store/store.h"
+#include "dataline/cpim.h"
+#include "dataline/hmap.h"
+#include "dataline/imdn.h"
+#include "dataline/log.h"
+
+#define DL_MAX_DEV 16           /* devices of one number served */
+#define DL_NCHAN 2              /* lanes per device: texts, reports */
+#define DL_SWEEP_MS 2000
+#define DL_EXPIRE_EVERY 30      /* sweeps between expiry runs */
+#define DL_DUE_LIMIT 256
+#define DL_RETRY_BASE_S 2
+#define DL_RETRY_MAX_S 300
+#define DL_OFFLINE_BASE_S 30    /* nobody reachable: look again later */
+
+static const int dl_chan[DL_NCHAN] = { QUEUE_REPORT, QUEUE_TEXT };
+
+struct dl_lane {
+	int busy;                 /* a read or a send is in flight */
+	int again;                /* kicked while busy: read again after */
+	uint64_t hold_until_ms;   /* backing off after a failure */
+};
+
+struct dl_target {
+	char username[STORE_USERNAME_MAX];
+	struct dl_lane lane[DL_NCHAN];
+};
+
+struct dl_num {
+	struct hmap_node node;
+	char number[STORE_NUMBER_MAX];
+	int ntargets;
+	struct dl_target t[DL_MAX_DEV];
+};
+
+/* Per worker (w->dl). */
+struct dl_home {
+	struct hmap nums;
+	struct event *tick;       /* owned: holds ending, and worker 0's
+				     sweeps */
+	unsigned sweeps;
+};
+
+static int dl_home_of(const struct sipd_shared *sh, const char *number)
+{
+	int n = sh->nworkers > 0 ? sh->nworkers : 1;
+
+	return (int)(hmap_hash_str(number) % (uint64_t)n);
+}
+
+/* Posts FN(ARG) to worker I, waiting out a full mailbox (ARG carries
+ * state that must not be lost: a delivery result or a queue answer). */
+static void dl_post(struct sipd_shared *sh, int i, mailbox_fn fn, void *arg)
+{
+	while (mailbox_post(sh->workers[i]->mb, fn, arg) == -EAGAIN) {
+		struct timespec ts = { 0, 1000000 };
+		metrics_inc(METRICS_MAILBOX_FULL);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int dl_num_eq(const struct hmap_node *n, const void *key)
+{
+	return !strcmp(HMAP_ENTRY(n, struct dl_num, node)->number, key);
+}
+
+static struct dl_num *dl_num_get(struct sipd *w, const char *number)
+{
+	uint64_t h = hmap_hash_str(number);
+	struct dl_num *d = HMAP_ENTRY(hmap_find(&w->dl->nums, h, dl_num_eq,
+						number), struct dl_num, node);
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	snprintf(d->number, sizeof(d->number), "%s", number);
+	hmap_insert(&w->dl->nums, &d->node, h);
+	return d;
+}
+
+/* The devices of the number now (new ones get lanes; known ones keep
+ * theirs). */
+static void dl_targets_refresh(struct sipd *w, struct dl_num *d)
+{
+	char devs[DL_MAX_DEV][STORE_USERNAME_MAX];
+	int n = numbers_devices(w->sh->numbers, d->number, devs, DL_MAX_DEV);
+	int i, k;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < d->ntargets; k++)
+			if (!strcmp(d->t[k].username, devs[i]))
+				break;
+		if (k == d->ntargets && d->ntargets < DL_MAX_DEV) {
+			memset(&d->t[k], 0, sizeof(d->t[k]));
+			strcpy(d->t[k].username, devs[i]);
+			d->ntargets++;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ finding a
+ * device's flow */
+
+struct dl_find {
+	struct sipd_shared *sh;
+	const char *username;
+	int found;
+	struct sipd_flow f;
+	char contact[512];
+};
+
+static int dl_find_cb(const struct store_binding *b, void *arg)
+{
+	struct dl_find *fd = arg;
+	const char *hp;
+	struct sipd_flow f;
+	socklen_t alen;
+	int st;
+
+	if (fd->found || strcmp(b->username, fd->username))
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.tp = !strcmp(b->transport, "tls") ? SIPD_TLS
+	       : !strcmp(b->transport, "tcp") ? SIPD_TCP : SIPD_UDP;
+	hp = strchr(b->received, ':');
+	if (!hp || sipd_parse_hostport(hp + 1, &f.addr, &alen))
+		return 0;
+	f.conn_id = b->conn_id;
+	f.worker = b->worker;
+	st = flow_state(fd->sh->flows, &f, &fd->f);
+	if (st == FLOW_DEAD)
+		return 0;
+	if (st == FLOW_UNKNOWN)
+		fd->f = f;
+	if (fd->f.worker < 0 || fd->f.worker >= fd->sh->nworkers)
+		fd->f.worker = 0;
+	snprintf(fd->contact, sizeof(fd->contact), "%s", b->contact);
+	fd->found = 1;
+	return 0;
+}
+
+/* The newest binding of USERNAME whose flow is not known dead. */
+static int dl_find_flow(struct sipd_shared *sh, const char *number,
+			const char *username, struct dl_find *fd)
+{
+	memset(fd, 0, sizeof(*fd));
+	fd->sh = sh;
+	fd->username = username;
+	regcache_lock(sh->rc);
+	regcache_list(sh->rc, number, (int64_t)time(NULL), dl_find_cb, fd);
+	regcache_unlock(sh->rc);
+	return fd->found ? 0 : -ENOENT;
+}
+
+/* ------------------------------------------------------------ one send */
+
+/* A text on its way: from the home to the flow's owner and back. */
+struct dl_job {
+	struct sipd *home;
+	char number[STORE_NUMBER_MAX];
+	int ti, ci;                        /* target and lane */
+	int64_t id;
+	struct sipd_flow f;
+	char contact[512];
+	char from[STORE_NUMBER_MAX];       /* the sender's number */
+	char ctype[128];
+	int status;                        /* the device's answer */
+	int refused_report;                /* send a failed report on refusal */
+	char mid[128];                     /* imdn.Message-ID, "" if none */
+	size_t len;
+	char body[];
+};
+
+static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci);
+static void dl_result(void *arg);
+
+static void dl_sent(void *arg, int status, const struct sip_msg *m)
+{
+	struct dl_job *j = arg;
+
+	(void)m;
+	j->status = status;
+	dl_post(j->home->sh, j->home->id, dl_result, j);
+}
+
+/* On the flow's owner: the MESSAGE leaves over the device's flow. */
+static void dl_send(void *arg)
+{
+	struct dl_job *j = arg;
+	struct sipd *w = j->home->sh->workers[j->f.worker];
+	const struct config *cfg = w->sh->cfg;
+	char from[300], to[300], tag[17], cid[33], branch[64];
+	struct sipd_request rq;
+	struct sip_buf b;
+	size_t len;
+	int err;
+
+	snprintf(from, sizeof(from), "sip:%s@%s", j->from, cfg->domain);
+	snprintf(to, sizeof(to), "sip:%s@%s", j->number, cfg->domain);
+	sip_rand_hex(tag, sizeof(tag), 8);
+	sip_rand_hex(cid, sizeof(cid), 16);
+	rq = (struct sipd_request){ .method = "MESSAGE", .ruri = j->contact,
+				    .from = from, .from_tag = tag, .to = to,
+				    .call_id = cid, .cseq = 1 };
+	log_debug("deliver: item %lld for %s (lane %d/%d): home worker %d, "
+		  "sent by flow owner %d", (long long)j->id, j->number, j->ti,
+		  j->ci, j->home->id, w->id);
+	err = sipd_request_begin(w, &j->f, &b, &rq, branch, sizeof(branch));
+	if (!err)
+		err = sip_msg_end(&b, j->ctype, j->body, j->len, &len);
+	if (!err)
+		err = sipd_txc_send(w, &j->f, "MESSAGE", branch, b.p, len,
+				    dl_sent, j);
+	if (err)
+		dl_sent(j, err == -ENOTCONN ? 430 : 503, NULL);
+}
+
+/* ------------------------------------------------------------ queue
+ * answers (writer thread -> home) */
+
+struct dl_qres {
+	struct sipd *home;
+	char number[STORE_NUMBER_MAX];
+	int ti, ci;
+	int kind;                 /* DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED */
+	int err;
+	int64_t next_at;
+	struct dl_job *job;       /* PENDING: the item made a job, or NULL */
+};
+enum { DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED };
+
+static void dl_qres_home(void *arg)
+{
+	struct dl_qres *q = arg;
+	struct sipd *w = q->home;
+	struct dl_num *d = dl_num_get(w, q->number);
+	struct dl_lane *l;
+
+	if (!d || q->ti >= d->ntargets) {
+		free(q->job);
+		free(q);
+		return;
+	}
+	l = &d->t[q->ti].lane[q->ci];
+	switch (q->kind) {
+	case DLQ_PENDING:
+		if (q->job) {
+			/* still busy: the send is on its way */
+			dl_post(w->sh, q->job->f.worker, dl_send, q->job);
+			break;
+		}
+		l->busy = 0;
+		if (l->again) {
+			l->again = 0;
+			dl_lane_next(w, d, q->ti, q->ci);
+		}
+		break;
+	case DLQ_ACKED:
+		l->busy = 0;
+		l->again = 0;
+		dl_lane_next(w, d, q->ti, q->ci);
+		break;
+	case DLQ_DEFERRED:
+		l->busy = 0;
+		l->hold_until_ms = sipd_now_ms() +
+			(q->next_at > (int64_t)time(NULL) ?
+			 (uint64_t)(q->next_at - (int64_t)time(NULL)) * 1000 : 1000);
+		if (l->again) {
+			/* the device came back meanwhile: try at once */
+			l->again = 0;
+			l->hold_until_ms = 0;
+			dl_lane_next(w, d, q->ti, q->ci);
+		}
+		break;
+	}
+	free(q);
+}
+
+static struct dl_qres *dl_qres_new(struct sipd *w, const char *number,
+				   int ti, int ci, int kind)
+{
+	struct dl_qres *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->home = w;
+	snprintf(q->number, sizeof(q->number), "%s", number);
+	q->ti = ti;
+	q->ci = ci;
+	q->kind = kind;
+	return q;
+}
+
+/* The job a pending item makes, carrying the lane's flow. */
+struct dl_pend_ctx {
+	struct dl_qres *q;
+	struct dl_find fd;
+};
+
+static void dl_pending_done(void *arg, const struct queue_result *res)
+{
+	struct dl_pend_ctx *pc = arg;
+	struct dl_qres *q = pc->q;
+	const struct queue_item *it;
+	struct dl_job *j;
+	json_t *meta;
+
+	q->err = res->err;
+	if (!res->err && res->n > 0) {
+		it = &res->items[0];
+		j = calloc(1, sizeof(*j) + it->body_len);
+		if (j) {
+			j->home = q->home;
+			snprintf(j->number, sizeof(j->number), "%s", q->number);
+			j->ti = q->ti;
+			j->ci = q->ci;
+			j->id = it->id;
+			j->f = pc->fd.f;
+			snprintf(j->contact, sizeof(j->contact), "%s",
+				 pc->fd.contact);
+			meta = json_loads(it->meta ? it->meta : "{}", 0, NULL);
+			snprintf(j->from, sizeof(j->from), "%s",
+				 json_string_value(json_object_get(meta, "from"))
+					 ?: it->owner);
+			snprintf(j->ctype, sizeof(j->ctype), "%s",
+				 json_string_value(json_object_get(meta, "ct"))
+					 ?: "text/plain");
+			snprintf(j->mid, sizeof(j->mid), "%s",
+				 json_string_value(json_object_get(meta, "mid"))
+					 ?: "");
+			{
+				const char *disp = json_string_value(
+					json_object_get(meta, "disp"));
+				unsigned want = 0;
+				if (disp)
+					imdn_disposition_decode(
+						(struct sip_str){ disp,
+								  strlen(disp) },
+						&want);
+				j->refused_report =
+					!!(want & IMDN_WANT_NEGATIVE_DELIVERY);
+			}
+			json_decref(meta);
+			j->len = it->body_len;
+			memcpy(j->body, it->body, it->body_len);
+			q->job = j;
+		}
+	}
+	free(pc);
+	dl_post(q->home->sh, q->home->id, dl_qres_home, q);
+}
+
+static void dl_qres_done(void *arg, const struct queue_result *res)
+{
+	struct dl_qres *q = arg;
+
+	q->err = res->err;
+	q->next_at = res->next_at;
+	dl_post(q->home->sh, q->home->id, dl_qres_home, q);
+}
+
+/* Asks the queue for the lane's oldest unacknowledged item, when the
+ * device is reachable and the lane free. */
+static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci)
+{
+	struct dl_lane *l = &d->t[ti].lane[ci];
+	struct dl_pend_ctx *pc;
+
+	if (l->busy) {
+		l->again = 1;
+		return;
+	}
+	if (l->hold_until_ms > sipd_now_ms())
+		return;
+	pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return;
+	if (dl_find_flow(w->sh, d->number, d->t[ti].username, &pc->fd)) {
+		free(pc); /* offline: its texts wait for its next REGISTER */
+		return;
+	}
+	pc->q = dl_qres_new(w, d->number, ti, ci, DLQ_PENDING);
+	if (!pc->q) {
+		free(pc);
+		return;
+	}
+	l->busy = 1;
+	l->hold_until_ms = 0;
+	if (queue_pending(w->sh->queue, dl_chan[ci], d->number,
+			  d->t[ti].username, (int64_t)time(NULL), 1,
+			  dl_pending_done, pc)) {
+		l->busy = 0;
+		free(pc->q);
+		free(pc);
+	}
+}
+
+/* ------------------------------------------------------------ reports */
+
+/* On the writer thread: the report is on disk; its recipient may take it. */
+struct dl_stored {
+	struct sipd_shared *sh;
+	char number[STORE_NUMBER_MAX];
+};
+
+static void dl_report_stored(void *arg, const struct queue_result *res)
+{
+	struct dl_stored *st = arg;
+
+	if (!res->err)
+		deliver_kick(st->sh, st->number);
+	free(st);
+}
+
+/* A "failed" delivery report (RFC 5438) for the text J, from the
+ * recipient's address to its sender, through the report channel. */
+static void dl_failed_report(struct sipd *w, const struct dl_job *j)
+{
+	const struct config *cfg = w->sh->cfg;
+	char from[300], to[300], mid[33], now[32], body[2048], cpimb[4096];
+	char dedup[300], meta[512];
+	struct cpim_params cp;
+	struct queue_put put;
+	struct dl_stored *st;
+	struct imdn n;
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t blen, clen;
+
+	if (!j->mid[0] || !j->refused_report)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(from, sizeof(from), "<sip:%s@%s>", j->number, cfg->domain);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", j->from, cfg->domain);
+	sip_rand_hex(mid, sizeof(mid), 16);
+	memset(&n, 0, sizeof(n));
+	n.message_id = (struct sip_str){ j->mid, strlen(j->mid) };
+	n.datetime = (struct sip_str){ now, strlen(now) };
+	n.recipient_uri = (struct sip_str){ from + 1, strlen(from) - 2 };
+	n.kind = IMDN_DELIVERY;
+	n.status = IMDN_FAILED;
+	if (imdn_build(&n, body, sizeof(body), &blen))
+		return;
+	memset(&cp, 0, sizeof(cp));
+	cp.from = from;
+	cp.to = to;
+	cp.datetime = now;
+	cp.message_id = mid;
+	cp.content_type = IMDN_CONTENT_TYPE;
+	cp.body = body;
+	cp.body_len = blen;
+	if (cpim_build(&cp, cpimb, sizeof(cpimb), &clen))
+		return;
+	snprintf(dedup, sizeof(dedup), "failed|%s|%s", j->from, j->mid);
+	snprintf(meta, sizeof(meta), "{\"from\":\"%s\",\"ct\":\"message/cpim\"}",
+		 j->number);
+	memset(&put, 0, sizeof(put));
+	put.channel = QUEUE_REPORT;
+	put.recipient = j->from;
+	put.dedup = dedup;
+	put.owner = "";
+	put.meta = meta;
+	put.body = cpimb;
+	put.body_len = clen;
+	put.expires_at = (int64_t)time(NULL) +
+			 (int64_t)cfg->text_expiry_days * 86400;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return;
+	st->sh = w->sh;
+	snprintf(st->number, sizeof(st->number), "%s", j->from);
+	if (queue_put(w->sh->queue, &put, dl_report_stored, st))
+		free(st);
+}
+
+/* ------------------------------------------------------------ results */
+
+static int dl_retryable(int status)
+{
+	return status == 408 || status == 430 || status == 480 ||
+	       status == 486 || (status >= 500 && status < 600);
+}
+
+/* On the home: what the device answered. */
+static void dl_result(void *arg)
+{
+	struct dl_job *j = arg;
+	struct sipd *w = j->home;
+	struct dl_num *d = dl_num_get(w, j->number);
+	const char *targets[DL_MAX_DEV + 1];
+	const char *tname;
+	struct dl_qres *q;
+	int i, err;
+
+	if (!d || j->ti >= d->ntargets) {
+		free(j);
+		return;
+	}
+	tname = d->t[j->ti].username;
+	if (j->status >= 200 && j->status < 300) {
+		metrics_inc(METRICS_TEXTS_DELIVERED);
+	} else if (dl_retryable(j->status)) {
+		metrics_inc(METRICS_TEXTS_RETRIED);
+		q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_DEFERRED);
+		if (!q || queue_defer(w->sh->queue, j->id, tname,
+				      (int64_t)time(NULL), DL_RETRY_BASE_S,
+				      DL_RETRY_MAX_S, "no answer", dl_qres_done,
+				      q)) {
+			free(q);
+			d->t[j->ti].lane[j->ci].busy = 0;
+		}
+		free(j);
+		return;
+	} else {
+		/* refused for good: done for this device */
+		metrics_inc(METRICS_TEXTS_REFUSED);
+		log_info("sip: a device of %s refused a text (%d)", j->number,
+			 j->status);
+		dl_failed_report(w, j);
+	}
+	for (i = 0; i < d->ntargets; i++)
+		targets[i] = d->t[i].username;
+	targets[d->ntargets] = NULL;
+	q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_ACKED);
+	err = q ? queue_ack(w->sh->queue, j->id, tname, targets, dl_qres_done,
+			    q) : -ENOMEM;
+	if (err) {
+		free(q);
+		d->t[j->ti].lane[j->ci].busy = 0;
+	}
+	free(j);
+}
+
+/* ------------------------------------------------------------ kicks */
+
+static void dl_kick_home(struct sipd *w, const char *number, int force)
+{
+	struct dl_num *d = dl_num_get(w, number);
+	int ti, ci;
+
+	if (!d)
+		return;
+	dl_targets_refresh(w, d);
+	for (ti = 0; ti < d->ntargets; ti++)
+		for (ci = 0; ci < DL_NCHAN; ci++) {
+			if (force)
+				d->t[ti].lane[ci].hold_until_ms = 0;
+			dl_lane_next(w, d, ti, ci);
+		}
+}
+
+static void dl_kick_cb(void *arg)
+{
+	struct dl_qres *q = arg;
+
+	dl_kick_home(q->home, q->number, 1);
+	free(q);
+}
+
+void deliver_kick(struct sipd_shared *sh, const char *number)
+{
+	int home = dl_home_of(sh, number);
+	struct dl_qres *q;
+
+	if (!sh->queue || !sh->workers)
+		return;
+	q = dl_qres_new(sh->workers[home], number, 0, 0, 0);
+	if (q && mailbox_post(sh->workers[home]->mb, dl_kick_cb, q)) {
+		metrics_inc(METRICS_MAILBOX_FULL);
+		free(q); /* a hint only: the sweep finds it again */
+	}
+}
+
+/* ------------------------------------------------------------ sweeps */
+
+/* One due item, looked at by its number's home. */
+struct dl_due {
+	struct sipd *home;
+	char number[STORE_NUMBER_MAX];
+	char target[STORE_USERNAME_MAX];
+	int64_t id;
+};
+
+static void dl_defer_done(void *arg, const struct queue_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/*
+ * On the home: a due item whose device (or, item-level, every device) is
+ * unreachable is put off (the sweep would otherwise find it again every
+ * time and crowd out the rest); its device's next REGISTER kicks the
+ * number anyway. Otherwise the number is kicked.
+ */
+static void dl_due_home(void *arg)
+{
+	struct dl_due *u = arg;
+	struct sipd *w = u->home;
+	char devs[DL_MAX_DEV][STORE_USERNAME_MAX];
+	struct dl_find fd;
+	int i, n, reachable = 0;
+
+	if (u->target[0]) {
+		reachable = dl_find_flow(w->sh, u->number, u->target, &fd) == 0;
+	} else {
+		n = numbers_devices(w->sh->numbers, u->number, devs, DL_MAX_DEV);
+		for (i = 0; i < n && !reachable; i++)
+			reachable = dl_find_flow(w->sh, u->number, devs[i],
+						 &fd) == 0;
+	}
+	if (reachable)
+		dl_kick_home(w, u->number, 1);
+	else
+		queue_defer(w->sh->queue, u->id, u->target, (int64_t)time(NULL),
+			    DL_OFFLINE_BASE_S, DL_RETRY_MAX_S, "unreachable",
+			    dl_defer_done, NULL);
+	free(u);
+}
+
+static void dl_due_done(void *arg, const struct queue_result *res)
+{
+	struct sipd_shared *sh = arg;
+	struct dl_due *u;
+	size_t i;
+
+	for (i = 0; !res->err && i < res->n; i++) {
+		const struct queue_item *it = &res->items[i];
+
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			continue;
+		u->home = sh->workers[dl_home_of(sh, it->recipient)];
+		snprintf(u->number, sizeof(u->number), "%s", it->recipient);
+		snprintf(u->target, sizeof(u->target), "%s",
+			 it->target ? it->target : "");
+		u->id = it->id;
+		dl_post(sh, u->home->id, dl_due_home, u);
+	}
+}
+
+static void dl_expire_done(void *arg, const struct queue_result *res)
+{
+	struct sipd *w = arg;
+	size_t i;
+
+	for (i = 0; !res->err && i < res->n; i++) {
+		const struct queue_item *it = &res->items[i];
+		struct dl_job *j;
+		json_t *meta;
+		const char *disp, *mid;
+		unsigned want = 0;
+
+		metrics_inc(METRICS_TEXTS_EXPIRED);
+		if (it->channel != QUEUE_TEXT)
+			continue;
+		meta = json_loads(it->meta ? it->meta : "{}", 0, NULL);
+		disp = json_string_value(json_object_get(meta, "disp"));
+		mid = json_string_value(json_object_get(meta, "mid"));
+		if (disp)
+			imdn_disposition_decode((struct sip_str){ disp,
+								 strlen(disp) },
+						&want);
+		j = calloc(1, sizeof(*j));
+		if (j && mid && (want & IMDN_WANT_NEGATIVE_DELIVERY)) {
+			snprintf(j->number, sizeof(j->number), "%s",
+				 it->recipient);
+			snprintf(j->from, sizeof(j->from), "%s", it->owner);
+			snprintf(j->mid, sizeof(j->mid), "%s", mid);
+			j->refused_report = 1;
+			dl_failed_report(w, j);
+		}
+		free(j);
+		json_decref(meta);
+	}
+}
+
+static void dl_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sipd *w = arg;
+	struct hmap_iter it;
+	struct hmap_node *n;
+	uint64_t now = sipd_now_ms();
+	int ti, ci;
+
+	(void)fd;
+	(void)what;
+	/* lanes whose back-off ran out; idle numbers are forgotten */
+	hmap_for_each(&w->dl->nums, it, n) {
+		struct dl_num *d = HMAP_ENTRY(n, struct dl_num, node);
+		int busy = 0;
+
+		for (ti = 0; ti < d->ntargets; ti++)
+			for (ci = 0; ci < DL_NCHAN; ci++) {
+				struct dl_lane *l = &d->t[ti].lane[ci];
+				if (l->hold_until_ms && l->hold_until_ms <= now &&
+				    !l->busy)
+					dl_lane_next(w, d, ti, ci);
+				busy |= l->busy || l->hold_until_ms;
+			}
+		if (!busy) {
+			hmap_remove(&w->dl->nums, n);
+			free(d);
+		}
+	}
+	if (w->id != 0)
+		return;
+	queue_due(w->sh->queue, QUEUE_TEXT, (int64_t)time(NULL), DL_DUE_LIMIT,
+		  dl_due_done, w->sh);
+	queue_due(w->sh->queue, QUEUE_REPORT, (int64_t)time(NULL),
+		  DL_DUE_LIMIT, dl_due_done, w->sh);
+	if (++w->dl->sweeps % DL_EXPIRE_EVERY == 0)
+		queue_expire(w->sh->queue, 0, (int64_t)time(NULL), DL_DUE_LIMIT,
+			     dl_expire_done, w);
+}
+
+int deliver_init(struct sipd *w)
+{
+	struct timeval tv = { DL_SWEEP_MS / 1000, (DL_SWEEP_MS % 1000) * 1000 };
+
+	w->dl = calloc(1, sizeof(*w->dl));
+	if (!w->dl || hmap_init(&w->dl->nums, 64))
+		return -ENOMEM;
+	if (!w->sh->queue)
+		return 0; /* no durable queue (unit tests): no texts */
+	w->dl->tick = event_new(w->base, -1, EV_PERSIST, dl_tick_cb, w);
+	if (!w->dl->tick || event_add(w->dl->tick, &tv))
+		return -ENOMEM;
+	return 0;
+}
+
+void deliver_fini(struct sipd *w)
+{
+	struct hmap_iter it;
+	struct hmap_node *n;
+
+	if (!w->dl)
+		return;
+	if (w->dl->tick)
+		event_free(w->dl->tick);
+	hmap_for_each(&w->dl->nums, it, n) {
+		hmap_remove(&w->dl->nums, n);
+		free(HMAP_ENTRY(n, struct dl_num, node));
+	}
+	hmap_destroy(&w->dl->nums);
+	free(w->dl);
+	w->dl = NULL;
+}
