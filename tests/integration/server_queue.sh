@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# server_queue: the durable queue (issue 7) in the running server. A code's
-# SMS goes through the queue file (VAR/queue.db, private) and its writer
-# thread (group-commit metrics move); SMS an older version left queued in
-# the store (schema 2, table sms_queue) are moved into the queue at start
-# and sent, the old table is gone and the store is at schema 3; the same
-# after kill -9 of a start that had moved them; --queue-db is honoured.
+# server_queue: the durable queue (issue 7) in the running server. The
+# queue file is created private (VAR/queue.db); a code's SMS is spooled at
+# once (the spool needs no queue item); SMS an older version left queued
+# in the store (schema 2, table sms_queue) are moved into the queue at
+# start and sent through its writer thread, the old table is gone and the
+# store is at schema 3; the same after kill -9 of a start that had moved
+# them; --queue-db is honoured.
 # Ports 27050-27053.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,13 +19,12 @@ if ! srv_start queue 27050; then
   fail "server_queue: server starts"; finish
 fi
 N=+8613800138301
-provision "$N" || fail "server_queue: a number provisioned (its code went through the queue)"
+provision "$N" || fail "server_queue: a number provisioned"
 check "server_queue: queue.db created, mode 0600" \
   bash -c '[ "$(stat -c %a "$1")" = 600 ]' _ "$SRV_VAR/queue.db"
-check "server_queue: the put and the ack were group commits" \
-  bash -c '[ "$1" -ge 1 ] && [ "$2" -ge 2 ] && [ "$3" -ge 1 ]' _ \
-  "$(metric dataline_writer_batches_total)" "$(metric dataline_writer_jobs_total)" \
-  "$(metric dataline_queue_puts_total)"
+check "server_queue: the spool took the code at once, nothing queued" \
+  bash -c '[ "$1" -ge 1 ] && [ "$2" -eq 0 ]' _ \
+  "$(metric dataline_sms_sent_total)" "$(metric dataline_queue_puts_total)"
 check "server_queue: sms queue drained" \
   bash -c '[ "$1" -eq 0 ]' _ "$(metric dataline_queue_depth 'queue=\"sms\"')"
 check "server_queue: no old SMS table left in the store" \
@@ -59,6 +59,10 @@ fi
 check "server_queue: an SMS queued by the old version is sent once" \
   bash -c '[ "$1" = 1 ]' _ "$(spooled 'Your dataline code is 271828')"
 check "server_queue: the move is logged" grep -q "sms: moved 1 queued SMS" "$SRV_DIR/server.log"
+check "server_queue: the moved SMS went through the writer (put, scan, ack)" \
+  bash -c '[ "$1" -ge 1 ] && [ "$2" -ge 3 ] && [ "$3" -eq 1 ] && [ "$4" -eq 1 ]' _ \
+  "$(metric dataline_writer_batches_total)" "$(metric dataline_writer_jobs_total)" \
+  "$(metric dataline_queue_puts_total)" "$(metric dataline_queue_acks_total)"
 check "server_queue: the store is at schema 3, the old table gone" \
   bash -c '[ "$(sqlite3 "$1" "SELECT version FROM schema_version")" = 3 ] &&
            [ -z "$(sqlite3 "$1" "SELECT name FROM sqlite_master WHERE name LIKE '"'"'sms_%'"'"'")" ]' _ \
