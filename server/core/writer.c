@@ -50,6 +50,8 @@ struct writer {
 	unsigned cap, head, count;
 	unsigned batch_max;
 	int stopping;
+	void (*on_batch)(void *arg, unsigned jobs, uint64_t commit_us);
+	void *on_batch_arg;
 	struct writer_stats stats;
 
 	/* writer thread only: */
@@ -258,6 +260,8 @@ static void *writer_main(void *arg)
 		err = writer_run_batch(w, batch, n, errs);
 		us = writer_now_us() - t0;
 		metrics_writer_batch(n, us);
+		if (w->on_batch)
+			w->on_batch(w->on_batch_arg, n, us);
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;
@@ -368,6 +372,8 @@ int writer_open(const struct writer_config *cfg, struct writer **out)
 	pthread_cond_init(&w->wake, NULL);
 	w->cap = cfg->queue_max ? cfg->queue_max : WRITER_QUEUE_DEFAULT;
 	w->batch_max = cfg->batch_max ? cfg->batch_max : WRITER_BATCH_DEFAULT;
+	w->on_batch = cfg->on_batch;
+	w->on_batch_arg = cfg->on_batch_arg;
 	w->ring = calloc(w->cap, sizeof(*w->ring));
 	w->batch = calloc(w->batch_max, sizeof(*w->batch));
 	w->errs = calloc(w->batch_max, sizeof(*w->errs));

@@ -62,6 +62,11 @@ struct writer_config {
 	void *init_arg;
 	unsigned queue_max;     /* jobs waiting at most; 0: 4096 */
 	unsigned batch_max;     /* jobs per transaction at most; 0: 512 */
+	/* Optional, for benches and diagnostics: called on the writer thread
+	 * after each batch's COMMIT (before its done calls) with the batch's
+	 * size and BEGIN..COMMIT time in microseconds. */
+	void (*on_batch)(void *arg, unsigned jobs, uint64_t commit_us);
+	void *on_batch_arg;
 };
 
 /*

@@ -202,8 +202,9 @@ static void queue_op_done(void *arg, int err)
 {
 	struct queue_op *op = arg;
 
-	if (err && !op->res.err)
-		op->res.err = err;
+	/* err is run's own error (-EEXIST, -ENOSPC ... as run set it) or, if
+	 * the batch did not commit, that failure: it wins over run's */
+	op->res.err = err;
 	if (!err) {
 		for (int ch = 1; ch <= QUEUE_CHANNEL_MAX; ch++)
 			queue_depth_add(op->q, ch, op->depth_delta[ch]);
@@ -305,7 +306,6 @@ static int queue_put_copy(struct queue_op *op, const struct queue_put *in)
 		return -ENOMEM;
 	op->put_buf = buf;
 	op->put = *in;
-	off = 0;
 	if (in->body_len)
 		memcpy(buf, in->body, in->body_len);
 	op->put.body = buf;
@@ -614,6 +614,8 @@ int queue_open(const struct queue_config *cfg, struct queue **out)
 	wc.init = queue_init_db;
 	wc.init_arg = q;
 	wc.queue_max = cfg->writer_queue_max;
+	wc.on_batch = cfg->on_batch;
+	wc.on_batch_arg = cfg->on_batch_arg;
 	err = writer_open(&wc, &q->w);
 	if (err) {
 		log_err("queue: cannot open %s: %s", cfg->path, strerror(-err));

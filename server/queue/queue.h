@@ -49,6 +49,9 @@ struct queue_config {
 	int backoff_max_s;         /* ... capped at 300 s */
 	int sync_normal;           /* 1: synchronous=NORMAL (bench only) */
 	unsigned writer_queue_max; /* 0: the writer's default (4096) */
+	/* optional: the writer's per-batch hook (writer_config.on_batch) */
+	void (*on_batch)(void *arg, unsigned jobs, uint64_t commit_us);
+	void *on_batch_arg;
 };
 
 /* What a put stores. Strings NUL-terminated; NULL = "" (dedup NULL = no

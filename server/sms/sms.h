@@ -1,9 +1,11 @@
 /*
  * sms: sending the one-time codes by SMS through a gateway, durably.
  *
- * Every SMS is first written to the durable queue's "sms" channel
- * (server/queue/queue.h, issue 7), then handed to the gateway; it leaves
- * the queue only when the gateway has accepted it. A failure (I/O error,
+ * An SMS for the http gateway is first written to the durable queue's
+ * "sms" channel (server/queue/queue.h, issue 7), then handed to the
+ * gateway; it leaves the queue only when the gateway has accepted it. The
+ * spool gateway is tried at once (an fsynced append is delivery) and
+ * only an SMS it failed to write is queued. A failure (I/O error,
  * HTTP error status, timeout) is logged, counted
  * (dataline_sms_failures_total) and retried with exponential backoff; a
  * restart resends whatever is still queued; an SMS still failing a day
@@ -46,9 +48,12 @@ int sms_gateway_new(struct event_base *base, struct queue *q,
  * Waits for the queue calls it still has outstanding (milliseconds). */
 void sms_gateway_free(struct sms_gateway *gw);
 
-/* Queues one SMS and starts delivering it once it is on disk. 0 if the
- * queue took the request, -errno if not (-EAGAIN: the queue's writer is
- * saturated, try again). A failure to store it later is logged. */
+/* Sends one SMS durably. The spool gateway writes (and fsyncs) its line
+ * before this returns, as it always did; only if that fails is the SMS
+ * queued for retries. The http gateway queues it and starts delivering
+ * it once it is on disk. 0 if written or if the queue took the request,
+ * -errno if not (-EAGAIN: the queue's writer is saturated, try again). A
+ * failure to store it later is logged. */
 int sms_send(struct sms_gateway *gw, const char *to, const char *text);
 
 /* The same, and cb(arg, err) runs on the gateway's base once the SMS is
@@ -62,8 +67,8 @@ int sms_send_cb(struct sms_gateway *gw, const char *to, const char *text,
 /* Start-up, before the gateway runs: moves the SMS an older version left
  * in the store (sms_legacy, store schema 3) into the queue, then drops
  * that table. Blocks until the queue has them on disk; a crash half-way
- * repeats it without duplicates (dedup key legacy:ID). 0 or -errno (the
- * table is then kept for the next start). */
+ * repeats it without duplicates (dedup key legacy:ID:CREATED:TO).
+ * 0 or -errno (the table is then kept for the next start). */
 int sms_migrate_legacy(struct store *st, struct queue *q);
 
 /* Backoff between attempts: base * 2^(attempts-1), capped at max seconds

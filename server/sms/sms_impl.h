@@ -44,6 +44,8 @@ struct sms_msg {
 	sms_stored_cb cb;               /* STORED */
 	void *arg;
 	char note[64];                  /* STORED: the number, for the log */
+	int inline_sent;                /* STORED: the spool took it at once,
+					   nothing was queued */
 	size_t n;
 	struct sms_item *items;         /* owned (DUE, EXPIRED) */
 };

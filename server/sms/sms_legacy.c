@@ -3,7 +3,8 @@
  * queue (store schema <= 2; migration 2 -> 3 renamed it sms_legacy) into
  * the durable queue's "sms" channel, once, at start-up (issue 7).
  *
- * Each row becomes a queue item with the dedup key "legacy:ID", so a
+ * Each row becomes a queue item with the dedup key "legacy:ID:CREATED:TO",
+ * so a
  * crash between the puts and the DROP repeats the move without
  * duplicates. The table is dropped only after every put is on disk. Runs
  * before any event loop: waiting for the writer here stalls nobody.
@@ -25,7 +26,7 @@ struct sms_legacy {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int submitted, done, err;
-	int64_t moved;
+	int64_t moved, already;
 };
 
 static void sms_legacy_put_cb(void *arg, const struct queue_result *res)
@@ -35,6 +36,8 @@ static void sms_legacy_put_cb(void *arg, const struct queue_result *res)
 	pthread_mutex_lock(&l->lock);
 	if (res->err == 0)
 		l->moved++;
+	else if (res->err == -EEXIST)
+		l->already++;
 	else if (res->err != -EEXIST && !l->err)
 		l->err = res->err; /* -EEXIST: moved by an earlier start */
 	l->done++;
@@ -45,7 +48,7 @@ static void sms_legacy_put_cb(void *arg, const struct queue_result *res)
 static int sms_legacy_row_cb(const struct store_sms *m, void *arg)
 {
 	struct sms_legacy *l = arg;
-	char dedup[40];
+	char dedup[96];
 	struct queue_put p = {
 		.channel = QUEUE_SMS, .recipient = m->to, .dedup = dedup,
 		.body = m->text, .body_len = strlen(m->text),
@@ -56,7 +59,9 @@ static int sms_legacy_row_cb(const struct store_sms *m, void *arg)
 	};
 	int err;
 
-	snprintf(dedup, sizeof(dedup), "legacy:%lld", (long long)m->id);
+	/* the old row's id, time and number: unique across tables too */
+	snprintf(dedup, sizeof(dedup), "legacy:%lld:%lld:%.32s", (long long)m->id,
+		 (long long)m->created, m->to);
 	while ((err = queue_put(l->q, &p, sms_legacy_put_cb, l)) == -EAGAIN) {
 		/* the writer's queue is full: let it catch up */
 		pthread_mutex_lock(&l->lock);
@@ -93,9 +98,10 @@ int sms_migrate_legacy(struct store *st, struct queue *q)
 	if (err)
 		log_err("sms: moving the old SMS queue into the queue: %s (kept "
 			"for the next start)", strerror(-err));
-	else if (l.moved || l.submitted)
-		log_info("sms: moved %lld queued SMS from the store into the queue",
-			 (long long)l.moved);
+	else if (l.submitted)
+		log_info("sms: moved %lld queued SMS from the store into the queue"
+			 " (%lld were already there)", (long long)l.moved,
+			 (long long)l.already);
 	pthread_cond_destroy(&l.cond);
 	pthread_mutex_destroy(&l.lock);
 	return err;

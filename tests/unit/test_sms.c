@@ -249,6 +249,44 @@ static void test_queue_retries_until_written(void **state)
 	rmdir(dir);
 }
 
+/* The spool is written before sms_send returns (operators and tests read
+ * it right after the API answered); nothing needs the queue then. */
+static void test_spool_written_before_return(void **state)
+{
+	char dir[] = "/tmp/test_sms_s.XXXXXX", spool[96], line[256];
+	struct event_base *base = event_base_new();
+	struct tmpq t;
+	struct queue *q;
+	struct sms_gateway *gw;
+	int stored = 1;
+	FILE *f;
+
+	(void)state;
+	metrics_reset();
+	q = tmp_queue(&t);
+	assert_non_null(mkdtemp(dir));
+	snprintf(spool, sizeof(spool), "%s/sms.spool", dir);
+	assert_int_equal(sms_gateway_new(base, q, NULL, dir, &gw), 0);
+	assert_int_equal(sms_send_cb(gw, "+4915112345678", "Your dataline code is 161803",
+				     stored_cb, &stored), 0);
+	f = fopen(spool, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(strstr(line, "\t+4915112345678\tYour dataline code is 161803\n"));
+	fclose(f);
+	assert_int_equal(metrics_counter_get(METRICS_SMS_SENT), 1);
+	assert_int_equal(stored, 1); /* the callback comes from the loop */
+	run_until(base, q, queue_empty);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(stored, 0);
+	assert_int_equal(metrics_counter_get(METRICS_QUEUE_PUTS), 0);
+	sms_gateway_free(gw);
+	tmp_queue_close(&t);
+	event_base_free(base);
+	unlink(spool);
+	rmdir(dir);
+}
+
 /* Rows an older version left in the store's SMS queue reach the spool. */
 static void test_legacy_rows_moved(void **state)
 {
@@ -361,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_spool_format),
 		cmocka_unit_test(test_bad_specs),
 		cmocka_unit_test(test_queue_retries_until_written),
+		cmocka_unit_test(test_spool_written_before_return),
 		cmocka_unit_test(test_legacy_rows_moved),
 		cmocka_unit_test(test_http_gateway_timeout_and_error),
 	};
