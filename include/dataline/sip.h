@@ -420,6 +420,15 @@ void sip_req_begin(struct sip_buf *b, const struct sip_req_params *p);
 int sip_msg_end(struct sip_buf *b, const char *ctype, const void *body,
 		size_t body_len, size_t *out_len);
 
+/*
+ * The value of the first Call-ID header ("Call-ID:" or compact "i:") of
+ * the message in BUF, found by scanning line starts up to the end of the
+ * head, without a parse: *V and *VLEN point into BUF. 0, or -ENOENT (none
+ * found, an empty value, or a folded line).
+ */
+int sip_scan_call_id(const char *buf, size_t len, const char **v,
+		     size_t *vlen);
+
 /* Random tokens from the OpenSSL CSPRNG: `nbytes` random bytes as
  * lowercase hex (out needs 2*nbytes+1). Branches get the "z9hG4bK" magic
  * cookie (out needs 7+2*nbytes+1). */

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "sipd.h"
 #include "../core/config.h"
@@ -42,45 +41,6 @@ struct spread_batch {
 	char data[SPREAD_BYTES];
 };
 
-/* The Call-ID value ("Call-ID:" or compact "i:"), or -ENOENT. */
-static int spread_call_id(const char *buf, size_t len, const char **v,
-			  size_t *vlen)
-{
-	const char *p = buf, *end = buf + len, *nl;
-	size_t nlen;
-
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			return -ENOENT;
-		p = nl + 1;
-		if (p >= end || *p == '\r' || *p == '\n')
-			return -ENOENT; /* end of the head */
-		if ((size_t)(end - p) > 8 && !strncasecmp(p, "call-id", 7))
-			nlen = 7;
-		else if ((*p == 'i' || *p == 'I') &&
-			 (p[1] == ':' || p[1] == ' ' || p[1] == '\t'))
-			nlen = 1;
-		else
-			continue;
-		p += nlen;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p >= end || *p != ':')
-			continue;
-		p++;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		nl = memchr(p, '\r', (size_t)(end - p));
-		if (!nl)
-			return -ENOENT;
-		*v = p;
-		*vlen = (size_t)(nl - p);
-		return *vlen ? 0 : -ENOENT;
-	}
-	return -ENOENT;
-}
-
 int spread_target(const struct sipd *w, const char *buf, size_t len)
 {
 	const char *v;
@@ -88,7 +48,7 @@ int spread_target(const struct sipd *w, const char *buf, size_t len)
 	int n = w->sh->nworkers;
 
 	if (n < 2 || !w->sh->cfg->udp_spread ||
-	    spread_call_id(buf, len, &v, &vlen))
+	    sip_scan_call_id(buf, len, &v, &vlen))
 		return w->id;
 	return (int)(hmap_hash(v, vlen) % (uint64_t)n);
 }
