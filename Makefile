@@ -13,11 +13,15 @@
 #   tests/fuzz/fuzz_X.c     -> $(OUT)/fuzz/fuzz_X     (libFuzzer, clang)
 #
 # Quiet by default; V=1 prints full commands. SANITIZE=1 builds with
-# ASan+UBSan into $(OUT) (default build-asan when SANITIZE=1).
+# ASan+UBSan into $(OUT) (default build-asan when SANITIZE=1);
+# SANITIZE=thread builds with ThreadSanitizer (default OUT build-tsan).
+# Neither touches the BPF objects or the fuzzers (their own flags).
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
 OUT ?= build-asan
+else ifeq ($(SANITIZE),thread)
+OUT ?= build-tsan
 else
 OUT ?= build
 endif
@@ -38,6 +42,9 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined,float-cast-overflow \
            -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
+else ifeq ($(SANITIZE),thread)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 endif
 
 LIBS := -lbpf -lelf -lz -luring -lnl-route-3 -lnl-3 \
