@@ -209,6 +209,7 @@ install: all
 
 ci:
 	$(Q)SANITIZE=1 $(MAKE) --no-print-directory test
+	$(Q)$(MAKE) --no-print-directory test-tsan
 
 clean:
 	$(call msg,CLEAN,build build-asan build-tsan)
