@@ -13,11 +13,15 @@
 #   tests/fuzz/fuzz_X.c     -> $(OUT)/fuzz/fuzz_X     (libFuzzer, clang)
 #
 # Quiet by default; V=1 prints full commands. SANITIZE=1 builds with
-# ASan+UBSan into $(OUT) (default build-asan when SANITIZE=1).
+# ASan+UBSan into $(OUT) (default build-asan when SANITIZE=1);
+# SANITIZE=thread builds with ThreadSanitizer (default OUT build-tsan).
+# Neither touches the BPF objects or the fuzzers (their own flags).
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
 OUT ?= build-asan
+else ifeq ($(SANITIZE),thread)
+OUT ?= build-tsan
 else
 OUT ?= build
 endif
@@ -38,6 +42,9 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined,float-cast-overflow \
            -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
+else ifeq ($(SANITIZE),thread)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 endif
 
 LIBS := -lbpf -lelf -lz -luring -lnl-route-3 -lnl-3 \
@@ -56,7 +63,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit fuzz bench demo run install clean ci
+.PHONY: all deps test test-tsan unit fuzz bench demo run install clean ci
 
 # ---------------------------------------------------------------- sources
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -164,6 +171,20 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all $(FUZZERS)
 	$(Q)OUT=$(OUT) scripts/run-tests.sh
 
+# ThreadSanitizer pass (CI runs it after the ASan one): a SANITIZE=thread
+# build in $(TSAN_OUT), then the unit tests and the system tests whose server
+# runs 2+ workers and crosses threads (mailboxes, writer thread, HTTP thread,
+# transactions forwarded between workers). A report fails the test
+# (halt_on_error; run-tests.sh collects every process's reports).
+TSAN_OUT ?= build-tsan
+TSAN_ITESTS := server_sip_smoke server_e2e server_texts server_sip_flood \
+	server_registrar_rules server_http_api server_restart server_sip_conns
+test-tsan: deps
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SANITIZE=thread OUT=$(TSAN_OUT) all
+	$(Q)OUT=$(TSAN_OUT) \
+	  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=66:suppressions=$(CURDIR)/tests/tsan.supp $(TSAN_OPTIONS)" \
+	  scripts/run-tests.sh /tests/test_ $(TSAN_ITESTS)
+
 unit: all
 	$(Q)OUT=$(OUT) scripts/run-tests.sh --unit-only
 
@@ -188,7 +209,8 @@ install: all
 
 ci:
 	$(Q)SANITIZE=1 $(MAKE) --no-print-directory test
+	$(Q)$(MAKE) --no-print-directory test-tsan
 
 clean:
-	$(call msg,CLEAN,build build-asan)
-	$(Q)rm -rf build build-asan
+	$(call msg,CLEAN,build build-asan build-tsan)
+	$(Q)rm -rf build build-asan build-tsan

@@ -27,6 +27,31 @@ selected() {
 }
 logdir=$OUT/test-logs; mkdir -p "$logdir"
 
+# A ThreadSanitizer build (SANITIZE=thread): every instrumented process
+# (tests, server, tools) writes its reports to $logdir/tsan/report.PID, so a
+# race in a server that a test started and stopped still fails that test,
+# whatever the server's exit status or log file.
+tsan_dir=
+if ldd "$OUT/dataline-server" 2>/dev/null | grep -q libtsan; then
+  tsan_dir=$PWD/$logdir/tsan
+  rm -rf "$tsan_dir"; mkdir -p "$tsan_dir"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$tsan_dir/report"
+fi
+# tsan_reports NAME: prints and keeps (as $logdir/NAME.tsan.N) the reports
+# written while NAME ran; fails when there were any.
+tsan_reports() {
+  [ -n "$tsan_dir" ] || return 0
+  local r n=0
+  for r in "$tsan_dir"/report.*; do
+    [ -f "$r" ] || continue
+    n=$((n + 1))
+    echo "# ThreadSanitizer report ($(basename "$r")):"
+    cat "$r"
+    mv "$r" "$logdir/$1.tsan.$n"
+  done
+  [ $n -eq 0 ]
+}
+
 for t in "$OUT"/tests/test_*; do
   [ -x "$t" ] || continue
   selected "$t" || continue
@@ -37,6 +62,7 @@ for t in "$OUT"/tests/test_*; do
   p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$logdir/$name.log" | awk '{s+=$4} END{print s+0}')
   f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$logdir/$name.log" | awk '{s+=$4} END{print s+0}')
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  tsan_reports "$name" || f=$((f + 1))
   passed=$((passed + p)); failed=$((failed + f))
   [ "$f" -gt 0 ] && failures+=("unit/$name")
 done
@@ -55,6 +81,9 @@ if [ $unit_only -eq 0 ]; then
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok $name exited $rc"; fi
     if [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
       f=1; echo "not ok $name ran no check"
+    fi
+    if ! tsan_reports "$name"; then
+      f=$((f + 1)); echo "not ok $name: ThreadSanitizer reported a race"
     fi
     passed=$((passed + p)); failed=$((failed + f))
     [ "$f" -gt 0 ] && failures+=("integration/$name")

@@ -1,10 +1,16 @@
 /*
  * log: levelled logging. Each line is formatted into one buffer and written
  * with a single write(2), so lines from several threads never interleave.
- * The file descriptor is swapped atomically on reopen (SIGHUP rotation).
+ * On reopen (SIGHUP rotation) the descriptor is swapped and the old one
+ * closed under log_fd_lock, which every line's write(2) holds: without it a
+ * thread that had just loaded the old descriptor could write after the
+ * close, to nothing or to whatever reused the number (a client's socket,
+ * the database). The kernel serialises appends to one file anyway, so the
+ * lock costs no parallelism.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,7 @@
 
 static _Atomic int log_level_cur = LOG_LVL_INFO;
 static _Atomic int log_fd = STDERR_FILENO;
+static pthread_mutex_t log_fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_path[512];
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
@@ -41,9 +48,11 @@ int log_open(const char *path)
 	int fd, old;
 
 	if (!path) {
+		pthread_mutex_lock(&log_fd_lock);
 		old = atomic_exchange(&log_fd, STDERR_FILENO);
 		if (old != STDERR_FILENO)
 			close(old);
+		pthread_mutex_unlock(&log_fd_lock);
 		log_path[0] = '\0';
 		return 0;
 	}
@@ -54,9 +63,11 @@ int log_open(const char *path)
 		return -errno;
 	if (path != log_path)
 		snprintf(log_path, sizeof(log_path), "%s", path);
+	pthread_mutex_lock(&log_fd_lock);
 	old = atomic_exchange(&log_fd, fd);
 	if (old != STDERR_FILENO)
 		close(old);
+	pthread_mutex_unlock(&log_fd_lock);
 	return 0;
 }
 
@@ -91,9 +102,11 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
+	pthread_mutex_lock(&log_fd_lock);
 	if (write(atomic_load(&log_fd), buf, n) < 0) {
 		/* nowhere left to report it */
 	}
+	pthread_mutex_unlock(&log_fd_lock);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
