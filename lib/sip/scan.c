@@ -27,7 +27,7 @@ int sip_scan_call_id(const char *buf, size_t len, const char **v,
 			return -ENOENT; /* end of the head */
 		if ((size_t)(end - p) > 8 && !strncasecmp(p, "call-id", 7))
 			nlen = 7;
-		else if ((*p == 'i' || *p == 'I') &&
+		else if ((*p == 'i' || *p == 'I') && end - p > 1 &&
 			 (p[1] == ':' || p[1] == ' ' || p[1] == '\t'))
 			nlen = 1;
 		else
@@ -40,8 +40,9 @@ int sip_scan_call_id(const char *buf, size_t len, const char **v,
 		p++;
 		while (p < end && (*p == ' ' || *p == '\t'))
 			p++;
-		nl = memchr(p, '\r', (size_t)(end - p));
-		if (!nl)
+		for (nl = p; nl < end && *nl != '\r' && *nl != '\n'; nl++)
+			;
+		if (nl == end)
 			return -ENOENT;
 		*v = p;
 		*vlen = (size_t)(nl - p);
