@@ -10,7 +10,8 @@
 #   202 for sip:+N@, tel:+N, sip:N@...;user=phone; 413 over
 #   --queue-max-body; 415 + Accept for image/png; 400 for broken CPIM (no
 #   blank line, bad header), CPIM around broken IMDN, an empty body; the
-#   same imdn.Message-ID twice: 202 twice, stored once; 480 + Retry-After
+#   same imdn.Message-ID twice: 202 twice, stored once (long ids that
+#   differ only at the end: two texts); 480 + Retry-After
 #   once the recipient's queue (--queue-max-per-recipient) is full; a
 #   flood over --text-burst: 503 + Retry-After, counted, RSS bounded.
 # Ports 27600-27603.
@@ -118,6 +119,13 @@ msg callid=same-call-1 body="plain twice"
 msg callid=same-call-1 body="plain twice"
 check "$T: a plain text sent twice (same Call-ID and CSeq) -> 202 again" has "status=202"
 check "$T: ... stored once" test "$(depth)" -eq $((d1 + 2))
+
+d2=$(depth)
+long=$(printf 'm%.0s' $(seq 600))
+msg cpim="$long-1" body="long id one" > /dev/null
+msg cpim="$long-2" body="long id two" > /dev/null
+check "$T: two texts whose 600-character imdn.Message-IDs differ only at the end: both stored" \
+  test "$(depth)" -eq $((d2 + 2))
 
 # ---------------------------------------------------------- queue full
 qf0=$(metric dataline_texts_queue_full_total)
