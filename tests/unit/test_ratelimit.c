@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../../server/core/ratelimit.h"
+#include "dataline/hmap.h"
 
 static void test_burst_refill(void **state)
 {
@@ -102,6 +103,45 @@ static void test_cap_eviction(void **state)
 	ratelimit_free(rl);
 }
 
+/* ratelimit.c's shard of a key (the top 4 bits of its hash). */
+static int shard_of(const char *key)
+{
+	return (int)(hmap_hash_str(key) >> 60) % 16;
+}
+
+/* A shard at its cap makes room for a new key whose "now" is a little
+ * older than another key's last take (threads read the clock before the
+ * lock): that other key is not idle, let alone full again, and must keep
+ * its empty bucket; the idlest key goes instead. */
+static void test_trim_clock_behind(void **state)
+{
+	char keys[3][16];
+	struct ratelimit *rl;
+	int n = 0, i, s = -1;
+
+	(void)state;
+	for (i = 0; n < 3 && i < 100000; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%d", i);
+		if (s < 0)
+			s = shard_of(k);
+		if (shard_of(k) == s)
+			snprintf(keys[n++], sizeof(keys[0]), "%s", k);
+	}
+	assert_int_equal(n, 3);
+	/* max 16 -> 2 keys a shard; 1 token an hour, burst 2 */
+	assert_int_equal(ratelimit_new(1.0 / 3600, 2, 16, &rl), 0);
+	assert_int_equal(ratelimit_take(rl, keys[1], 500), 0);   /* idlest */
+	assert_int_equal(ratelimit_take(rl, keys[0], 1000), 0);
+	assert_int_equal(ratelimit_take(rl, keys[0], 1000), 0);
+	assert_true(ratelimit_take(rl, keys[0], 1000) > 0);     /* empty */
+	/* a third key, its clock read 1 ms before keys[0]'s last take */
+	assert_int_equal(ratelimit_take(rl, keys[2], 999), 0);
+	/* keys[0] is still held, still empty */
+	assert_true(ratelimit_take(rl, keys[0], 1000) > 0);
+	ratelimit_free(rl);
+}
+
 struct hammer {
 	struct ratelimit *rl;
 	int got;
@@ -145,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_refill),
 		cmocka_unit_test(test_cap_eviction),
+		cmocka_unit_test(test_trim_clock_behind),
 		cmocka_unit_test(test_threads),
 	};
 
