@@ -90,8 +90,11 @@ static void rl_trim(struct ratelimit *rl, struct hmap *m, uint64_t now)
 
 	hmap_for_each(m, it, n) {
 		struct rl_ent *e = HMAP_ENTRY(n, struct rl_ent, node);
-		if (e->tokens + (double)(now - e->at_ms) * rl->rate >=
-		    rl->burst) {
+		/* NOW may be a little older than the entry's last take
+		 * (another thread read its clock later): not idle at all */
+		uint64_t idle = now > e->at_ms ? now - e->at_ms : 0;
+
+		if (e->tokens + (double)idle * rl->rate >= rl->burst) {
 			hmap_remove(m, n);
 			free(e);
 			continue;

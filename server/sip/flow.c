@@ -248,7 +248,10 @@ size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 		pthread_mutex_lock(&sh->lock);
 		hmap_for_each(&sh->map, it, n) {
 			struct flow_ent *e = HMAP_ENTRY(n, struct flow_ent, node);
-			uint64_t silent = now_ms - e->seen_ms;
+			/* NOW_MS was read before the lock: another worker
+			 * may have seen the flow since, at a later time */
+			uint64_t silent = now_ms > e->seen_ms ?
+						  now_ms - e->seen_ms : 0;
 
 			if (e->expires_at && e->expires_at < now_s) {
 				hmap_remove(&sh->map, n);

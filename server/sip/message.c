@@ -43,7 +43,6 @@
 #include "dataline/log.h"
 
 #define MSG_ACCEPT "text/plain, message/cpim"
-#define MSG_DEDUP_MAX 512
 
 /* The number a Request-URI names, E.164 (or, for one-field clients, a
  * device username standing for its number). 0 or -EINVAL. */
@@ -227,9 +226,9 @@ void msg_handle(struct sipd_reply *r)
 	struct cpim_msg cp;
 	struct queue_put put;
 	struct msg_put *mp;
-	char to[E164_MAX], dedup[MSG_DEDUP_MAX];
+	char to[E164_MAX];
 	struct sip_str ctype = SIP_STR_NULL;
-	char *meta;
+	char *meta, *dedup;
 	uint64_t wait;
 	int channel, cpim, err;
 
@@ -272,16 +271,20 @@ void msg_handle(struct sipd_reply *r)
 		return;
 	}
 	/* the same text twice is stored once (a client retrying after a
-	 * lost 202, or a UDP retransmission) */
+	 * lost 202, or a UDP retransmission); the whole key, never cut
+	 * short: two texts whose long ids share a prefix are two texts */
 	if (cpim && sip_str_present(cp.imdn_message_id))
-		snprintf(dedup, sizeof(dedup), "%s|%.*s", dev.number,
-			 (int)cp.imdn_message_id.len, cp.imdn_message_id.p);
+		err = asprintf(&dedup, "%s|%.*s", dev.number,
+			       (int)cp.imdn_message_id.len,
+			       cp.imdn_message_id.p);
 	else
-		snprintf(dedup, sizeof(dedup), "%s|%.*s|%u", dev.number,
-			 (int)m->call_id.len, m->call_id.p, m->cseq.num);
+		err = asprintf(&dedup, "%s|%.*s|%u", dev.number,
+			       (int)m->call_id.len, m->call_id.p, m->cseq.num);
+	if (err < 0)
+		dedup = NULL;
 	meta = msg_meta(dev.number, ctype, &cp, cpim);
 	mp = calloc(1, sizeof(*mp));
-	if (!meta || !mp)
+	if (!meta || !mp || !dedup)
 		goto oom;
 	mp->w = w;
 	strcpy(mp->recipient, to);
@@ -300,6 +303,7 @@ void msg_handle(struct sipd_reply *r)
 			 (int64_t)cfg->text_expiry_days * 86400;
 	err = queue_put(w->sh->queue, &put, msg_put_done, mp);
 	free(meta);
+	free(dedup);
 	if (err) {
 		sipd_deferred_free(mp->d);
 		free(mp);
@@ -311,6 +315,7 @@ void msg_handle(struct sipd_reply *r)
 	return;
 oom:
 	free(meta);
+	free(dedup);
 	if (mp)
 		sipd_deferred_free(mp->d);
 	free(mp);

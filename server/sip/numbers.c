@@ -212,7 +212,10 @@ int numbers_devices(struct numbers *t, const char *number,
 		       struct num_ent, node);
 	if (e) {
 		n = e->ndev < max ? e->ndev : max;
-		memcpy(out, e->dev, (size_t)n * sizeof(*out));
+		if (n > 0) /* e->dev is NULL while the number has none */
+			memcpy(out, e->dev, (size_t)n * sizeof(*out));
+		else
+			n = 0;
 	}
 	pthread_mutex_unlock(&t->shard[i].lock);
 	return n;
