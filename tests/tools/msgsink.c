@@ -14,7 +14,9 @@
  * not within 10 s). Then, on SIGUSR1, one line of the MESSAGEs got since
  * the last report and starts counting afresh:
  *   count=N dup=D stamped=S secs=T rate=R p50_us=A p90_us=B p99_us=C max_us=M
- * (secs: first to last receipt; rate = N / secs; dup: a MESSAGE whose
+ *   first=WALL last=WALL
+ * (secs: first to last receipt, first/last their wall-clock times, so
+ * that several sinks can be summed; rate = N / secs; dup: a MESSAGE whose
  * Call-ID+CSeq is the one just before it, i.e. a retransmission), and the
  * same on SIGTERM or SIGINT before it exits 0.
  */
@@ -99,7 +101,7 @@ static size_t answer(const char *req, char *out, size_t cap)
 
 struct stats {
 	unsigned long count, dup, stamped;
-	double first, last;
+	double first, last, wfirst, wlast;
 	unsigned *lat_us;
 	unsigned long n;
 };
@@ -124,9 +126,10 @@ static void report(struct stats *s)
 		mx = s->lat_us[s->n - 1];
 	}
 	printf("count=%lu dup=%lu stamped=%lu secs=%.3f rate=%.0f p50_us=%u "
-	       "p90_us=%u p99_us=%u max_us=%u\n",
+	       "p90_us=%u p99_us=%u max_us=%u first=%.6f last=%.6f\n",
 	       s->count, s->dup, s->stamped, secs,
-	       secs > 0 ? (double)(s->count - 1) / secs : 0, p50, p90, p99, mx);
+	       secs > 0 ? (double)(s->count - 1) / secs : 0, p50, p90, p99, mx,
+	       s->count ? s->wfirst : 0, s->count ? s->wlast : 0);
 	fflush(stdout);
 	s->count = s->dup = s->stamped = s->n = 0;
 }
@@ -283,9 +286,12 @@ int main(int argc, char **argv)
 		}
 		snprintf(last_key, sizeof(last_key), "%s", key);
 		double now = mono(), wnow = wall();
-		if (!st.count)
+		if (!st.count) {
 			st.first = now;
+			st.wfirst = wnow;
+		}
 		st.last = now;
+		st.wlast = wnow;
 		st.count++;
 		const char *body = strstr(buf, "\r\n\r\n");
 		const char *ts = body ? strstr(body, "ts=") : NULL;

@@ -201,7 +201,7 @@ kam_start() {
           "$user" "$DOMAIN" "$(printf '%s' "$user:$DOMAIN:$pass" | md5sum | cut -d' ' -f1)" "$num"
       done
     echo "COMMIT;"
-    [ -n "${KAM_WAL:-}" ] && echo "PRAGMA journal_mode=WAL;"
+    if [ -n "${KAM_WAL:-}" ]; then echo "PRAGMA journal_mode=WAL;"; fi
   } | sqlite3 "$db" >/dev/null || return 1
   if [ "$tls" = tls ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
