@@ -42,28 +42,10 @@ BS_P=${BENCH_SIPP_PROCS:-4}
 BS_C=${BENCH_SIPP_CALLS:-50}
 SCEN=$ROOT/tests/sipp/message_auth.xml
 WORK=$(mktemp -d /tmp/bench-texts.XXXXXX)
-cleanup() {
-  local p
-  for p in "${SIPP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  [ "${KAM_UP:-0}" = 1 ] && kill -CONT $(pgrep -f "$KAM_DIR/kamailio.cfg") 2>/dev/null
-  [ "${DL_UP:-0}" = 1 ] && kill -CONT "$SRV_PID" 2>/dev/null
-  srv_cleanup
-  [ -n "${BENCH_KEEP:-}" ] && { echo "# kept $WORK" >&2; return; }
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bs_cleanup EXIT
 
 CREDS=$WORK/creds.csv
-DL_UP=0
-if srv_start bench-texts 27500 --workers "$W" --log-level warn \
-     --code-max-per-client-hour 100000 --code-max-per-number-hour 1000 \
-     --code-resend-interval 0 --text-rate 1000000 --text-burst 1000000 \
-     --queue-max-per-recipient 10000000 >&2 && bs_provision "$CREDS"; then
-  DL_UP=1
-else
-  log "dataline-server could not be started or provisioned"
-  bs_fake_creds "$CREDS"
-fi
+bs_start_dl bench-texts 27500 "$CREDS"
 # recipients: the last 4 numbers (offline: nobody registers them);
 # senders: every other usable account, dealt out to the P processes
 mapfile -t RCPT < <(awk -F';' '/^\+/ { print $1 }' "$CREDS" | tail -n 4)
@@ -98,7 +80,7 @@ for ((r = 1; r <= R; r++)); do
   run dl "dl-$r" "$N"
   run kam "kam-$r" "$N"
 done
-only dl; [ "$KAM_UP" = 1 ] && kill -CONT $(pgrep -f "$KAM_DIR/kamailio.cfg")
+bs_resume
 
 # what the stores hold: every 202 must be a row
 STORED_DL=n/a STORED_KAM=n/a
