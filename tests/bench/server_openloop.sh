@@ -74,6 +74,7 @@ run() {
   read -r ok failed secs rt cr < <(BS_C=$((rate * 3 / BS_P)) bs_sipp "$name" "$(target_of "$who")" u1 "$count" \
     "$(scen_file "$scen")" 27590 -r $((rate / BS_P)) -timer_resol 1 -trace_rtt -rtt_freq 1000)
   pr=$(bs_rtt "$name")
+  if [ "$who" = dl ]; then bs_dl_settle; else sleep 2; fi
   log "$name: ok=$ok failed=$failed in ${secs}s, SIPp call rate $cr/s, retransmissions $rt, rtt p50/p99 $pr ms"
   [ -n "$warm" ] && return
   RES[$who,$scen,$mode,$rate]="$cr $failed $rt $pr"
@@ -110,8 +111,9 @@ Retransmissions counter (requests sent again after 500 ms without an
 answer); response times of every transaction (first request to its
 challenge, authenticated request to its final answer), SIPp -trace_rtt
 (SIPp's clock: 4 ms steps on this machine, so 0.00 means under 4 ms).
-Runs in this order on the same two servers, so a server still
-overloaded by the previous run starts the next one behind. Both servers $W workers on the same $(nproc)-CPU
+Runs in this order on the same two servers; after each run the
+server is left running until dataline's writer is idle (Kamailio: 2 s)
+before it is stopped, so a run does not start behind the last one. Both servers $W workers on the same $(nproc)-CPU
 machine as SIPp, up side by side, runs alternated, the idle one
 SIGSTOPped. Target: dataline no more retransmissions than Kamailio, and
 p99 < 10 ms at 10,000/s from one address.

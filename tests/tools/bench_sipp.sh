@@ -9,6 +9,7 @@
 #   bs_cleanup / bs_resume     the EXIT trap / SIGCONT both servers
 #   bs_start_dl NAME BASE CREDS [FLAGS...]  dataline up and provisioned
 #   up dl|kam                  that server is running
+#   bs_dl_settle               waits until dataline's writer is idle
 #   bs_provision CREDS         dataline up (srv_start done): the 1,000
 #               accounts of tests/sipp/users.csv provisioned into CREDS
 #               (NUMBER;[authentication ...];USER;PASS). Without a server,
@@ -64,6 +65,20 @@ bs_start_dl() {
     log "dataline-server could not be started or provisioned"
     bs_fake_creds "$creds"
   fi
+}
+# bs_dl_settle: after an overload, let dataline finish the writes it
+# queued (its writer's job counter still for 1 s, at most 60 s) before
+# it is SIGSTOPped, so the next run does not start behind the last one
+bs_dl_settle() {
+  local i a b
+  [ "${DL_UP:-0}" = 1 ] || return 0
+  b=$(metric dataline_writer_jobs_total)
+  for ((i = 0; i < 60; i++)); do
+    sleep 1
+    a=$b; b=$(metric dataline_writer_jobs_total)
+    [ "$a" = "$b" ] && return 0
+  done
+  log "dataline's writer still busy after 60 s"
 }
 # up dl|kam: that server is running
 up() { [ "$1" = dl ] && [ "${DL_UP:-0}" = 1 ] && return 0; [ "$1" = kam ] && [ "${KAM_UP:-0}" = 1 ]; }
