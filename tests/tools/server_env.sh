@@ -183,7 +183,10 @@ sipcli() { "$OUT/tools/sipcli" -d "$DOMAIN" "$@"; }
 # kam_start NAME PORT TLSPORT CHILDREN USERS_CSV [tls]: Kamailio with
 # tests/kamailio/registrar.cfg, its subscriber table filled from USERS_CSV
 # (HA1 = MD5(user:realm:pass), the number for the To check). Sets KAM_PID,
-# KAM_DIR, KAM_CTL. KAM_DEFINES adds cfg defines (-A), KAM_SHM_MB its shm.
+# KAM_DIR, KAM_CTL. KAM_DEFINES adds cfg defines (-A), KAM_SHM_MB its shm,
+# KAM_CFG another config (same placeholders; default registrar.cfg),
+# KAM_SQL more table sets of /usr/share/kamailio/db_sqlite (e.g. "msilo"),
+# KAM_WAL=1 the database in WAL journal mode (persistent in the file).
 kam_start() {
   local name=$1 port=$2 tlsport=$3 children=$4 users=$5 tls=${6:-} i
   KAM_DIR=$(mktemp -d "/tmp/kam-$name.XXXXXX"); SRV_DIRS+=("$KAM_DIR")
@@ -191,6 +194,7 @@ kam_start() {
   local db=$KAM_DIR/kamailio.db sql=/usr/share/kamailio/db_sqlite
   {
     cat "$sql/standard-create.sql" "$sql/usrloc-create.sql"
+    for t in ${KAM_SQL:-}; do cat "$sql/$t-create.sql"; done
     sed 's/ha1b VARCHAR(128) DEFAULT .. NOT NULL,/&\n    number VARCHAR(32) DEFAULT '"''"' NOT NULL,/' "$sql/auth_db-create.sql"
     echo "BEGIN;"
     awk -F';' -v realm="$DOMAIN" 'NF >= 4 && $1 ~ /^\+/ {
@@ -200,7 +204,8 @@ kam_start() {
           "$user" "$DOMAIN" "$(printf '%s' "$user:$DOMAIN:$pass" | md5sum | cut -d' ' -f1)" "$num"
       done
     echo "COMMIT;"
-  } | sqlite3 "$db" || return 1
+    if [ -n "${KAM_WAL:-}" ]; then echo "PRAGMA journal_mode=WAL;"; fi
+  } | sqlite3 "$db" >/dev/null || return 1
   if [ "$tls" = tls ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
       -subj "/CN=$DOMAIN" -keyout "$KAM_DIR/key.pem" -out "$KAM_DIR/cert.pem" 2>/dev/null
@@ -209,7 +214,7 @@ kam_start() {
   fi
   sed -e "s|@PORT@|$port|g" -e "s|@TLSPORT@|$tlsport|g" -e "s|@CHILDREN@|$children|g" \
       -e "s|@DB@|$db|g" -e "s|@CTL@|$KAM_CTL|g" -e "s|@TLSCFG@|$KAM_DIR/tls.cfg|g" \
-      "$ROOT/tests/kamailio/registrar.cfg" > "$KAM_DIR/kamailio.cfg"
+      "${KAM_CFG:-$ROOT/tests/kamailio/registrar.cfg}" > "$KAM_DIR/kamailio.cfg"
   local defs=() d
   [ "$tls" = tls ] && defs=(-A WITH_TLS)
   for d in ${KAM_DEFINES:-}; do defs+=(-A "$d"); done
