@@ -59,9 +59,11 @@ static const char *const queue_migrations[QUEUE_SCHEMA_VERSION] = {
 	SQL_SCHEMA_V1,
 };
 
+/* counts no further than the cap: a put costs O(cap) at worst, not
+ * O(everything the recipient has waiting) */
 static const char SQL_COUNT_RECIPIENT[] =
-	"SELECT count(*) FROM items WHERE channel = ?1 AND recipient = ?2"
-	" AND state = 0";
+	"SELECT count(*) FROM (SELECT 1 FROM items WHERE channel = ?1"
+	" AND recipient = ?2 AND state = 0 LIMIT ?3)";
 static const char SQL_INSERT[] =
 	"INSERT INTO items(channel, recipient, dedup, owner, meta, body,"
 	" created, expires_at, next_at, attempts)"
@@ -261,6 +263,7 @@ static int queue_put_run(void *arg, sqlite3 *db)
 		return -EIO;
 	sqlite3_bind_int(st, 1, p->channel);
 	queue_bind_text(st, 2, p->recipient);
+	sqlite3_bind_int64(st, 3, op->q->cfg.max_per_recipient);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	if (n >= op->q->cfg.max_per_recipient) {

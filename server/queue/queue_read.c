@@ -19,10 +19,13 @@
 static const char SQL_PENDING[] =
 	"SELECT " QUEUE_ITEM_COLS ", i.next_at, i.attempts, i.last_error, ''"
 	" FROM items i WHERE i.channel = ?1 AND i.recipient = ?2"
-	" AND i.state = 0 AND i.expires_at > ?3"
+	" AND i.state = 0 AND +i.expires_at > ?3"
 	" AND (?4 IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries d"
 	"  WHERE d.item_id = i.id AND d.target = ?4 AND d.acked = 1))"
 	" ORDER BY i.id LIMIT ?5";
+/* "+i.expires_at": not an index term, so SQLite walks items_recipient
+ * (the recipient's rows, already in id order) instead of the expiry index
+ * plus a sort of every pending row of the queue */
 static const char SQL_DUE[] =
 	"SELECT " QUEUE_ITEM_COLS ", i.next_at, i.attempts, i.last_error, ''"
 	" FROM items i WHERE i.channel = ?1 AND i.state = 0"

@@ -37,7 +37,8 @@ struct nc_entry {
 	struct hmap_node node;  /* in its shard's map, by key */
 	struct nc_entry *older; /* FIFO towards the newest (head is oldest) */
 	uint8_t key[NC_KEY];
-	uint32_t nc;
+	uint32_t nc;            /* the highest count seen */
+	uint64_t window;        /* bit i: count nc - i was seen (i < 64) */
 	uint64_t born;          /* seconds, when first seen */
 	uint64_t issued;        /* the nonce's issue stamp (time | counter) */
 };
@@ -167,10 +168,24 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 		}
 	}
 	if (e) {
-		if (nc <= e->nc)
-			err = -EALREADY;
-		else
+		/*
+		 * RFC 7616 s.3.4.6 wants each count used once, not counts in
+		 * order: a client with several requests in flight over UDP
+		 * (a handset sending delivery reports while texts arrive)
+		 * has them overtake each other. So a count is accepted once
+		 * within a window of the 64 below the highest seen, as IPsec
+		 * does with sequence numbers (RFC 4303 s.3.4.3).
+		 */
+		if (nc > e->nc) {
+			uint32_t d = nc - e->nc;
+			e->window = d >= 64 ? 1 : (e->window << d) | 1;
 			e->nc = nc;
+		} else if (e->nc - nc >= 64 ||
+			   (e->window >> (e->nc - nc) & 1)) {
+			err = -EALREADY;
+		} else {
+			e->window |= (uint64_t)1 << (e->nc - nc);
+		}
 		goto out;
 	}
 	if (s->evicted && issued <= s->floor) {
@@ -184,6 +199,7 @@ int auth_nc_check(struct auth_nc *t, struct sip_str nonce, uint32_t nc,
 	}
 	memcpy(e->key, key, NC_KEY);
 	e->nc = nc;
+	e->window = 1;
 	e->born = now;
 	e->issued = issued;
 	while (hmap_count(&s->map) >= s->max) {

@@ -60,10 +60,20 @@
 
 static const int dl_chan[DL_NCHAN] = { QUEUE_REPORT, QUEUE_TEXT };
 
+struct dl_job;
+
+/* A lane reads up to DL_FETCH items at a time and sends them one after
+ * another, each on the previous one's 2xx; acknowledgements go to the
+ * queue without being waited for (the writer runs jobs in order, so the
+ * next read sees them). One text in flight per lane keeps the order. */
+#define DL_FETCH 16
+
 struct dl_lane {
 	int busy;                 /* a read or a send is in flight */
 	int again;                /* kicked while busy: read again after */
 	uint64_t hold_until_ms;   /* backing off after a failure */
+	struct dl_job *jobs[DL_FETCH]; /* owned: read, not yet sent */
+	int njobs, next;
 };
 
 struct dl_target {
@@ -240,16 +250,16 @@ static void dl_send(void *arg)
 	struct dl_job *j = arg;
 	struct sipd *w = j->home->sh->workers[j->f.worker];
 	const struct config *cfg = w->sh->cfg;
-
-	if (sipd_closing(w)) {
-		free(j);
-		return;
-	}
 	char from[300], to[300], tag[17], cid[33], branch[64];
 	struct sipd_request rq;
 	struct sip_buf b;
 	size_t len;
 	int err;
+
+	if (sipd_closing(w)) {
+		free(j);
+		return;
+	}
 
 	snprintf(from, sizeof(from), "sip:%s@%s", j->from, cfg->domain);
 	snprintf(to, sizeof(to), "sip:%s@%s", j->number, cfg->domain);
@@ -281,7 +291,8 @@ struct dl_qres {
 	int kind;                 /* DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED */
 	int err;
 	int64_t next_at;
-	struct dl_job *job;       /* PENDING: the item made a job, or NULL */
+	struct dl_job *jobs[DL_FETCH]; /* PENDING: the items read, as jobs */
+	int njobs;
 };
 enum { DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED };
 
@@ -291,18 +302,25 @@ static void dl_qres_home(void *arg)
 	struct sipd *w = q->home;
 	struct dl_num *d = dl_num_get(w, q->number);
 	struct dl_lane *l;
+	int i;
 
 	if (!d || q->ti >= d->ntargets) {
-		free(q->job);
+		for (i = 0; i < q->njobs; i++)
+			free(q->jobs[i]);
 		free(q);
 		return;
 	}
 	l = &d->t[q->ti].lane[q->ci];
 	switch (q->kind) {
 	case DLQ_PENDING:
-		if (q->job) {
-			/* still busy: the send is on its way */
-			dl_post(w->sh, q->job->f.worker, dl_send, q->job);
+		if (q->njobs) {
+			/* still busy: the first send is on its way, the rest
+			 * follow on its 2xx (dl_lane_advance) */
+			memcpy(l->jobs, q->jobs, sizeof(q->jobs));
+			l->njobs = q->njobs;
+			l->next = 1;
+			dl_post(w->sh, l->jobs[0]->f.worker, dl_send, l->jobs[0]);
+			l->jobs[0] = NULL;
 			break;
 		}
 		l->busy = 0;
@@ -312,10 +330,7 @@ static void dl_qres_home(void *arg)
 		}
 		break;
 	case DLQ_ACKED:
-		l->busy = 0;
-		l->again = 0;
-		dl_lane_next(w, d, q->ti, q->ci);
-		break;
+		break; /* acknowledgements are not waited for */
 	case DLQ_DEFERRED:
 		l->busy = 0;
 		l->hold_until_ms = sipd_now_ms() +
@@ -360,12 +375,15 @@ static void dl_pending_done(void *arg, const struct queue_result *res)
 	const struct queue_item *it;
 	struct dl_job *j;
 	json_t *meta;
+	size_t k;
 
 	q->err = res->err;
-	if (!res->err && res->n > 0) {
-		it = &res->items[0];
+	for (k = 0; !res->err && k < res->n && k < DL_FETCH; k++) {
+		it = &res->items[k];
 		j = calloc(1, sizeof(*j) + it->body_len);
-		if (j) {
+		if (!j)
+			break;
+		{
 			j->home = q->home;
 			snprintf(j->number, sizeof(j->number), "%s", q->number);
 			j->ti = q->ti;
@@ -399,7 +417,7 @@ static void dl_pending_done(void *arg, const struct queue_result *res)
 			json_decref(meta);
 			j->len = it->body_len;
 			memcpy(j->body, it->body, it->body_len);
-			q->job = j;
+			q->jobs[q->njobs++] = j;
 		}
 	}
 	free(pc);
@@ -443,7 +461,7 @@ static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci)
 	l->busy = 1;
 	l->hold_until_ms = 0;
 	if (queue_pending(w->sh->queue, dl_chan[ci], d->number,
-			  d->t[ti].username, (int64_t)time(NULL), 1,
+			  d->t[ti].username, (int64_t)time(NULL), DL_FETCH,
 			  dl_pending_done, pc)) {
 		l->busy = 0;
 		free(pc->q);
@@ -538,6 +556,44 @@ static int dl_retryable(int status)
 	       status == 486 || (status >= 500 && status < 600);
 }
 
+/* The lane's next read item goes out, or, when none is left, the lane
+ * reads again. */
+static void dl_lane_advance(struct sipd *w, struct dl_num *d, int ti, int ci)
+{
+	struct dl_lane *l = &d->t[ti].lane[ci];
+	struct dl_job *next;
+
+	if (l->next < l->njobs) {
+		next = l->jobs[l->next];
+		l->jobs[l->next++] = NULL;
+		dl_post(w->sh, next->f.worker, dl_send, next);
+		return;
+	}
+	l->njobs = l->next = 0;
+	l->busy = 0;
+	l->again = 0;
+	dl_lane_next(w, d, ti, ci);
+}
+
+/* Drops what a lane read but did not send (it is read again later, in
+ * order, from the rows). */
+static void dl_lane_drop(struct dl_lane *l)
+{
+	int i;
+
+	for (i = l->next; i < l->njobs; i++) {
+		free(l->jobs[i]);
+		l->jobs[i] = NULL;
+	}
+	l->njobs = l->next = 0;
+}
+
+static void dl_free_done(void *arg, const struct queue_result *res)
+{
+	(void)res;
+	free(arg);
+}
+
 /* On the home: what the device answered. */
 static void dl_result(void *arg)
 {
@@ -547,17 +603,16 @@ static void dl_result(void *arg)
 	const char *targets[DL_MAX_DEV + 1];
 	const char *tname;
 	struct dl_qres *q;
-	int i, err;
+	int i;
 
 	if (!d || j->ti >= d->ntargets) {
 		free(j);
 		return;
 	}
 	tname = d->t[j->ti].username;
-	if (j->status >= 200 && j->status < 300) {
-		metrics_inc(METRICS_TEXTS_DELIVERED);
-	} else if (dl_retryable(j->status)) {
+	if (dl_retryable(j->status)) {
 		metrics_inc(METRICS_TEXTS_RETRIED);
+		dl_lane_drop(&d->t[j->ti].lane[j->ci]);
 		q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_DEFERRED);
 		if (!q || queue_defer(w->sh->queue, j->id, tname,
 				      (int64_t)time(NULL), DL_RETRY_BASE_S,
@@ -568,6 +623,9 @@ static void dl_result(void *arg)
 		}
 		free(j);
 		return;
+	}
+	if (j->status >= 200 && j->status < 300) {
+		metrics_inc(METRICS_TEXTS_DELIVERED);
 	} else {
 		/* refused for good: done for this device */
 		metrics_inc(METRICS_TEXTS_REFUSED);
@@ -578,13 +636,13 @@ static void dl_result(void *arg)
 	for (i = 0; i < d->ntargets; i++)
 		targets[i] = d->t[i].username;
 	targets[d->ntargets] = NULL;
+	/* not waited for: the writer runs jobs in order, so the lane's next
+	 * read already sees it */
 	q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_ACKED);
-	err = q ? queue_ack(w->sh->queue, j->id, tname, targets, dl_qres_done,
-			    q) : -ENOMEM;
-	if (err) {
+	if (q && queue_ack(w->sh->queue, j->id, tname, targets, dl_free_done,
+			   q))
 		free(q);
-		d->t[j->ti].lane[j->ci].busy = 0;
-	}
+	dl_lane_advance(w, d, j->ti, j->ci);
 	free(j);
 }
 
@@ -800,8 +858,14 @@ void deliver_fini(struct sipd *w)
 	if (w->dl->tick)
 		event_free(w->dl->tick);
 	hmap_for_each(&w->dl->nums, it, n) {
+		struct dl_num *d = HMAP_ENTRY(n, struct dl_num, node);
+		int ti, ci;
+
 		hmap_remove(&w->dl->nums, n);
-		free(HMAP_ENTRY(n, struct dl_num, node));
+		for (ti = 0; ti < d->ntargets; ti++)
+			for (ci = 0; ci < DL_NCHAN; ci++)
+				dl_lane_drop(&d->t[ti].lane[ci]);
+		free(d);
 	}
 	hmap_destroy(&w->dl->nums);
 	free(w->dl);

@@ -17,7 +17,7 @@
 #include "../core/metrics.h"
 #include "dataline/log.h"
 
-static void reply_dest(struct sipd_reply *r, union sipd_addr *dest)
+void sipd_reply_dest(struct sipd_reply *r, union sipd_addr *dest)
 {
 	const struct sip_msg *m = r->req;
 
@@ -143,8 +143,9 @@ int sipd_reply_send(struct sipd_reply *r)
 		mname = sip_method_name(m->method_id);
 		metrics_sip_request(mname ? mname : "other", r->status);
 	}
-	reply_dest(r, &dest);
-	tx = sipd_txn_keep(r, &dest);
+	sipd_reply_dest(r, &dest);
+	tx = r->tx ? r->tx : sipd_txn_keep(r, &dest);
+	r->tx = NULL;
 	r->have_key = 0; /* one final answer per request */
 	t0 = r->status >= 200 && m->method_id == SIP_METHOD_REGISTER ? r->t0_us
 								     : 0;
@@ -174,13 +175,14 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason)
  */
 struct sipd_deferred {
 	struct sipd *w;
+	struct sip_tx *tx;       /* UDP: the transaction opened for it */
 	struct sipd_peer peer;
 	uint64_t t0_us;
 	size_t len;
 	char buf[];
 };
 
-struct sipd_deferred *sipd_defer(const struct sipd_reply *r)
+struct sipd_deferred *sipd_defer(struct sipd_reply *r)
 {
 	const struct sip_msg *m = r->req;
 	struct sipd_deferred *d = malloc(sizeof(*d) + m->len + 1);
@@ -188,6 +190,7 @@ struct sipd_deferred *sipd_defer(const struct sipd_reply *r)
 	if (!d)
 		return NULL;
 	d->w = r->w;
+	d->tx = sipd_txn_open(r);
 	d->peer = *r->peer;
 	d->peer.conn = NULL;
 	d->t0_us = r->t0_us;
@@ -217,10 +220,16 @@ int sipd_deferred_open(struct sipd_deferred *d, struct sip_msg *m,
 	r->req_len = d->len;
 	r->proven = 1; /* deferred only after authentication */
 	r->t0_us = d->t0_us;
+	r->tx = d->tx;
+	d->tx = NULL;
 	return 0;
 }
 
 void sipd_deferred_free(struct sipd_deferred *d)
 {
+	/* never answered: its transaction must not absorb the client's next
+	 * try (after sipd_fini the table, and the tx with it, is gone) */
+	if (d && d->tx && !sipd_closing(d->w))
+		sip_tx_free(d->tx);
 	free(d);
 }

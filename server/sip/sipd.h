@@ -280,6 +280,8 @@ struct sipd_reply {
 	int have_key;
 	struct sip_tx_key key;
 	char sent_by[300], cseq[16];
+	struct sip_tx *tx;          /* opened before a deferred answer
+				     * (sipd_txn_open), or NULL */
 };
 
 /* reply.c: the answer leaves now (a held one after its commit); TX, if
@@ -292,7 +294,7 @@ void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
  * now; later, on the same worker, sipd_deferred_open() rebuilds R (and M)
  * to answer with sipd_reply_begin/send. -ENOTCONN if the stream closed. */
 struct sipd_deferred;
-struct sipd_deferred *sipd_defer(const struct sipd_reply *r);
+struct sipd_deferred *sipd_defer(struct sipd_reply *r);
 int sipd_deferred_open(struct sipd_deferred *d, struct sip_msg *m,
 		       struct sipd_reply *r);
 void sipd_deferred_free(struct sipd_deferred *d);
@@ -303,6 +305,10 @@ void sipd_tx_arm(struct sipd *w);
 void sipd_tx_metrics(struct sipd *w);
 /* 1 if R is a retransmission a live transaction answered (and resent). */
 int sipd_txn_absorb(struct sipd_reply *r);
+/* A transaction opened now for an answer R gets later, or NULL. */
+struct sip_tx *sipd_txn_open(struct sipd_reply *r);
+/* Where R's answer goes (RFC 3261 s.18.2.2, RFC 3581). */
+void sipd_reply_dest(struct sipd_reply *r, union sipd_addr *dest);
 /* The transaction to keep R's final answer in, or NULL (stateless). */
 struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest);
 /* flow.c: the flows bindings were made over, and whether each is alive
@@ -487,8 +493,8 @@ void auth_nc_free(struct auth_nc *nc);
 /* Highest nonce-count a client may use with one nonce: one REGISTER a
  * second for a whole nonce lifetime stays far below it. */
 #define AUTH_NC_LIMIT (1u << 20)
-/* 0 if NC is higher than any count seen with NONCE (and records it);
- * -EALREADY for a replay; -ESTALE when the nonce may have been evicted
+/* 0 if NC was not seen with NONCE before and is within 64 of the highest
+ * seen (and records it); -EALREADY for a replay or a count too far behind; -ESTALE when the nonce may have been evicted
  * (issued no later than an evicted one: take a fresh nonce); -ERANGE for
  * nc 0 or above AUTH_NC_LIMIT; -EINVAL for a nonce that is not hex. NOW/TTL
  * in seconds bound how long entries live. */

@@ -124,7 +124,8 @@ struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest)
 	struct sip_tx *tx;
 
 	if (!r->have_key || !r->proven || !r->w->tx || r->status < 200 ||
-	    r->req->method_id != SIP_METHOD_REGISTER || r->status == 401 ||
+	    (r->req->method_id != SIP_METHOD_REGISTER &&
+	     r->req->method_id != SIP_METHOD_MESSAGE) || r->status == 401 ||
 	    r->status == 407)
 		return NULL;
 	memset(&blob, 0, sizeof(blob));
@@ -181,9 +182,11 @@ static void txn_key_fill(const struct sip_msg *m, const struct sipd_peer *peer,
 }
 
 /* UDP: a retransmission of a request a live transaction answered is
- * absorbed (the stored answer is resent): returns 1. Only a REGISTER
- * carrying credentials can end in a stateful answer (sipd_txn_keep), so
- * every other request needs no lookup either. */
+ * absorbed (the stored answer is resent; while the answer is still being
+ * worked out, nothing): returns 1. Only a REGISTER or a MESSAGE carrying
+ * credentials can end in a stateful answer (sipd_txn_keep): their
+ * nonce-count cannot be used twice, so a retransmission run again would
+ * look like a replay. Every other request needs no lookup. */
 int sipd_txn_absorb(struct sipd_reply *r)
 {
 	const struct sip_msg *m = r->req;
@@ -192,8 +195,10 @@ int sipd_txn_absorb(struct sipd_reply *r)
 	enum sip_tx_verdict v;
 
 	if (r->peer->tp != SIPD_UDP || !w->tx ||
-	    m->method_id != SIP_METHOD_REGISTER ||
-	    !sip_msg_hdr(m, SIP_HDR_AUTHORIZATION))
+	    !((m->method_id == SIP_METHOD_REGISTER &&
+	       sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) ||
+	      (m->method_id == SIP_METHOD_MESSAGE &&
+	       sip_msg_hdr(m, SIP_HDR_PROXY_AUTHORIZATION))))
 		return 0;
 	txn_key_fill(m, r->peer, &r->key, r->sent_by, sizeof(r->sent_by),
 		     r->cseq, sizeof(r->cseq), &via);
@@ -205,6 +210,24 @@ int sipd_txn_absorb(struct sipd_reply *r)
 	}
 	r->have_key = 1;
 	return 0;
+}
+
+/*
+ * A transaction for an answer that comes later (a text's 202 waits for its
+ * commit): made now, in Trying, so that retransmissions meanwhile are
+ * absorbed; the deferred reply then responds through it (r->tx).
+ */
+struct sip_tx *sipd_txn_open(struct sipd_reply *r)
+{
+	union sipd_addr dest;
+	struct sip_tx *tx;
+
+	r->status = 200; /* a final answer is what it will get */
+	sipd_reply_dest(r, &dest);
+	tx = sipd_txn_keep(r, &dest);
+	r->status = 0;
+	r->have_key = 0;
+	return tx;
 }
 
 /* The peer blob of a flow, for a client transaction. */

@@ -46,7 +46,7 @@ $UA -t udp -s "127.0.0.1:$SRV_SIP" --creds "$DIR/a.json" -T 8 --script "$DIR/a.c
 APID=$!
 kills=0
 while kill -0 "$APID" 2>/dev/null && [ $kills -lt 5 ]; do
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + r % 70 / 100 }')"
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + r % 40 / 100 }')"
   srv_kill KILL
   kills=$((kills + 1))
   srv_restart || { fail "server_texts_crash: restart $kills"; break; }
