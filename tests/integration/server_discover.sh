@@ -158,7 +158,7 @@ dc 2 --numbers "$NB" lookup
 is "after a restart the binding is still live (from the store)" '.status == 200 and .body.results[0].capabilities == ["text","voice"]'
 
 # --------------------------------------------------------- second server
-srv_start discover2 27004 --discover-on-http 1 ||
+srv_start discover2 27004 --digest-algorithms SHA-256,MD5 --discover-on-http 1 ||
   { fail "server_discover - start second"; exit 1; }
 provision +4915112345077 || { fail "server_discover - provision on the second"; exit 1; }
 python3 "$ROOT/tests/tools/discover_client.py" --http --port "$SRV_HTTP" \
