@@ -236,11 +236,16 @@ int cpim_parse(const char *buf, size_t len, struct cpim_msg *out)
 				const char *v = le;
 				if (!mime || m->nmime == 0)
 					return -EBADMSG;
+				const char *b = p;
 				h = &m->mime[m->nmime - 1];
 				while (v > p && is_ws(v[-1]))
 					v--;
-				if (v > p)
-					h->value = mkstr(h->value.len ? h->value.p : p, v);
+				/* an empty value continued on this line starts
+				 * after its indentation */
+				while (!h->value.len && b < v && is_ws(*b))
+					b++;
+				if (v > b)
+					h->value = mkstr(h->value.len ? h->value.p : b, v);
 			} else if (!mime) {
 				if (m->nhdrs >= CPIM_MAX_HEADERS)
 					return -E2BIG;
