@@ -335,6 +335,11 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 		goto fail;
 	}
 	err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->tx);
+	/* requests to devices in a table of their own: strangers' budget
+	 * (sipd_tx_limits) never evicts them, and the server-transaction
+	 * gauge counts only server transactions */
+	if (!err)
+		err = sip_tx_table_new(&sipd_tx_ops, w, NULL, &w->txc);
 	if (err)
 		goto fail;
 	err = deliver_init(w);
@@ -407,6 +412,8 @@ void sipd_fini(struct sipd *w)
 				  -(int64_t)w->tx_seen.count);
 	sip_tx_table_free(w->tx);
 	w->tx = NULL;
+	sip_tx_table_free(w->txc);
+	w->txc = NULL;
 	if (w->store)
 		store_close(w->store);
 	w->store = NULL;

@@ -146,6 +146,8 @@ struct sipd {
 					    worker by other threads */
 	struct store *store;             /* owned: this thread's connection */
 	struct sip_tx_table *tx;         /* owned: UDP server transactions */
+	struct sip_tx_table *txc;        /* owned: client transactions (the
+					    server's requests to devices) */
 	struct sip_tx_stats tx_seen;     /* what /metrics has of it so far */
 	struct event *tx_timer;          /* owned */
 	int udp_fd;                      /* owned, -1 if UDP is off */

@@ -136,7 +136,7 @@ int sipd_txc_send(struct sipd *w, const struct sipd_flow *f,
 	key.method.p = method;
 	key.method.len = strlen(method);
 	sipd_txn_blob(f, blob, &blen);
-	err = sip_tx_client_new(w->tx, &key, blob, blen, f->tp != SIPD_UDP, buf,
+	err = sip_tx_client_new(w->txc, &key, blob, blen, f->tp != SIPD_UDP, buf,
 				len, sipd_now_ms(), &tx);
 	if (err) {
 		free(c);
@@ -211,7 +211,7 @@ void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
 	key.branch.len = m->via.branch.len;
 	key.method.p = m->cseq.method.p;
 	key.method.len = m->cseq.method.len;
-	err = sip_tx_client_receive(w->tx, &key, m->status, NULL, 0,
+	err = sip_tx_client_receive(w->txc, &key, m->status, NULL, 0,
 				    sipd_now_ms(), &v, &tx);
 	if (err == -ENOENT) {
 		owner = branch_worker(m->via.branch);

@@ -82,10 +82,12 @@ static void tx_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sip_tx_process(w->tx, sipd_now_ms());
+	if (w->txc)
+		sip_tx_process(w->txc, sipd_now_ms());
 	sipd_tx_arm(w);
 }
 
-/* Keeps one timer at the table's earliest deadline. */
+/* Keeps one timer at the earliest deadline of both tables. */
 void sipd_tx_arm(struct sipd *w)
 {
 	uint64_t d, now;
@@ -100,6 +102,8 @@ void sipd_tx_arm(struct sipd *w)
 			return;
 	}
 	d = sip_tx_next_deadline(w->tx);
+	if (w->txc && sip_tx_next_deadline(w->txc) < d)
+		d = sip_tx_next_deadline(w->txc);
 	if (d == UINT64_MAX) {
 		evtimer_del(w->tx_timer);
 		return;
