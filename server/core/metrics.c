@@ -78,6 +78,7 @@ static const struct {
 	{ "dataline_texts_delivery_retries_total", "delivery attempts that failed and will be retried" },
 	{ "dataline_texts_refused_by_device_total", "texts a device refused for good (4xx/6xx)" },
 	{ "dataline_texts_expired_total", "texts that expired undelivered (a failed report goes to the sender)" },
+	{ "dataline_texts_sent_before_commit_total", "texts and reports handed to a device straight from memory while their row was being committed (deliver.c)" },
 	{ "dataline_writer_batches_total", "transactions committed by the writer threads (group commits)" },
 	{ "dataline_writer_jobs_total", "jobs run by the writer threads" },
 	{ "dataline_writer_rejected_total", "writer jobs refused: the writer's queue was full" },

@@ -81,6 +81,7 @@ enum metrics_counter {
 	METRICS_TEXTS_RETRIED,        /* dataline_texts_delivery_retries_total */
 	METRICS_TEXTS_REFUSED,        /* dataline_texts_refused_by_device_total */
 	METRICS_TEXTS_EXPIRED,        /* dataline_texts_expired_total */
+	METRICS_TEXTS_CUT_THROUGH,    /* dataline_texts_sent_before_commit_total */
 	METRICS_WRITER_BATCHES,       /* dataline_writer_batches_total (commits) */
 	METRICS_WRITER_JOBS,          /* dataline_writer_jobs_total */
 	METRICS_WRITER_REJECTED,      /* dataline_writer_rejected_total (queue full) */

@@ -59,7 +59,31 @@ struct writer {
 	int *errs;                      /* owned, batch_max: their outcomes */
 	struct writer_stmt_slot *stmts; /* owned, n_stmts used of stmt_cap */
 	unsigned n_stmts, stmt_cap;
+
+	/* the checkpointer (see writer_ckpt_main) */
+	sqlite3 *ckpt_db;               /* owned; its thread's */
+	pthread_t ckpt_thread;
+	int ckpt_started;
+	pthread_mutex_t ckpt_lock;      /* guards ckpt_want, ckpt_stop */
+	pthread_cond_t ckpt_wake;
+	int ckpt_want, ckpt_stop;
+	unsigned ckpt_runs;             /* checkpoints run (tests) */
 };
+
+/*
+ * Checkpoints off the commit path. SQLite's automatic checkpoint runs
+ * inside the COMMIT that crosses 1000 WAL pages: it copies the pages into
+ * the database file and fsyncs it there, and every job waiting for that
+ * batch (a text's 202) waits for it too. The writer turns it off and a
+ * thread of its own, on its own connection, runs PASSIVE checkpoints
+ * (which never block the writer) when the WAL passes WRITER_CKPT_PAGES
+ * and once a second. A PASSIVE checkpoint racing with new commits cannot
+ * let the WAL start over; past WRITER_CKPT_HARD pages (a writer busy
+ * without a pause) the writer checkpoints itself, as SQLite would.
+ */
+#define WRITER_CKPT_PAGES 1000
+#define WRITER_CKPT_HARD 20000
+#define WRITER_CKPT_EVERY_S 1
 
 /* The writer whose thread this is (writer_stmt() finds its cache here). */
 static __thread struct writer *writer_self;
@@ -313,8 +337,97 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
 	pthread_mutex_unlock(&w->lock);
 }
 
+static int writer_wal_hook(void *arg, sqlite3 *db, const char *name,
+			   int pages)
+{
+	struct writer *w = arg;
+
+	if (pages >= WRITER_CKPT_HARD) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	} else if (pages >= WRITER_CKPT_PAGES) {
+		pthread_mutex_lock(&w->ckpt_lock);
+		if (!w->ckpt_want) {
+			w->ckpt_want = 1;
+			pthread_cond_signal(&w->ckpt_wake);
+		}
+		pthread_mutex_unlock(&w->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+static void *writer_ckpt_main(void *arg)
+{
+	struct writer *w = arg;
+	struct timespec ts;
+	int rc;
+
+	pthread_mutex_lock(&w->ckpt_lock);
+	while (!w->ckpt_stop) {
+		if (!w->ckpt_want) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += WRITER_CKPT_EVERY_S;
+			pthread_cond_timedwait(&w->ckpt_wake, &w->ckpt_lock, &ts);
+			if (w->ckpt_stop)
+				break;
+		}
+		w->ckpt_want = 0;
+		pthread_mutex_unlock(&w->ckpt_lock);
+		rc = sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL,
+					       SQLITE_CHECKPOINT_PASSIVE, NULL,
+					       NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_warn("writer %s: checkpoint: %s", w->name,
+				 sqlite3_errstr(rc));
+		pthread_mutex_lock(&w->ckpt_lock);
+		w->ckpt_runs++;
+	}
+	pthread_mutex_unlock(&w->ckpt_lock);
+	return NULL;
+}
+
+static void writer_ckpt_stop(struct writer *w)
+{
+	if (w->ckpt_started) {
+		pthread_mutex_lock(&w->ckpt_lock);
+		w->ckpt_stop = 1;
+		pthread_cond_signal(&w->ckpt_wake);
+		pthread_mutex_unlock(&w->ckpt_lock);
+		pthread_join(w->ckpt_thread, NULL);
+		w->ckpt_started = 0;
+	}
+	if (w->ckpt_db)
+		sqlite3_close_v2(w->ckpt_db);
+	w->ckpt_db = NULL;
+}
+
+/* Opens the checkpointer's connection and starts its thread. */
+static int writer_ckpt_start(struct writer *w, const char *path)
+{
+	int rc = sqlite3_open_v2(path, &w->ckpt_db, SQLITE_OPEN_READWRITE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK)
+		return writer_errno(rc) ?: -EIO;
+	sqlite3_busy_timeout(w->ckpt_db, 1000);
+	/* a connection learns the file is in WAL mode on its first read */
+	rc = sqlite3_exec(w->ckpt_db, "SELECT count(*) FROM sqlite_master",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return writer_errno(rc) ?: -EIO;
+	sqlite3_wal_hook(w->db, writer_wal_hook, w);
+	rc = pthread_create(&w->ckpt_thread, NULL, writer_ckpt_main, w);
+	if (rc) {
+		sqlite3_wal_autocheckpoint(w->db, WRITER_CKPT_PAGES);
+		return -rc;
+	}
+	w->ckpt_started = 1;
+	return 0;
+}
+
 static void writer_free(struct writer *w)
 {
+	writer_ckpt_stop(w);
 	for (unsigned i = 0; i < w->n_stmts; i++)
 		sqlite3_finalize(w->stmts[i].stmt);
 	free(w->stmts);
@@ -322,6 +435,8 @@ static void writer_free(struct writer *w)
 		sqlite3_close_v2(w->db);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->ckpt_wake);
+	pthread_mutex_destroy(&w->ckpt_lock);
 	free(w->ring);
 	free(w->batch);
 	free(w->errs);
@@ -339,6 +454,7 @@ void writer_close(struct writer *w)
 		pthread_mutex_unlock(&w->lock);
 		pthread_join(w->thread, NULL);
 	}
+	writer_ckpt_stop(w); /* before the last connection closes */
 	writer_free(w);
 }
 
@@ -370,6 +486,8 @@ int writer_open(const struct writer_config *cfg, struct writer **out)
 	snprintf(w->name, sizeof(w->name), "%s", cfg->name ? cfg->name : "db");
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
+	pthread_mutex_init(&w->ckpt_lock, NULL);
+	pthread_cond_init(&w->ckpt_wake, NULL);
 	w->cap = cfg->queue_max ? cfg->queue_max : WRITER_QUEUE_DEFAULT;
 	w->batch_max = cfg->batch_max ? cfg->batch_max : WRITER_BATCH_DEFAULT;
 	w->on_batch = cfg->on_batch;
@@ -410,6 +528,10 @@ int writer_open(const struct writer_config *cfg, struct writer **out)
 		writer_self = NULL;
 		writer_reset_all(w);
 	}
+	if (!err)
+		err = writer_pragma(w, "PRAGMA journal_size_limit = 67108864");
+	if (!err)
+		err = writer_ckpt_start(w, cfg->path);
 	if (err)
 		goto fail;
 	rc = pthread_create(&w->thread, NULL, writer_main, w);

@@ -59,11 +59,6 @@ static const char *const queue_migrations[QUEUE_SCHEMA_VERSION] = {
 	SQL_SCHEMA_V1,
 };
 
-/* counts no further than the cap: a put costs O(cap) at worst, not
- * O(everything the recipient has waiting) */
-static const char SQL_COUNT_RECIPIENT[] =
-	"SELECT count(*) FROM (SELECT 1 FROM items WHERE channel = ?1"
-	" AND recipient = ?2 AND state = 0 LIMIT ?3)";
 static const char SQL_INSERT[] =
 	"INSERT INTO items(channel, recipient, dedup, owner, meta, body,"
 	" created, expires_at, next_at, attempts)"
@@ -71,7 +66,7 @@ static const char SQL_INSERT[] =
 static const char SQL_FIND_DEDUP[] =
 	"SELECT id FROM items WHERE channel = ?1 AND dedup = ?2";
 static const char SQL_ITEM_STATE[] =
-	"SELECT channel, dedup IS NOT NULL, attempts FROM items"
+	"SELECT channel, dedup IS NOT NULL, attempts, recipient FROM items"
 	" WHERE id = ?1 AND state = 0";
 static const char SQL_ACK_TARGET[] =
 	"INSERT INTO deliveries(item_id, target, acked) VALUES (?1, ?2, 1)"
@@ -207,6 +202,8 @@ static void queue_op_done(void *arg, int err)
 	/* err is run's own error (-EEXIST, -ENOSPC ... as run set it) or, if
 	 * the batch did not commit, that failure: it wins over run's */
 	op->res.err = err;
+	if (err != op->run_err)
+		queue_count_clear(op->q); /* the batch did not commit */
 	if (!err) {
 		for (int ch = 1; ch <= QUEUE_CHANNEL_MAX; ch++)
 			queue_depth_add(op->q, ch, op->depth_delta[ch]);
@@ -224,9 +221,29 @@ static void queue_op_done(void *arg, int err)
 	queue_op_free(op);
 }
 
+/* On the writer thread: every call is numbered in the order it runs. */
+static int queue_op_run(void *arg, sqlite3 *db)
+{
+	struct queue_op *op = arg;
+	int err;
+
+	op->res.seq = ++op->q->seq;
+	err = op->run(op, db);
+	/* refusals before any change keep the counts; anything else may
+	 * have counted what its rollback undid */
+	if (err && err != -EEXIST && err != -ENOSPC && err != -ENOENT &&
+	    err != -EINVAL)
+		queue_count_clear(op->q);
+	op->run_err = err;
+	return err;
+}
+
 int queue_op_submit(struct queue_op *op, writer_run_fn run)
 {
-	int err = writer_submit(op->q->w, run, queue_op_done, op);
+	int err;
+
+	op->run = run;
+	err = writer_submit(op->q->w, queue_op_run, queue_op_done, op);
 
 	if (err)
 		queue_op_free(op);
@@ -258,14 +275,9 @@ static int queue_put_run(void *arg, sqlite3 *db)
 		if (rc != SQLITE_DONE)
 			return writer_errno(rc);
 	}
-	st = writer_stmt(db, SQL_COUNT_RECIPIENT);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int(st, 1, p->channel);
-	queue_bind_text(st, 2, p->recipient);
-	sqlite3_bind_int64(st, 3, op->q->cfg.max_per_recipient);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
+	rc = queue_count_get(op->q, db, p->channel, p->recipient, &n);
+	if (rc)
+		return rc;
 	if (n >= op->q->cfg.max_per_recipient) {
 		op->res.err = -ENOSPC;
 		return -ENOSPC;
@@ -288,8 +300,11 @@ static int queue_put_run(void *arg, sqlite3 *db)
 	if (rc)
 		return rc;
 	op->res.id = sqlite3_last_insert_rowid(db);
+	queue_count_add(op->q, p->channel, p->recipient, 1);
 	op->depth_delta[p->channel] = 1;
 	op->puts = 1;
+	if (p->on_stored)
+		p->on_stored(p->stored_arg, p, op->res.id, op->res.seq);
 	return 0;
 }
 
@@ -361,9 +376,10 @@ int queue_put(struct queue *q, const struct queue_put *item, queue_cb cb,
 /* ---------------------------------------------------------- ack */
 
 /* Looks up a pending item: its channel, whether it has a dedup key, its
- * attempts. -ENOENT if it is not pending. */
-static int queue_item_state(sqlite3 *db, int64_t id, int *channel,
-			    int *has_dedup, int *attempts)
+ * attempts; op->recipient becomes its recipient. -ENOENT if it is not
+ * pending. */
+static int queue_item_state(struct queue_op *op, sqlite3 *db, int64_t id,
+			    int *channel, int *has_dedup, int *attempts)
 {
 	sqlite3_stmt *st = writer_stmt(db, SQL_ITEM_STATE);
 	int rc;
@@ -379,8 +395,10 @@ static int queue_item_state(sqlite3 *db, int64_t id, int *channel,
 	*channel = sqlite3_column_int(st, 0);
 	*has_dedup = sqlite3_column_int(st, 1);
 	*attempts = sqlite3_column_int(st, 2);
+	free(op->recipient);
+	op->recipient = strdup((const char *)sqlite3_column_text(st, 3) ?: "");
 	sqlite3_reset(st);
-	return 0;
+	return op->recipient ? 0 : -ENOMEM;
 }
 
 /* Takes a finished item out of the queue (tombstone if it has a dedup). */
@@ -392,8 +410,10 @@ static int queue_finish_item(struct queue_op *op, sqlite3 *db, int64_t id,
 	if (!err)
 		err = queue_exec_id(db, has_dedup ? SQL_TOMBSTONE : QUEUE_SQL_DELETE_ITEM,
 				    id);
-	if (!err && queue_channel_ok(channel))
+	if (!err && queue_channel_ok(channel)) {
 		op->depth_delta[channel]--;
+		queue_count_add(op->q, channel, op->recipient, -1);
+	}
 	return err;
 }
 
@@ -403,7 +423,7 @@ static int queue_ack_run(void *arg, sqlite3 *db)
 	sqlite3_stmt *st;
 	int channel, has_dedup, attempts, all = 1, err;
 
-	err = queue_item_state(db, op->id, &channel, &has_dedup, &attempts);
+	err = queue_item_state(op, db, op->id, &channel, &has_dedup, &attempts);
 	if (err)
 		return err;
 	if (op->target) {
@@ -478,7 +498,7 @@ static int queue_defer_run(void *arg, sqlite3 *db)
 	int channel, has_dedup, attempts, rc, err;
 	int64_t next;
 
-	err = queue_item_state(db, op->id, &channel, &has_dedup, &attempts);
+	err = queue_item_state(op, db, op->id, &channel, &has_dedup, &attempts);
 	if (err)
 		return err;
 	if (op->target) {
@@ -600,6 +620,10 @@ int queue_open(const struct queue_config *cfg, struct queue **out)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
+	if (hmap_init(&q->counts, 64)) {
+		free(q);
+		return -ENOMEM;
+	}
 	queue_config_defaults(&q->cfg);
 	if (cfg->expiry_s > 0)
 		q->cfg.expiry_s = cfg->expiry_s;
@@ -622,6 +646,7 @@ int queue_open(const struct queue_config *cfg, struct queue **out)
 	err = writer_open(&wc, &q->w);
 	if (err) {
 		log_err("queue: cannot open %s: %s", cfg->path, strerror(-err));
+		hmap_destroy(&q->counts);
 		free(q);
 		return err;
 	}
@@ -634,5 +659,7 @@ void queue_close(struct queue *q)
 	if (!q)
 		return;
 	writer_close(q->w);
+	queue_count_clear(q);
+	hmap_destroy(&q->counts);
 	free(q);
 }

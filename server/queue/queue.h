@@ -54,6 +54,16 @@ struct queue_config {
 	void *on_batch_arg;
 };
 
+/* Called on the writer thread, inside the put's transaction, right
+ * after the row went in (not on -EEXIST or a refusal): ID is the new id,
+ * SEQ the put's place in the writer's order (queue_result.seq). The row
+ * is NOT yet committed: the put's callback says whether it was. For a
+ * holder that wants to start on the item while it is being made durable
+ * (deliver.c). Must not block: copy what is needed and hand it over. */
+struct queue_put;
+typedef void (*queue_stored_fn)(void *arg, const struct queue_put *put,
+				int64_t id, uint64_t seq);
+
 /* What a put stores. Strings NUL-terminated; NULL = "" (dedup NULL = no
  * dedup key). Times Unix seconds; 0 = the default. */
 struct queue_put {
@@ -68,6 +78,8 @@ struct queue_put {
 	int64_t expires_at;        /* 0: now + expiry_s */
 	int64_t next_at;           /* first due time (queue_due); 0: now */
 	int attempts;              /* already made (migrations); normally 0 */
+	queue_stored_fn on_stored; /* optional, see above */
+	void *stored_arg;
 };
 
 /* One item handed to a callback. `target` is "" except in queue_due()
@@ -86,6 +98,11 @@ struct queue_item {
 /* Outcome of one call, given to its callback. */
 struct queue_result {
 	int err;                        /* 0 or -errno (see each call) */
+	uint64_t seq;                   /* the call's place in the order the
+					   writer ran every call (from 1):
+					   a call sees the effects of every
+					   call with a smaller seq, none of a
+					   larger one */
 	int64_t id;                     /* put: the new (or, -EEXIST, the
 					   existing) id */
 	int attempts;                   /* defer: attempts made now */

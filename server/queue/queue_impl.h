@@ -14,18 +14,24 @@
 #include <time.h>
 
 #include "../core/writer.h"
+#include "dataline/hmap.h"
 #include "queue.h"
 
 struct queue {
 	struct writer *w;              /* owned */
 	struct queue_config cfg;       /* path borrowed for open only */
 	_Atomic int64_t depth[QUEUE_CHANNEL_MAX + 1]; /* pending per channel */
+	uint64_t seq;                  /* calls run so far (writer thread) */
+	struct hmap counts;            /* queue_count.c (writer thread) */
+	size_t ncounts;
 };
 
 struct queue_op {
 	struct queue *q;               /* borrowed */
 	queue_cb cb;
 	void *arg;
+	writer_run_fn run;             /* the call's own run */
+	int run_err;                   /* what it returned */
 	int channel, limit, base_s, max_s;
 	int64_t now, id;
 	char *recipient, *target, *error; /* owned (NULL allowed) */
@@ -69,5 +75,14 @@ struct queue_op *queue_op_new(struct queue *q, queue_cb cb, void *arg);
 void queue_op_free(struct queue_op *op);
 /* Submits op (run on the writer); frees it if submission fails. */
 int queue_op_submit(struct queue_op *op, writer_run_fn run);
+
+/* queue_count.c: pending items per (channel, recipient), writer thread
+ * only. get: the count (read from the rows the first time); add: follows
+ * a committed-to-be change; clear: forget every count. */
+int queue_count_get(struct queue *q, sqlite3 *db, int channel,
+		    const char *recipient, int64_t *out);
+void queue_count_add(struct queue *q, int channel, const char *recipient,
+		     int64_t delta);
+void queue_count_clear(struct queue *q);
 
 #endif

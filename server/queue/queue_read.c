@@ -262,8 +262,11 @@ static int queue_expire_run(void *arg, sqlite3 *db)
 		err = queue_exec_id(db, QUEUE_SQL_DELETE_DELIVERIES, it->id);
 		if (!err)
 			err = queue_exec_id(db, QUEUE_SQL_DELETE_ITEM, it->id);
-		if (!err && queue_channel_ok(it->channel))
+		if (!err && queue_channel_ok(it->channel)) {
 			op->depth_delta[it->channel]--;
+			queue_count_add(op->q, it->channel, it->recipient,
+					-1);
+		}
 	}
 	if (err)
 		return err;

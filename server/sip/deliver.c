@@ -4,25 +4,58 @@
  *
  * Where the state lives: each number has a home worker (a hash of the
  * number over the workers), whose loop alone keeps that number's delivery
- * state (dl_num: one lane per device and channel). A kick (a text stored,
- * a device registered, a retry come due) is posted to the home; reads and
+ * state (dl_num: one lane per device and channel). A kick (a device
+ * registered, a retry come due) is posted to the home; reads and
  * acknowledgements go to the queue's writer thread and come back through
  * the home's mailbox; a MESSAGE leaves from the worker that owns the
  * device's flow (its mailbox), and the device's answer comes back to the
  * home the same way.
  *
- * Order and once-only: a lane has at most one text in flight, and asks
- * the queue for "the oldest item this device has not acknowledged"
- * (never "ids after the last one": rows are the truth, docs/messaging.md),
- * so a device gets its texts in the order they were stored. A text leaves
- * a device's lane only on that device's 2xx (queue_ack); the item leaves
- * the queue when every device of the number has it. A device that does
- * not answer (timeout, flow gone, 5xx, 480/486) is tried again with
- * back-off while it stays registered (queue_defer); a device that refuses
- * for good (other 4xx, 6xx) is not tried again, and the sender gets a
- * "failed" report when it asked for one (negative-delivery). Duplicates
- * happen only when a 2xx was lost (the device gets the same text again,
- * with the same imdn.Message-ID, and drops it).
+ * Order and once-only: a lane has at most one text in flight and sends
+ * in id order, so a device gets its texts in the order they were stored.
+ * A text leaves a device's lane only on that device's 2xx (queue_ack);
+ * the item leaves the queue when every device of the number has it. A
+ * device that does not answer (timeout, flow gone, 5xx, 480/486) is tried
+ * again with back-off while it stays registered (queue_defer); a device
+ * that refuses for good (other 4xx, 6xx) is not tried again, and the
+ * sender gets a "failed" report when it asked for one (negative-delivery).
+ * Duplicates happen only when a 2xx was lost (the device gets the same
+ * text again, with the same imdn.Message-ID, and drops it).
+ *
+ * Reading and cutting through. A lane that does not know what waits for
+ * its device asks the queue for "the oldest items this device has not
+ * acknowledged" (never "ids after the last one": rows are the truth,
+ * docs/messaging.md). Once such a read comes back short (everything
+ * pending was in it), the lane is *live*: it knows the whole backlog, and
+ * every later text for the number reaches it straight from memory. Texts
+ * are stored through deliver_put(), whose queue hook posts each new row
+ * to the number's home from the writer thread the moment it is inserted,
+ * before its transaction commits (the "fresh" item, with its id and the
+ * writer's sequence number); after the commit a second post says
+ * "committed" (or, if the commit failed, "revoked"). A live lane sends a
+ * fresh text at once, so an online device gets it while its row is
+ * being fsynced instead of after the fsync and a read; its
+ * acknowledgement waits for the "committed" (an item is never acked, and
+ * so never deleted, before it exists). Why this keeps the order and loses
+ * nothing: the writer runs calls one at a time and numbers them (seq); a
+ * read numbered S sees every row inserted by a call numbered below S and
+ * none above, and both the fresh posts and the read's answer leave the
+ * writer thread in that order, so when a read comes back the lane drops
+ * the fresh items below S (the read has them) and keeps those above it,
+ * which follow the read's items. A lane stops being live (and reads
+ * again) whenever it may have missed something: its device went
+ * offline or failed a delivery, its memory list overflowed, a fresh item
+ * could not be copied, or a commit failed. A lane never reads while it
+ * holds acknowledgements that wait for their commit: acks are submitted
+ * before the next read, so that read sees them.
+ *
+ * What cutting through costs: a text can reach the device before its 202
+ * leaves; if the server dies in between, the sender (no 202) sends it
+ * again and the device gets it twice, with the same Message-ID: the
+ * duplicate docs/messaging.md already allows for a delivery in flight at
+ * a crash. A text refused by the queue (full, duplicate) is never
+ * inserted, so never cut through; only a failed COMMIT (a disk error)
+ * can refuse a text the device already has.
  *
  * Worker 0 also sweeps: every DL_SWEEP_MS it asks the queue for items due
  * (new ones, and retries whose back-off ran out) and kicks their numbers,
@@ -57,23 +90,36 @@
 #define DL_RETRY_BASE_S 2
 #define DL_RETRY_MAX_S 300
 #define DL_OFFLINE_BASE_S 30    /* nobody reachable: look again later */
+#define DL_FETCH 16             /* items one read returns at most */
+#define DL_MEMQ 256             /* fresh items a live lane holds */
+#define DL_KEEP_LIVE_MS 60000   /* an idle live number is kept this long */
 
 static const int dl_chan[DL_NCHAN] = { QUEUE_REPORT, QUEUE_TEXT };
 
+static int dl_chan_index(int channel)
+{
+	return channel == QUEUE_REPORT ? 0 : 1;
+}
+
 struct dl_job;
 
-/* A lane reads up to DL_FETCH items at a time and sends them one after
- * another, each on the previous one's 2xx; acknowledgements go to the
- * queue without being waited for (the writer runs jobs in order, so the
- * next read sees them). One text in flight per lane keeps the order. */
-#define DL_FETCH 16
+/* A list of jobs, oldest first (home only). */
+struct dl_list {
+	struct dl_job *head, *last;
+	int n;
+};
 
 struct dl_lane {
-	int busy;                 /* a read or a send is in flight */
+	int waiting;              /* a read or a defer is in flight */
 	int again;                /* kicked while busy: read again after */
+	int live;                 /* q plus the fresh items still to come
+				     are everything pending (see above) */
 	uint64_t hold_until_ms;   /* backing off after a failure */
-	struct dl_job *jobs[DL_FETCH]; /* owned: read, not yet sent */
-	int njobs, next;
+	struct dl_job *inflight;  /* borrowed: out at the flow's owner */
+	int64_t inflight_id;
+	int inflight_committed;   /* 1 yes, 0 not yet, -1 revoked */
+	struct dl_list q;         /* owned: to send, in id order */
+	struct dl_list acked;     /* owned: answered before their commit */
 };
 
 struct dl_target {
@@ -84,6 +130,7 @@ struct dl_target {
 struct dl_num {
 	struct hmap_node node;
 	char number[STORE_NUMBER_MAX];
+	uint64_t last_ms;         /* last fresh item or answer */
 	int ntargets;
 	struct dl_target t[DL_MAX_DEV];
 };
@@ -217,10 +264,13 @@ static int dl_find_flow(struct sipd_shared *sh, const char *number,
 
 /* A text on its way: from the home to the flow's owner and back. */
 struct dl_job {
+	struct dl_job *next;               /* home only: in a lane's list */
 	struct sipd *home;
 	char number[STORE_NUMBER_MAX];
 	int ti, ci;                        /* target and lane */
 	int64_t id;
+	uint64_t seq;                      /* fresh: its put's seq; read: 0 */
+	int committed;                     /* home only, while listed */
 	struct sipd_flow f;
 	char contact[512];
 	char from[STORE_NUMBER_MAX];       /* the sender's number */
@@ -232,7 +282,108 @@ struct dl_job {
 	char body[];
 };
 
+static void dl_list_push(struct dl_list *l, struct dl_job *j)
+{
+	j->next = NULL;
+	if (l->last)
+		l->last->next = j;
+	else
+		l->head = j;
+	l->last = j;
+	l->n++;
+}
+
+static struct dl_job *dl_list_pop(struct dl_list *l)
+{
+	struct dl_job *j = l->head;
+
+	if (j) {
+		l->head = j->next;
+		if (!l->head)
+			l->last = NULL;
+		l->n--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* Takes the job with ID out of L; NULL if none. */
+static struct dl_job *dl_list_take(struct dl_list *l, int64_t id)
+{
+	struct dl_job **pp, *prev = NULL;
+
+	for (pp = &l->head; *pp; prev = *pp, pp = &(*pp)->next) {
+		struct dl_job *j = *pp;
+
+		if (j->id != id)
+			continue;
+		*pp = j->next;
+		if (l->last == j)
+			l->last = prev;
+		l->n--;
+		j->next = NULL;
+		return j;
+	}
+	return NULL;
+}
+
+static struct dl_job *dl_list_find(struct dl_list *l, int64_t id)
+{
+	struct dl_job *j;
+
+	for (j = l->head; j; j = j->next)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
+static void dl_list_clear(struct dl_list *l)
+{
+	struct dl_job *j;
+
+	while ((j = dl_list_pop(l)))
+		free(j);
+}
+
+/* A job for target TI, lane CI of D from a stored item's fields. */
+static struct dl_job *dl_job_new(struct sipd *home, const char *number,
+				 int ti, int ci, int64_t id, const char *owner,
+				 const char *meta_s, const void *body,
+				 size_t len)
+{
+	struct dl_job *j = calloc(1, sizeof(*j) + len);
+	const char *disp;
+	unsigned want = 0;
+	json_t *meta;
+
+	if (!j)
+		return NULL;
+	j->home = home;
+	snprintf(j->number, sizeof(j->number), "%s", number);
+	j->ti = ti;
+	j->ci = ci;
+	j->id = id;
+	meta = json_loads(meta_s && meta_s[0] ? meta_s : "{}", 0, NULL);
+	snprintf(j->from, sizeof(j->from), "%s",
+		 json_string_value(json_object_get(meta, "from")) ?: owner);
+	snprintf(j->ctype, sizeof(j->ctype), "%s",
+		 json_string_value(json_object_get(meta, "ct")) ?: "text/plain");
+	snprintf(j->mid, sizeof(j->mid), "%s",
+		 json_string_value(json_object_get(meta, "mid")) ?: "");
+	disp = json_string_value(json_object_get(meta, "disp"));
+	if (disp)
+		imdn_disposition_decode((struct sip_str){ disp, strlen(disp) },
+					&want);
+	j->refused_report = !!(want & IMDN_WANT_NEGATIVE_DELIVERY);
+	json_decref(meta);
+	j->len = len;
+	if (len)
+		memcpy(j->body, body, len);
+	return j;
+}
+
 static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci);
+static void dl_lane_pump(struct sipd *w, struct dl_num *d, int ti, int ci);
 static void dl_result(void *arg);
 
 static void dl_sent(void *arg, int status, const struct sip_msg *m)
@@ -281,6 +432,44 @@ static void dl_send(void *arg)
 		dl_sent(j, err == -ENOTCONN ? 430 : 503, NULL);
 }
 
+/* ------------------------------------------------------------ the lane */
+
+/* The next job goes out when nothing is in flight; an empty lane that
+ * was kicked meanwhile reads. */
+static void dl_lane_pump(struct sipd *w, struct dl_num *d, int ti, int ci)
+{
+	struct dl_lane *l = &d->t[ti].lane[ci];
+	struct dl_find fd;
+	struct dl_job *j;
+
+	if (l->inflight || l->waiting)
+		return;
+	if (!l->q.head) {
+		if (l->again && !l->acked.head) {
+			l->again = 0;
+			dl_lane_next(w, d, ti, ci);
+		}
+		return;
+	}
+	if (l->hold_until_ms > sipd_now_ms())
+		return;
+	if (dl_find_flow(w->sh, d->number, d->t[ti].username, &fd)) {
+		/* offline: its texts wait in the rows for its next REGISTER */
+		dl_list_clear(&l->q);
+		l->live = 0;
+		return;
+	}
+	j = dl_list_pop(&l->q);
+	j->f = fd.f;
+	snprintf(j->contact, sizeof(j->contact), "%s", fd.contact);
+	l->inflight = j;
+	l->inflight_id = j->id;
+	l->inflight_committed = j->committed;
+	if (!j->committed)
+		metrics_inc(METRICS_TEXTS_CUT_THROUGH);
+	dl_post(w->sh, j->f.worker, dl_send, j);
+}
+
 /* ------------------------------------------------------------ queue
  * answers (writer thread -> home) */
 
@@ -288,13 +477,43 @@ struct dl_qres {
 	struct sipd *home;
 	char number[STORE_NUMBER_MAX];
 	int ti, ci;
-	int kind;                 /* DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED */
+	int kind;                 /* DLQ_PENDING, DLQ_DEFERRED, DLQ_KICK */
 	int err;
+	uint64_t seq;
 	int64_t next_at;
 	struct dl_job *jobs[DL_FETCH]; /* PENDING: the items read, as jobs */
 	int njobs;
 };
-enum { DLQ_PENDING, DLQ_ACKED, DLQ_DEFERRED };
+enum { DLQ_PENDING, DLQ_DEFERRED, DLQ_KICK };
+
+/* On the home: a read came back (see the top: drop the fresh items it
+ * covers, keep the later ones behind its items, live if it was short). */
+static void dl_read_home(struct dl_lane *l, struct dl_qres *q)
+{
+	struct dl_list keep = { 0 }, out = { 0 };
+	struct dl_job *j;
+	int i, complete = !q->err && q->njobs < DL_FETCH;
+
+	while ((j = dl_list_pop(&l->q))) {
+		if (complete && j->seq > q->seq)
+			dl_list_push(&keep, j);
+		else
+			free(j); /* in the read, or read again later */
+	}
+	for (i = 0; i < q->njobs; i++) {
+		q->jobs[i]->committed = 1;
+		dl_list_push(&out, q->jobs[i]);
+	}
+	q->njobs = 0;
+	while ((j = dl_list_pop(&keep)))
+		dl_list_push(&out, j);
+	l->q = out;
+	l->live = complete;
+	if (q->err)
+		l->hold_until_ms = sipd_now_ms() + 1000;
+	else if (!complete)
+		l->again = 1; /* more rows than one read: read after these */
+}
 
 static void dl_qres_home(void *arg)
 {
@@ -304,35 +523,19 @@ static void dl_qres_home(void *arg)
 	struct dl_lane *l;
 	int i;
 
-	if (!d || q->ti >= d->ntargets) {
-		for (i = 0; i < q->njobs; i++)
-			free(q->jobs[i]);
-		free(q);
-		return;
-	}
+	if (!d || q->ti >= d->ntargets)
+		goto out;
 	l = &d->t[q->ti].lane[q->ci];
 	switch (q->kind) {
 	case DLQ_PENDING:
-		if (q->njobs) {
-			/* still busy: the first send is on its way, the rest
-			 * follow on its 2xx (dl_lane_advance) */
-			memcpy(l->jobs, q->jobs, sizeof(q->jobs));
-			l->njobs = q->njobs;
-			l->next = 1;
-			dl_post(w->sh, l->jobs[0]->f.worker, dl_send, l->jobs[0]);
-			l->jobs[0] = NULL;
-			break;
-		}
-		l->busy = 0;
-		if (l->again) {
-			l->again = 0;
-			dl_lane_next(w, d, q->ti, q->ci);
-		}
+		l->waiting = 0;
+		dl_read_home(l, q);
+		dl_lane_pump(w, d, q->ti, q->ci);
 		break;
-	case DLQ_ACKED:
-		break; /* acknowledgements are not waited for */
 	case DLQ_DEFERRED:
-		l->busy = 0;
+		l->waiting = 0;
+		dl_list_clear(&l->q); /* fresh items meanwhile: in the rows */
+		l->live = 0;
 		l->hold_until_ms = sipd_now_ms() +
 			(q->next_at > (int64_t)time(NULL) ?
 			 (uint64_t)(q->next_at - (int64_t)time(NULL)) * 1000 : 1000);
@@ -344,6 +547,9 @@ static void dl_qres_home(void *arg)
 		}
 		break;
 	}
+out:
+	for (i = 0; i < q->njobs; i++)
+		free(q->jobs[i]);
 	free(q);
 }
 
@@ -362,65 +568,26 @@ static struct dl_qres *dl_qres_new(struct sipd *w, const char *number,
 	return q;
 }
 
-/* The job a pending item makes, carrying the lane's flow. */
-struct dl_pend_ctx {
-	struct dl_qres *q;
-	struct dl_find fd;
-};
-
+/* On the writer thread: the items read become jobs (the flow is looked up
+ * when each is sent). */
 static void dl_pending_done(void *arg, const struct queue_result *res)
 {
-	struct dl_pend_ctx *pc = arg;
-	struct dl_qres *q = pc->q;
-	const struct queue_item *it;
-	struct dl_job *j;
-	json_t *meta;
+	struct dl_qres *q = arg;
 	size_t k;
 
 	q->err = res->err;
+	q->seq = res->seq;
 	for (k = 0; !res->err && k < res->n && k < DL_FETCH; k++) {
-		it = &res->items[k];
-		j = calloc(1, sizeof(*j) + it->body_len);
-		if (!j)
+		const struct queue_item *it = &res->items[k];
+		struct dl_job *j = dl_job_new(q->home, q->number, q->ti, q->ci,
+					      it->id, it->owner, it->meta,
+					      it->body, it->body_len);
+		if (!j) {
+			q->err = -ENOMEM;
 			break;
-		{
-			j->home = q->home;
-			snprintf(j->number, sizeof(j->number), "%s", q->number);
-			j->ti = q->ti;
-			j->ci = q->ci;
-			j->id = it->id;
-			j->f = pc->fd.f;
-			snprintf(j->contact, sizeof(j->contact), "%s",
-				 pc->fd.contact);
-			meta = json_loads(it->meta ? it->meta : "{}", 0, NULL);
-			snprintf(j->from, sizeof(j->from), "%s",
-				 json_string_value(json_object_get(meta, "from"))
-					 ?: it->owner);
-			snprintf(j->ctype, sizeof(j->ctype), "%s",
-				 json_string_value(json_object_get(meta, "ct"))
-					 ?: "text/plain");
-			snprintf(j->mid, sizeof(j->mid), "%s",
-				 json_string_value(json_object_get(meta, "mid"))
-					 ?: "");
-			{
-				const char *disp = json_string_value(
-					json_object_get(meta, "disp"));
-				unsigned want = 0;
-				if (disp)
-					imdn_disposition_decode(
-						(struct sip_str){ disp,
-								  strlen(disp) },
-						&want);
-				j->refused_report =
-					!!(want & IMDN_WANT_NEGATIVE_DELIVERY);
-			}
-			json_decref(meta);
-			j->len = it->body_len;
-			memcpy(j->body, it->body, it->body_len);
-			q->jobs[q->njobs++] = j;
 		}
+		q->jobs[q->njobs++] = j;
 	}
-	free(pc);
 	dl_post(q->home->sh, q->home->id, dl_qres_home, q);
 }
 
@@ -433,58 +600,38 @@ static void dl_qres_done(void *arg, const struct queue_result *res)
 	dl_post(q->home->sh, q->home->id, dl_qres_home, q);
 }
 
-/* Asks the queue for the lane's oldest unacknowledged item, when the
- * device is reachable and the lane free. */
+/* Asks the queue for the lane's oldest unacknowledged items, when the
+ * device is reachable and the lane has nothing else going. */
 static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci)
 {
 	struct dl_lane *l = &d->t[ti].lane[ci];
-	struct dl_pend_ctx *pc;
+	struct dl_find fd;
+	struct dl_qres *q;
 
-	if (l->busy) {
+	if (l->waiting || l->inflight || l->q.head || l->acked.head) {
 		l->again = 1;
 		return;
 	}
 	if (l->hold_until_ms > sipd_now_ms())
 		return;
-	pc = calloc(1, sizeof(*pc));
-	if (!pc)
+	if (dl_find_flow(w->sh, d->number, d->t[ti].username, &fd))
+		return; /* offline: its texts wait for its next REGISTER */
+	q = dl_qres_new(w, d->number, ti, ci, DLQ_PENDING);
+	if (!q)
 		return;
-	if (dl_find_flow(w->sh, d->number, d->t[ti].username, &pc->fd)) {
-		free(pc); /* offline: its texts wait for its next REGISTER */
-		return;
-	}
-	pc->q = dl_qres_new(w, d->number, ti, ci, DLQ_PENDING);
-	if (!pc->q) {
-		free(pc);
-		return;
-	}
-	l->busy = 1;
+	l->waiting = 1;
+	l->again = 0;
+	l->live = 0;
 	l->hold_until_ms = 0;
 	if (queue_pending(w->sh->queue, dl_chan[ci], d->number,
 			  d->t[ti].username, (int64_t)time(NULL), DL_FETCH,
-			  dl_pending_done, pc)) {
-		l->busy = 0;
-		free(pc->q);
-		free(pc);
+			  dl_pending_done, q)) {
+		l->waiting = 0;
+		free(q);
 	}
 }
 
 /* ------------------------------------------------------------ reports */
-
-/* On the writer thread: the report is on disk; its recipient may take it. */
-struct dl_stored {
-	struct sipd_shared *sh;
-	char number[STORE_NUMBER_MAX];
-};
-
-static void dl_report_stored(void *arg, const struct queue_result *res)
-{
-	struct dl_stored *st = arg;
-
-	if (!res->err)
-		deliver_kick(st->sh, st->number);
-	free(st);
-}
 
 /* A "failed" delivery report (RFC 5438) for the text J, from the
  * recipient's address to its sender, through the report channel. */
@@ -495,7 +642,6 @@ static void dl_failed_report(struct sipd *w, const struct dl_job *j)
 	char dedup[300], meta[512];
 	struct cpim_params cp;
 	struct queue_put put;
-	struct dl_stored *st;
 	struct imdn n;
 	time_t t = time(NULL);
 	struct tm tm;
@@ -539,13 +685,7 @@ static void dl_failed_report(struct sipd *w, const struct dl_job *j)
 	put.body_len = clen;
 	put.expires_at = (int64_t)time(NULL) +
 			 (int64_t)cfg->text_expiry_days * 86400;
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return;
-	st->sh = w->sh;
-	snprintf(st->number, sizeof(st->number), "%s", j->from);
-	if (queue_put(w->sh->queue, &put, dl_report_stored, st))
-		free(st);
+	deliver_put(w->sh, &put, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ results */
@@ -556,42 +696,24 @@ static int dl_retryable(int status)
 	       status == 486 || (status >= 500 && status < 600);
 }
 
-/* The lane's next read item goes out, or, when none is left, the lane
- * reads again. */
-static void dl_lane_advance(struct sipd *w, struct dl_num *d, int ti, int ci)
-{
-	struct dl_lane *l = &d->t[ti].lane[ci];
-	struct dl_job *next;
-
-	if (l->next < l->njobs) {
-		next = l->jobs[l->next];
-		l->jobs[l->next++] = NULL;
-		dl_post(w->sh, next->f.worker, dl_send, next);
-		return;
-	}
-	l->njobs = l->next = 0;
-	l->busy = 0;
-	l->again = 0;
-	dl_lane_next(w, d, ti, ci);
-}
-
-/* Drops what a lane read but did not send (it is read again later, in
- * order, from the rows). */
-static void dl_lane_drop(struct dl_lane *l)
-{
-	int i;
-
-	for (i = l->next; i < l->njobs; i++) {
-		free(l->jobs[i]);
-		l->jobs[i] = NULL;
-	}
-	l->njobs = l->next = 0;
-}
-
 static void dl_free_done(void *arg, const struct queue_result *res)
 {
 	(void)res;
-	free(arg);
+	(void)arg;
+}
+
+/* J is done for its device: the queue is told, not waited for (the
+ * writer runs jobs in order, so the lane's next read already sees it). */
+static void dl_ack(struct sipd *w, struct dl_num *d, const struct dl_job *j)
+{
+	const char *targets[DL_MAX_DEV + 1];
+	int i;
+
+	for (i = 0; i < d->ntargets; i++)
+		targets[i] = d->t[i].username;
+	targets[d->ntargets] = NULL;
+	queue_ack(w->sh->queue, j->id, d->t[j->ti].username, targets,
+		  dl_free_done, NULL);
 }
 
 /* On the home: what the device answered. */
@@ -600,50 +722,53 @@ static void dl_result(void *arg)
 	struct dl_job *j = arg;
 	struct sipd *w = j->home;
 	struct dl_num *d = dl_num_get(w, j->number);
-	const char *targets[DL_MAX_DEV + 1];
-	const char *tname;
+	struct dl_lane *l;
 	struct dl_qres *q;
-	int i;
+	int committed;
 
 	if (!d || j->ti >= d->ntargets) {
 		free(j);
 		return;
 	}
-	tname = d->t[j->ti].username;
-	if (dl_retryable(j->status)) {
+	l = &d->t[j->ti].lane[j->ci];
+	committed = l->inflight == j ? l->inflight_committed : 1;
+	if (l->inflight == j)
+		l->inflight = NULL;
+	d->last_ms = sipd_now_ms();
+	if (committed < 0) {
+		free(j); /* its commit failed: the sender was refused */
+	} else if (dl_retryable(j->status)) {
 		metrics_inc(METRICS_TEXTS_RETRIED);
-		dl_lane_drop(&d->t[j->ti].lane[j->ci]);
+		dl_list_clear(&l->q);
+		l->live = 0;
 		q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_DEFERRED);
-		if (!q || queue_defer(w->sh->queue, j->id, tname,
+		if (q && !queue_defer(w->sh->queue, j->id, d->t[j->ti].username,
 				      (int64_t)time(NULL), DL_RETRY_BASE_S,
-				      DL_RETRY_MAX_S, "no answer", dl_qres_done,
-				      q)) {
+				      DL_RETRY_MAX_S, "no answer",
+				      dl_qres_done, q))
+			l->waiting = 1;
+		else
 			free(q);
-			d->t[j->ti].lane[j->ci].busy = 0;
-		}
 		free(j);
 		return;
-	}
-	if (j->status >= 200 && j->status < 300) {
-		metrics_inc(METRICS_TEXTS_DELIVERED);
 	} else {
-		/* refused for good: done for this device */
-		metrics_inc(METRICS_TEXTS_REFUSED);
-		log_info("sip: a device of %s refused a text (%d)", j->number,
-			 j->status);
-		dl_failed_report(w, j);
+		if (j->status >= 200 && j->status < 300) {
+			metrics_inc(METRICS_TEXTS_DELIVERED);
+		} else {
+			/* refused for good: done for this device */
+			metrics_inc(METRICS_TEXTS_REFUSED);
+			log_info("sip: a device of %s refused a text (%d)",
+				 j->number, j->status);
+			dl_failed_report(w, j);
+		}
+		if (committed) {
+			dl_ack(w, d, j);
+			free(j);
+		} else {
+			dl_list_push(&l->acked, j); /* acked on its commit */
+		}
 	}
-	for (i = 0; i < d->ntargets; i++)
-		targets[i] = d->t[i].username;
-	targets[d->ntargets] = NULL;
-	/* not waited for: the writer runs jobs in order, so the lane's next
-	 * read already sees it */
-	q = dl_qres_new(w, j->number, j->ti, j->ci, DLQ_ACKED);
-	if (q && queue_ack(w->sh->queue, j->id, tname, targets, dl_free_done,
-			   q))
-		free(q);
-	dl_lane_advance(w, d, j->ti, j->ci);
-	free(j);
+	dl_lane_pump(w, d, j->ti, j->ci);
 }
 
 /* ------------------------------------------------------------ kicks */
@@ -658,9 +783,14 @@ static void dl_kick_home(struct sipd *w, const char *number, int force)
 	dl_targets_refresh(w, d);
 	for (ti = 0; ti < d->ntargets; ti++)
 		for (ci = 0; ci < DL_NCHAN; ci++) {
+			struct dl_lane *l = &d->t[ti].lane[ci];
+
 			if (force)
-				d->t[ti].lane[ci].hold_until_ms = 0;
-			dl_lane_next(w, d, ti, ci);
+				l->hold_until_ms = 0;
+			if (l->live)
+				dl_lane_pump(w, d, ti, ci);
+			else
+				dl_lane_next(w, d, ti, ci);
 		}
 }
 
@@ -679,11 +809,219 @@ void deliver_kick(struct sipd_shared *sh, const char *number)
 
 	if (!sh->queue || !sh->workers)
 		return;
-	q = dl_qres_new(sh->workers[home], number, 0, 0, 0);
+	q = dl_qres_new(sh->workers[home], number, 0, 0, DLQ_KICK);
 	if (q && mailbox_post(sh->workers[home]->mb, dl_kick_cb, q)) {
 		metrics_inc(METRICS_MAILBOX_FULL);
 		free(q); /* a hint only: the sweep finds it again */
 	}
+}
+
+/* ------------------------------------------------------------ storing
+ * (writer thread -> home) */
+
+/* One deliver_put() in flight. */
+struct dl_put {
+	struct sipd_shared *sh;
+	char number[STORE_NUMBER_MAX];
+	int ci;
+	int stored;               /* the row went in (on_stored ran) */
+	int lost;                 /* ...but its fresh copy could not be made */
+	int64_t id;
+	queue_cb cb;
+	void *arg;
+};
+
+/* A new row, copied out of the writer's transaction for its home. */
+struct dl_fresh {
+	struct sipd *home;
+	char number[STORE_NUMBER_MAX];
+	int ci;
+	int64_t id;
+	uint64_t seq;
+	int err;                  /* committed notice: the commit's outcome */
+	int lost;                 /* committed notice: no fresh copy came */
+	char *owner, *meta;       /* point into data */
+	size_t len;
+	char data[];              /* body, then owner and meta */
+};
+
+static void dl_fresh_home(void *arg);
+static void dl_commit_home(void *arg);
+
+static void dl_put_stored(void *arg, const struct queue_put *p, int64_t id,
+			  uint64_t seq)
+{
+	struct dl_put *dp = arg;
+	size_t ol = strlen(p->owner ? p->owner : "") + 1;
+	size_t ml = strlen(p->meta ? p->meta : "") + 1;
+	struct dl_fresh *f = malloc(sizeof(*f) + p->body_len + ol + ml);
+	int home = dl_home_of(dp->sh, dp->number);
+
+	dp->stored = 1;
+	dp->id = id;
+	if (!f) {
+		dp->lost = 1; /* its home reads the row after the commit */
+		return;
+	}
+	f->home = dp->sh->workers[home];
+	snprintf(f->number, sizeof(f->number), "%s", dp->number);
+	f->ci = dp->ci;
+	f->id = id;
+	f->seq = seq;
+	f->err = f->lost = 0;
+	f->len = p->body_len;
+	if (p->body_len)
+		memcpy(f->data, p->body, p->body_len);
+	f->owner = f->data + p->body_len;
+	memcpy(f->owner, p->owner ? p->owner : "", ol);
+	f->meta = f->owner + ol;
+	memcpy(f->meta, p->meta ? p->meta : "", ml);
+	dl_post(dp->sh, home, dl_fresh_home, f);
+}
+
+static void dl_put_done(void *arg, const struct queue_result *res)
+{
+	struct dl_put *dp = arg;
+	int home = dl_home_of(dp->sh, dp->number);
+	struct dl_fresh *f;
+
+	if (dp->stored && (f = calloc(1, sizeof(*f)))) {
+		f->home = dp->sh->workers[home];
+		snprintf(f->number, sizeof(f->number), "%s", dp->number);
+		f->ci = dp->ci;
+		f->id = dp->id;
+		f->err = res->err;
+		f->lost = dp->lost;
+		dl_post(dp->sh, home, dl_commit_home, f);
+	} else if (dp->stored && !res->err) {
+		deliver_kick(dp->sh, dp->number); /* a hint; the sweep too */
+	}
+	if (dp->cb)
+		dp->cb(dp->arg, res);
+	free(dp);
+}
+
+int deliver_put(struct sipd_shared *sh, const struct queue_put *put,
+		queue_cb cb, void *arg)
+{
+	struct queue_put p = *put;
+	struct dl_put *dp;
+	int err;
+
+	if (!sh->queue || !sh->workers)
+		return -ENOTSUP;
+	if (put->channel != QUEUE_TEXT && put->channel != QUEUE_REPORT)
+		return -EINVAL;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->sh = sh;
+	snprintf(dp->number, sizeof(dp->number), "%s", put->recipient);
+	dp->ci = dl_chan_index(put->channel);
+	dp->cb = cb;
+	dp->arg = arg;
+	p.on_stored = dl_put_stored;
+	p.stored_arg = dp;
+	err = queue_put(sh->queue, &p, dl_put_done, dp);
+	if (err)
+		free(dp);
+	return err;
+}
+
+/* The number F is about, with its devices now; NULL (F freed) when
+ * shutting down. */
+static struct dl_num *dl_fresh_num(struct dl_fresh *f)
+{
+	struct dl_num *d = dl_num_get(f->home, f->number);
+
+	if (!d) {
+		free(f);
+		return NULL;
+	}
+	dl_targets_refresh(f->home, d);
+	return d;
+}
+
+/* On the home: a row is going in. Lanes that know their backlog (live),
+ * and lanes whose read is out (the read's answer sorts it), keep it. */
+static void dl_fresh_home(void *arg)
+{
+	struct dl_fresh *f = arg;
+	struct sipd *w = f->home;
+	struct dl_num *d = dl_fresh_num(f);
+	int ti;
+
+	if (!d)
+		return;
+	d->last_ms = sipd_now_ms();
+	for (ti = 0; ti < d->ntargets; ti++) {
+		struct dl_lane *l = &d->t[ti].lane[f->ci];
+		struct dl_job *j;
+
+		if (!l->live && !l->waiting)
+			dl_lane_next(w, d, ti, f->ci); /* a read starts */
+		if (!l->live && !l->waiting)
+			continue; /* read from the rows later */
+		if (l->live && l->q.n >= DL_MEMQ) {
+			l->live = 0;
+			l->again = 1;
+			continue;
+		}
+		j = dl_job_new(w, d->number, ti, f->ci, f->id, f->owner,
+			       f->meta, f->data, f->len);
+		if (!j) {
+			l->live = 0;
+			l->again = 1;
+			continue;
+		}
+		j->seq = f->seq;
+		dl_list_push(&l->q, j);
+		dl_lane_pump(w, d, ti, f->ci);
+	}
+	free(f);
+}
+
+/* On the home: a row's commit came back; held acks go out, a failed
+ * commit takes the item back. */
+static void dl_commit_home(void *arg)
+{
+	struct dl_fresh *f = arg;
+	struct sipd *w = f->home;
+	struct dl_num *d = dl_fresh_num(f);
+	int ti;
+
+	if (!d)
+		return;
+	for (ti = 0; ti < d->ntargets; ti++) {
+		struct dl_lane *l = &d->t[ti].lane[f->ci];
+		struct dl_job *j;
+		int found = 0;
+
+		if (l->inflight && l->inflight_id == f->id) {
+			l->inflight_committed = f->err ? -1 : 1;
+			found = 1;
+		} else if ((j = dl_list_find(&l->q, f->id))) {
+			j->committed = 1;
+			found = 1;
+			if (f->err)
+				free(dl_list_take(&l->q, f->id));
+		} else if ((j = dl_list_take(&l->acked, f->id))) {
+			if (!f->err)
+				dl_ack(w, d, j);
+			free(j);
+			found = 1;
+		}
+		if (f->err || f->lost) {
+			/* ids may be handed out again, or a row was missed:
+			 * this lane no longer knows its backlog */
+			l->live = 0;
+			l->again = 1;
+		} else if (!found && !l->live) {
+			dl_lane_next(w, d, ti, f->ci);
+		}
+		dl_lane_pump(w, d, ti, f->ci);
+	}
+	free(f);
 }
 
 /* ------------------------------------------------------------ sweeps */
@@ -804,20 +1142,29 @@ static void dl_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* lanes whose back-off ran out; idle numbers are forgotten */
+	/* lanes whose back-off ran out; idle numbers are forgotten (live
+	 * ones after DL_KEEP_LIVE_MS: their next text needs no read) */
 	hmap_for_each(&w->dl->nums, it, n) {
 		struct dl_num *d = HMAP_ENTRY(n, struct dl_num, node);
-		int busy = 0;
+		int busy = 0, live = 0;
 
 		for (ti = 0; ti < d->ntargets; ti++)
 			for (ci = 0; ci < DL_NCHAN; ci++) {
 				struct dl_lane *l = &d->t[ti].lane[ci];
 				if (l->hold_until_ms && l->hold_until_ms <= now &&
-				    !l->busy)
-					dl_lane_next(w, d, ti, ci);
-				busy |= l->busy || l->hold_until_ms;
+				    !l->waiting) {
+					l->hold_until_ms = 0;
+					if (l->live)
+						dl_lane_pump(w, d, ti, ci);
+					else
+						dl_lane_next(w, d, ti, ci);
+				}
+				busy |= l->waiting || l->hold_until_ms ||
+					l->inflight || l->q.head ||
+					l->acked.head;
+				live |= l->live;
 			}
-		if (!busy) {
+		if (!busy && (!live || now - d->last_ms > DL_KEEP_LIVE_MS)) {
 			hmap_remove(&w->dl->nums, n);
 			free(d);
 		}
@@ -863,8 +1210,11 @@ void deliver_fini(struct sipd *w)
 
 		hmap_remove(&w->dl->nums, n);
 		for (ti = 0; ti < d->ntargets; ti++)
-			for (ci = 0; ci < DL_NCHAN; ci++)
-				dl_lane_drop(&d->t[ti].lane[ci]);
+			for (ci = 0; ci < DL_NCHAN; ci++) {
+				/* inflight jobs belong to the send path */
+				dl_list_clear(&d->t[ti].lane[ci].q);
+				dl_list_clear(&d->t[ti].lane[ci].acked);
+			}
 		free(d);
 	}
 	hmap_destroy(&w->dl->nums);

@@ -137,8 +137,6 @@ static void msg_put_reply(void *arg)
 			break;
 		}
 	}
-	if (mp->err == 0)
-		deliver_kick(mp->w->sh, mp->recipient);
 	sipd_deferred_free(mp->d);
 	free(mp);
 }
@@ -301,7 +299,7 @@ void msg_handle(struct sipd_reply *r)
 	put.body_len = m->body.len;
 	put.expires_at = (int64_t)time(NULL) +
 			 (int64_t)cfg->text_expiry_days * 86400;
-	err = queue_put(w->sh->queue, &put, msg_put_done, mp);
+	err = deliver_put(w->sh, &put, msg_put_done, mp);
 	free(meta);
 	free(dedup);
 	if (err) {

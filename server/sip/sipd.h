@@ -457,6 +457,16 @@ void msg_handle(struct sipd_reply *r);
  * NUMBER may have something to deliver (a text stored, a device came
  * back): any thread. */
 void deliver_kick(struct sipd_shared *sh, const char *number);
+/* Stores a text or report (QUEUE_TEXT, QUEUE_REPORT) for its recipient
+ * number with queue_put() and hands it to the number's home while it is
+ * committed (a device online gets it without waiting for the fsync and a
+ * read); CB (may be NULL) gets the put's result on the writer thread, as
+ * from queue_put(). Any thread. 0 or -errno, as queue_put(). */
+struct queue_put;
+struct queue_result;
+int deliver_put(struct sipd_shared *sh, const struct queue_put *put,
+		void (*cb)(void *arg, const struct queue_result *res),
+		void *arg);
 int deliver_init(struct sipd *w);
 void deliver_fini(struct sipd *w);
 /* publish.c, subscribe.c (presence, issue 7; more in presence_sip.h) */

@@ -124,6 +124,14 @@ check "server_texts: 8 texts from 8 source ports answered 202" \
   test "$(cat "$DIR"/a[1-8].out | grep '"event": "send"' | grep -c '"status": 202')" = 8
 wait_events "$DIR/b1.out" message 108 20
 check "server_texts: ... all reach B" test "$(events "$DIR/b1.out" message)" -ge 108
+# B's lanes know their backlog now (live): a new text goes out to B while
+# its row is being committed, not after the commit and a read
+cut=$(s_metric dataline_texts_sent_before_commit_total)
+echo "# texts sent before their commit: $cut"
+check "server_texts: texts to online B cut through (sent while committed)" test "$cut" -ge 1
+check "server_texts: ... and B got them in the order sent" \
+  test "$(grep '"event": "message"' "$DIR/b1.out" | jq -r .text | tail -8 | tr '\n' ' ')" = \
+    "port 1 port 2 port 3 port 4 port 5 port 6 port 7 port 8 "
 # which worker stored each text, which one sent it over B's UDP flow
 stored=$(grep -Eo 'text [0-9]+ from worker [0-9]+ for \+4915200000002: 0' "$DIR/server.log" |
   awk '{print $2, $5}' | tail -8)

@@ -139,6 +139,78 @@ static int put(struct fx *f, int ch, const char *rcpt, const char *dedup,
 
 /* ---------------------------------------------------------- tests */
 
+/* on_stored runs once per stored row, before the put's callback, with
+ * the id and seq the callback then reports; a duplicate or a refused put
+ * does not call it; seq orders every call as the writer ran it, and a
+ * read numbered after a put sees that put's row. The cap counts what is
+ * pending: an acked item frees one place. */
+struct stored_log {
+	int calls;
+	int64_t id;
+	uint64_t seq;
+	char recipient[32];
+};
+
+static void stored_cb(void *arg, const struct queue_put *p, int64_t id,
+		      uint64_t seq)
+{
+	struct stored_log *l = arg;
+
+	l->calls++;
+	l->id = id;
+	l->seq = seq;
+	snprintf(l->recipient, sizeof(l->recipient), "%s", p->recipient);
+}
+
+static void test_stored_hook_and_seq(void **state)
+{
+	struct fx *f = *state;
+	struct stored_log l = { 0 };
+	struct queue_put p = {
+		.channel = QUEUE_TEXT, .recipient = "+4915100000009",
+		.dedup = "k1", .owner = "+4915100000001", .body = "hi",
+		.body_len = 2, .on_stored = stored_cb, .stored_arg = &l,
+	};
+	uint64_t put_seq;
+
+	assert_int_equal(CALL(&f->s, queue_put(f->q, &p, sync_cb, &f->s)), 0);
+	assert_int_equal(l.calls, 1);
+	assert_int_equal(l.id, f->s.r.id);
+	assert_true(l.seq == f->s.r.seq && l.seq > 0);
+	assert_string_equal(l.recipient, "+4915100000009");
+	put_seq = f->s.r.seq;
+	/* a duplicate: no new row, no hook */
+	assert_int_equal(CALL(&f->s, queue_put(f->q, &p, sync_cb, &f->s)),
+			 -EEXIST);
+	assert_int_equal(l.calls, 1);
+	assert_true(f->s.r.seq > put_seq);
+	/* a read after the put is numbered after it and sees the row */
+	assert_int_equal(CALL(&f->s, queue_pending(f->q, QUEUE_TEXT,
+						   "+4915100000009", "dev1",
+						   time(NULL), 8, sync_cb,
+						   &f->s)), 0);
+	assert_true(f->s.r.seq > put_seq + 1);
+	assert_int_equal(f->s.r.n, 1);
+	assert_int_equal(f->s.ids[0], l.id);
+	/* refused over the cap (3 per recipient): no hook */
+	p.dedup = NULL;
+	assert_int_equal(put(f, QUEUE_TEXT, "+4915100000009", NULL, "a", 0,
+			     NULL), 0);
+	assert_int_equal(put(f, QUEUE_TEXT, "+4915100000009", NULL, "b", 0,
+			     NULL), 0);
+	assert_int_equal(CALL(&f->s, queue_put(f->q, &p, sync_cb, &f->s)),
+			 -ENOSPC);
+	assert_int_equal(l.calls, 1);
+	/* an item that leaves frees its place (the per-recipient count
+	 * follows acks, queue_count.c), and only one */
+	assert_int_equal(CALL(&f->s, queue_ack(f->q, l.id, NULL, NULL, sync_cb,
+					       &f->s)), 0);
+	assert_int_equal(CALL(&f->s, queue_put(f->q, &p, sync_cb, &f->s)), 0);
+	assert_int_equal(l.calls, 2);
+	assert_int_equal(CALL(&f->s, queue_put(f->q, &p, sync_cb, &f->s)),
+			 -ENOSPC);
+}
+
 static void test_put_dedup_caps(void **state)
 {
 	struct fx *f = *state;
@@ -426,6 +498,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_dedup_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stored_hook_and_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_target_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_and_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),

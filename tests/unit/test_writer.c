@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -454,6 +455,49 @@ static void test_shutdown_drains(void **state)
 	rm_db(path);
 }
 
+/* Checkpoints run off the commit path (writer.c, writer_ckpt_main): a few
+ * pages written, far below SQLite's own 1000-page automatic checkpoint,
+ * reach the database file (its mtime moves: commits only append to the
+ * WAL) within about a second while the writer is open. */
+static void test_checkpoint_in_background(void **state)
+{
+	char path[128];
+	struct writer *w;
+	struct counter c;
+	struct job jobs[50];
+	struct stat sb;
+	struct timespec m0;
+	int i, moved = 0;
+
+	(void)state;
+	tmp_db(path, sizeof(path));
+	counter_init(&c);
+	w = open_writer(path, 0);
+	/* the first checkpoint (the schema) may still be under way */
+	usleep(1500 * 1000);
+	assert_int_equal(stat(path, &sb), 0);
+	m0 = sb.st_mtim;
+	for (i = 0; i < 50; i++) {
+		jobs[i] = (struct job){ .id = 1000 + i, .c = &c };
+		assert_int_equal(writer_submit(w, job_run, job_done, &jobs[i]),
+				 0);
+	}
+	counter_wait(&c, 50);
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(stat(path, &sb), 0);
+		moved = sb.st_mtim.tv_sec != m0.tv_sec ||
+			sb.st_mtim.tv_nsec != m0.tv_nsec;
+		if (moved)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_true(moved);
+	assert_int_equal(count_rows(path, -1), 50);
+	writer_close(w);
+	counter_fini(&c);
+	rm_db(path);
+}
+
 static void test_open_errors(void **state)
 {
 	struct writer_config cfg = { .path = "/nonexistent/dir/x.db" };
@@ -477,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_shutdown_drains),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_checkpoint_in_background),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
