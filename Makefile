@@ -178,7 +178,8 @@ test: deps
 # (halt_on_error; run-tests.sh collects every process's reports).
 TSAN_OUT ?= build-tsan
 TSAN_ITESTS := server_sip_smoke server_e2e server_texts server_sip_flood \
-	server_registrar_rules server_http_api server_restart server_sip_conns
+	server_registrar_rules server_http_api server_restart server_sip_conns \
+	server_presence_offline
 test-tsan: deps
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SANITIZE=thread OUT=$(TSAN_OUT) all
 	$(Q)OUT=$(TSAN_OUT) \

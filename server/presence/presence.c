@@ -319,6 +319,28 @@ size_t presence_expire(struct presence *p, uint64_t now_ms,
 	return dropped;
 }
 
+int presence_drop(struct presence *p, const char *number, const char *device,
+		  const char *etag)
+{
+	struct pres_shard *s;
+	struct pres_ent *e;
+	uint64_t h;
+	int err = -ENOENT;
+
+	if (!p || !number || !device)
+		return -EINVAL;
+	h = hmap_hash_str(number);
+	s = shard_of(p, h);
+	pthread_mutex_lock(&s->lock);
+	e = ent_find(s, h, number, device);
+	if (e && (!etag || !strcmp(e->d.etag, etag))) {
+		ent_drop(p, s, e);
+		err = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
 size_t presence_count(struct presence *p)
 {
 	return atomic_load(&p->count);

@@ -96,6 +96,16 @@ typedef void (*presence_expired_fn)(void *arg, const char *number);
 size_t presence_expire(struct presence *p, uint64_t now_ms,
 		       presence_expired_fn cb, void *arg);
 
+/*
+ * DEVICE of NUMBER went offline (no usable binding left, docs/presence.md
+ * "When a device goes offline"): its publication is dropped. ETAG, if not
+ * NULL, must be the publication's current entity tag (a publication made
+ * or modified since the caller looked is kept). 0 when one was dropped,
+ * -ENOENT when there was none (or ETAG differs), -EINVAL.
+ */
+int presence_drop(struct presence *p, const char *number, const char *device,
+		  const char *etag);
+
 /* Publications held. */
 size_t presence_count(struct presence *p);
 

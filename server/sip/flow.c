@@ -18,6 +18,12 @@
  * flow's bindings are not used until the device sends again; they expire
  * as usual.
  *
+ * Presence (docs/presence.md, "When a device goes offline"): a flow
+ * remembers the numbers whose devices registered over it (the last
+ * FLOW_NUMBERS), and the watcher set with flowtab_watch() hears of each
+ * of them when the flow dies (closed, or found silent by the sweep) or
+ * comes back (a message on a dead flow), outside the shard lock.
+ *
  * Entries are made only by authenticated REGISTERs (strangers cannot fill
  * the table) and removed once past the last expiry registered over them.
  * Sharded by hash, one mutex per shard; the hot path (flow_seen on each
@@ -29,8 +35,10 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "../store/store.h"
 #include "../core/metrics.h"
 #include "dataline/log.h"
+#include "dataline/e164.h"
 #include "dataline/hmap.h"
 
 #define FLOW_SHARDS 16
@@ -56,6 +64,13 @@ struct flow_ent {
 	unsigned outbound : 1;     /* the device keeps it up (RFC 5626) */
 	unsigned dead : 1;
 	unsigned pinging : 1;      /* a ping is in flight */
+	/* numbers registered over it, newest first ("" = unused) */
+	char numbers[FLOW_NUMBERS][E164_MAX];
+};
+
+/* A copy of an entry's numbers, to report once the lock is released. */
+struct flow_nums {
+	char n[FLOW_NUMBERS][E164_MAX];
 };
 
 struct flow_shard {
@@ -65,7 +80,39 @@ struct flow_shard {
 
 struct flowtab {
 	struct flow_shard shard[FLOW_SHARDS];
+	flow_reach_fn reach;       /* flowtab_watch(), or NULL */
+	void *reach_arg;
 };
+
+/* Tells the watcher of each number in N (no lock held). */
+static void flow_report(struct flowtab *t, const struct flow_nums *n)
+{
+	int i;
+
+	for (i = 0; t->reach && i < FLOW_NUMBERS && n->n[i][0]; i++)
+		t->reach(t->reach_arg, n->n[i]);
+}
+
+int sipd_flow_of_binding(const struct store_binding *b, struct sipd_flow *f)
+{
+	const char *hp = strchr(b->received, ':');
+	socklen_t alen;
+
+	memset(f, 0, sizeof(*f));
+	f->tp = !strcmp(b->transport, "tls") ? SIPD_TLS
+		: !strcmp(b->transport, "tcp") ? SIPD_TCP : SIPD_UDP;
+	if (!hp || sipd_parse_hostport(hp + 1, &f->addr, &alen))
+		return -EINVAL;
+	f->conn_id = b->conn_id;
+	f->worker = b->worker;
+	return 0;
+}
+
+void flowtab_watch(struct flowtab *t, flow_reach_fn fn, void *arg)
+{
+	t->reach = fn;
+	t->reach_arg = arg;
+}
 
 static void flow_key_of(const struct sipd_flow *f, struct flow_key *k)
 {
@@ -147,7 +194,10 @@ int flow_track(struct flowtab *t, const struct sipd_flow *f,
 	struct flow_shard *sh;
 	struct flow_ent *e = flow_lookup(t, f, &sh);
 	int fresh = !e || e->dead;
+	struct flow_nums back = { { { 0 } } };
 
+	if (e && e->dead)
+		memcpy(back.n, e->numbers, sizeof(back.n));
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -166,15 +216,40 @@ int flow_track(struct flowtab *t, const struct sipd_flow *f,
 	if (expires_at > e->expires_at || expires_at == 0)
 		e->expires_at = expires_at;
 	pthread_mutex_unlock(&sh->lock);
+	flow_report(t, &back);
 	return fresh;
+}
+
+int flow_note_number(struct flowtab *t, const struct sipd_flow *f,
+		     const char *number)
+{
+	struct flow_shard *sh;
+	struct flow_ent *e = flow_lookup(t, f, &sh);
+	int i, err = -ENOENT;
+
+	if (e && strlen(number) < E164_MAX) {
+		for (i = 0; i < FLOW_NUMBERS - 1 && e->numbers[i][0] &&
+			    strcmp(e->numbers[i], number); i++)
+			;
+		/* move it (or the oldest's slot) to the front */
+		memmove(e->numbers[1], e->numbers[0],
+			(size_t)i * sizeof(e->numbers[0]));
+		strcpy(e->numbers[0], number);
+		err = 0;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return err;
 }
 
 void flow_seen(struct flowtab *t, const struct sipd_flow *f, uint64_t now_ms)
 {
 	struct flow_shard *sh;
 	struct flow_ent *e = flow_lookup(t, f, &sh);
+	struct flow_nums back = { { { 0 } } };
 
 	if (e) {
+		if (e->dead)
+			memcpy(back.n, e->numbers, sizeof(back.n));
 		e->seen_ms = now_ms;
 		e->dead = 0;
 		/* the owner may have moved (a NAT rebinding lands the same
@@ -182,14 +257,17 @@ void flow_seen(struct flowtab *t, const struct sipd_flow *f, uint64_t now_ms)
 		e->f.worker = f->worker;
 	}
 	pthread_mutex_unlock(&sh->lock);
+	flow_report(t, &back);
 }
 
 void flow_closed(struct flowtab *t, const struct sipd_flow *f)
 {
 	struct flow_shard *sh;
 	struct flow_ent *e = flow_lookup(t, f, &sh);
+	struct flow_nums gone = { { { 0 } } };
 
 	if (e) {
+		memcpy(gone.n, e->numbers, sizeof(gone.n));
 		hmap_remove(&sh->map, &e->node);
 		free(e);
 		metrics_inc(METRICS_FLOWS_DEAD);
@@ -197,6 +275,7 @@ void flow_closed(struct flowtab *t, const struct sipd_flow *f)
 			 f->tp == SIPD_TLS ? "TLS" : "TCP");
 	}
 	pthread_mutex_unlock(&sh->lock);
+	flow_report(t, &gone);
 }
 
 int flow_state(struct flowtab *t, const struct sipd_flow *f,
@@ -221,22 +300,27 @@ void flow_ping_result(struct flowtab *t, const struct sipd_flow *f,
 {
 	struct flow_shard *sh;
 	struct flow_ent *e = flow_lookup(t, f, &sh);
+	struct flow_nums back = { { { 0 } } };
 
 	if (e) {
 		e->pinging = 0;
 		if (answered) {
+			if (e->dead)
+				memcpy(back.n, e->numbers, sizeof(back.n));
 			e->seen_ms = now_ms;
 			e->dead = 0;
 		}
 	}
 	pthread_mutex_unlock(&sh->lock);
+	flow_report(t, &back);
 }
 
 size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 		  uint64_t now_ms, int64_t now_s, flow_ping_fn ping, void *arg)
 {
 	struct sipd_flow due[64];
-	size_t ndue = 0, dead = 0, i;
+	struct flow_nums *gone = NULL;
+	size_t ndue = 0, dead = 0, ngone = 0, i;
 	struct hmap_iter it;
 	struct hmap_node *n;
 	int s;
@@ -268,6 +352,15 @@ size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 					     e->ka_ms / 2) {
 				e->dead = 1;
 				dead++;
+				if (e->numbers[0][0] && t->reach) {
+					struct flow_nums *ng = realloc(gone,
+						(ngone + 1) * sizeof(*gone));
+					if (ng) {
+						gone = ng;
+						memcpy(gone[ngone++].n, e->numbers,
+						       sizeof(gone->n));
+					}
+				}
 				log_info("sip: a UDP flow went silent for %llu ms "
 					 "(keep-alive interval %u ms): dead",
 					 (unsigned long long)silent, e->ka_ms);
@@ -285,5 +378,8 @@ size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 	}
 	for (i = 0; i < ndue; i++)
 		ping(arg, &due[i]);
+	for (i = 0; i < ngone; i++)
+		flow_report(t, &gone[i]);
+	free(gone);
 	return dead;
 }

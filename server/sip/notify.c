@@ -4,10 +4,12 @@
  *
  * When: on SUBSCRIBE; when the watched number's presence changes (a
  * PUBLISH with figures, a removal, a publication expiring, a REGISTER
- * that adds or removes a binding); at the subscription's end (timeout). Body: PIDF over the number's devices, one
- * tuple per device that has a live binding or publication (its id a hash
- * of the device, never its username), <basic> open while it has a live
- * binding or an open publication, and the device's netq figures with
+ * that adds or removes a binding, a binding expiring, a flow dying or
+ * coming back: offline.c); at the subscription's end (timeout). Body:
+ * PIDF over the number's devices, one tuple per device that has a usable
+ * binding (unexpired, its flow not dead) or a publication (its id a hash
+ * of the device, never its username), <basic> open while it has a usable
+ * binding, and the device's netq figures with
  * age-s brought up to now; the presence-level <dl:netq> is the best
  * device's (presence_figures()). A number with no device: one closed tuple.
  *
@@ -23,10 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "presence_sip.h"
-#include "regcache.h"
 #include "../core/config.h"
 #include "../core/mailbox.h"
 #include "../core/metrics.h"
@@ -37,25 +37,6 @@
 #include "dataline/pidf.h"
 
 /* ------------------------------------------------------------ body */
-
-struct bind_seen {
-	char devs[PIDF_MAX_TUPLES][PRESENCE_DEVICE_MAX];
-	unsigned n;
-};
-
-static int bind_cb(const struct store_binding *b, void *arg)
-{
-	struct bind_seen *bs = arg;
-	unsigned i;
-
-	for (i = 0; i < bs->n; i++)
-		if (!strcmp(bs->devs[i], b->username))
-			return 0;
-	if (bs->n < PIDF_MAX_TUPLES &&
-	    strlen(b->username) < PRESENCE_DEVICE_MAX)
-		strcpy(bs->devs[bs->n++], b->username);
-	return 0;
-}
 
 /* A tuple id for a device that does not reveal its username. */
 static void tuple_id(const char *device, char *out, size_t cap)
@@ -71,18 +52,16 @@ int pres_body(struct sipd *w, const char *number, char *out,
 	struct presence_dev pubs[PIDF_MAX_TUPLES];
 	char ids[PIDF_MAX_TUPLES][24], entity[300];
 	struct presence_view view;
-	struct bind_seen bs;
+	char online[PIDF_MAX_TUPLES][PRESENCE_DEVICE_MAX];
 	struct pidf_doc d;
 	uint64_t now = sipd_now_ms();
-	size_t np = 0, i, j;
+	size_t np = 0, i, j, nb;
 	unsigned k = 0;
+	int no;
 
-	memset(&bs, 0, sizeof(bs));
-	regcache_lock(sh->rc);
-	if (regcache_loaded(sh->rc))
-		regcache_list(sh->rc, number, (int64_t)time(NULL), bind_cb,
-			      &bs);
-	regcache_unlock(sh->rc);
+	/* devices with a usable binding (a live flow): offline.c */
+	no = pres_online_devices(sh, number, online, PIDF_MAX_TUPLES);
+	nb = no > 0 ? (size_t)no : 0;
 	presence_list(sh->pres, number, now, pubs, PIDF_MAX_TUPLES, &np);
 
 	memset(&d, 0, sizeof(d));
@@ -94,14 +73,14 @@ int pres_body(struct sipd *w, const char *number, char *out,
 		int bound = 0;
 		uint64_t age;
 
-		for (j = 0; j < bs.n; j++)
-			if (!strcmp(bs.devs[j], pubs[i].device))
+		for (j = 0; j < nb; j++)
+			if (!strcmp(online[j], pubs[i].device))
 				bound = 1;
 		tuple_id(pubs[i].device, ids[k], sizeof(ids[k]));
 		t->id.p = ids[k];
 		t->id.len = strlen(ids[k]);
-		t->basic = bound || pubs[i].basic != PIDF_BASIC_CLOSED
-				   ? PIDF_BASIC_OPEN : PIDF_BASIC_CLOSED;
+		/* reachable = a usable binding, whatever it published */
+		t->basic = bound ? PIDF_BASIC_OPEN : PIDF_BASIC_CLOSED;
 		t->netq = pubs[i].netq;
 		t->netq.present = 1;
 		age = (now - pubs[i].published_ms) / 1000 +
@@ -109,15 +88,15 @@ int pres_body(struct sipd *w, const char *number, char *out,
 		t->netq.age_s = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
 		t->netq.have |= PIDF_NETQ_AGE;
 	}
-	for (j = 0; j < bs.n && k < PIDF_MAX_TUPLES; j++) {
+	for (j = 0; j < nb && k < PIDF_MAX_TUPLES; j++) {
 		int published = 0;
 
 		for (i = 0; i < np; i++)
-			if (!strcmp(bs.devs[j], pubs[i].device))
+			if (!strcmp(online[j], pubs[i].device))
 				published = 1;
 		if (published)
 			continue;
-		tuple_id(bs.devs[j], ids[k], sizeof(ids[k]));
+		tuple_id(online[j], ids[k], sizeof(ids[k]));
 		d.tuples[k].id.p = ids[k];
 		d.tuples[k].id.len = strlen(ids[k]);
 		d.tuples[k].basic = PIDF_BASIC_OPEN;
@@ -277,38 +256,49 @@ static void notify_job_cb(void *arg)
 	free(j);
 }
 
+/* Hands NUMBER's NOTIFYs to worker I (its mailbox). */
+static void notify_post(struct sipd_shared *sh, int i, const char *number)
+{
+	struct notify_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return;
+	j->w = sh->workers[i];
+	snprintf(j->number, sizeof(j->number), "%s", number);
+	if (mailbox_post(j->w->mb, notify_job_cb, j)) {
+		metrics_inc(METRICS_MAILBOX_FULL);
+		free(j);
+	}
+}
+
 void pres_changed(struct sipd *w, const char *number)
 {
 	struct sipd_shared *sh = w->sh;
 	int i;
 
 	notify_local(w, number);
-	for (i = 0; sh->workers && i < sh->nworkers; i++) {
-		struct notify_job *j;
-
-		if (i == w->id)
-			continue;
-		j = malloc(sizeof(*j));
-		if (!j)
-			continue;
-		j->w = sh->workers[i];
-		snprintf(j->number, sizeof(j->number), "%s", number);
-		if (mailbox_post(j->w->mb, notify_job_cb, j)) {
-			metrics_inc(METRICS_MAILBOX_FULL);
-			free(j);
-		}
-	}
+	for (i = 0; sh->workers && i < sh->nworkers; i++)
+		if (i != w->id)
+			notify_post(sh, i, number);
 }
 
-void pres_bindings_changed(struct sipd *w, const char *number)
+void pres_changed_all(struct sipd_shared *sh, const char *number)
 {
-	struct subtab *t = w->sh->subs;
+	int i;
+
+	for (i = 0; sh->workers && i < sh->nworkers; i++)
+		notify_post(sh, i, number);
+}
+
+int pres_watched(struct sipd_shared *sh, const char *number)
+{
+	struct subtab *t = sh->subs;
 	struct hmap_node *n;
 	uint64_t h = hmap_hash_str(number);
 	int watched = 0;
 
 	if (!t)
-		return;
+		return 0;
 	pthread_mutex_lock(&t->lock);
 	hmap_for_each_hash(&t->by_num, n, h) {
 		if (!strcmp(HMAP_ENTRY(n, struct sub, by_num)->number, number)) {
@@ -317,6 +307,5 @@ void pres_bindings_changed(struct sipd *w, const char *number)
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (watched)
-		pres_changed(w, number);
+	return watched;
 }

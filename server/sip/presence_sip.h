@@ -32,6 +32,24 @@ int pres_expires(struct sipd_reply *r, uint32_t *out);
 /* subscribe.c: NUMBER's presence changed: every watcher gets a NOTIFY,
  * each from the worker that owns its flow (posted to its mailbox). */
 void pres_changed(struct sipd *w, const char *number);
+/* notify.c: the same from a thread that is not a worker, or for a change
+ * not tied to one: every worker's NOTIFYs are posted to its mailbox. */
+void pres_changed_all(struct sipd_shared *sh, const char *number);
+/* notify.c: 1 if NUMBER has a subscription. */
+int pres_watched(struct sipd_shared *sh, const char *number);
+
+/* offline.c: the devices of NUMBER with a usable binding (unexpired, its
+ * flow not known dead), at most MAX into OUT, each once. Returns how many,
+ * or -EAGAIN while the bindings are not loaded (reachability unknown). */
+int pres_online_devices(struct sipd_shared *sh, const char *number,
+			char (*out)[PRESENCE_DEVICE_MAX], int max);
+/* offline.c: 1 if DEVICE of NUMBER has a usable binding (or the bindings
+ * are not loaded yet), else 0. */
+int pres_device_online(struct sipd_shared *sh, const char *number,
+		       const char *device);
+/* offline.c: lets the flow table tell presence of dying flows. */
+void pres_offline_init(struct sipd_shared *sh);
+
 /* subscribe.c: timers of worker W (expiries of publications on worker 0,
  * of W's own subscriptions on every worker). */
 void pres_tick(struct sipd *w);

@@ -12,10 +12,14 @@
  *   body not application/pidf+xml        -> 415 + Accept
  *   PIDF that does not parse             -> 400
  *   no body and no SIP-If-Match          -> 400 (nothing to refresh)
+ *   the device has no usable binding (not registered, or only over
+ *   dead flows; offline.c), unless a removal -> 403 "Not Registered"
  *   SIP-If-Match not the device's etag   -> 412
  *   store full                           -> 503 + Retry-After
  *   then 200 with SIP-ETag and Expires; a removal (Expires: 0) 200 with
  *   Expires: 0. A change (not a plain refresh) NOTIFYs the watchers.
+ *   The publication lives while the device stays online: offline.c drops
+ *   it when its last usable binding goes.
  *
  * The figures kept are those of the document's first tuple that carries a
  * <dl:netq>, else the presence-level one; <basic> is the first tuple's.
@@ -182,6 +186,12 @@ void pres_publish_handle(struct sipd_reply *r)
 	}
 	if (!h && !expires) {
 		sipd_reply_simple(r, 400, "Removal Needs SIP-If-Match");
+		return;
+	}
+	/* presence follows reachability (offline.c): a device with no
+	 * usable binding has no presence to publish (a removal is fine) */
+	if (expires && !pres_device_online(r->w->sh, dev.number, dev.username)) {
+		sipd_reply_simple(r, 403, "Not Registered");
 		return;
 	}
 	err = presence_publish(r->w->sh->pres, dev.number, dev.username,

@@ -282,19 +282,28 @@ int regcache_list(const struct regcache *rc, const char *number, int64_t now,
 	return 0;
 }
 
-uint64_t regcache_expire(struct regcache *rc, int64_t now)
+uint64_t regcache_expire_each(struct regcache *rc, int64_t now,
+			      regcache_gone_fn gone, void *arg)
 {
 	struct hmap_iter it;
 	struct hmap_node *n;
 	uint64_t live = 0;
 
 	hmap_for_each(&rc->map, it, n) {
-		if (RC_ENT(n)->expires_at <= now)
-			rc_unlink(rc, RC_ENT(n));
-		else
+		if (RC_ENT(n)->expires_at > now) {
 			live++;
+			continue;
+		}
+		if (gone)
+			gone(arg, rc_str(RC_ENT(n), RC_NUMBER));
+		rc_unlink(rc, RC_ENT(n));
 	}
 	return live;
+}
+
+uint64_t regcache_expire(struct regcache *rc, int64_t now)
+{
+	return regcache_expire_each(rc, now, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ loading */

@@ -103,6 +103,11 @@ int regcache_list(const struct regcache *rc, const char *number, int64_t now,
 		  store_binding_cb cb, void *arg);
 /* Drops expired entries; returns how many unexpired remain. */
 uint64_t regcache_expire(struct regcache *rc, int64_t now);
+/* The same, calling GONE(ARG, number) for each entry dropped (cache lock
+ * held: it may only copy). */
+typedef void (*regcache_gone_fn)(void *arg, const char *number);
+uint64_t regcache_expire_each(struct regcache *rc, int64_t now,
+			      regcache_gone_fn gone, void *arg);
 void regcache_to_binding(const struct rc_ent *e, struct store_binding *b);
 
 /* Write transactions (write_lock held; takes the cache lock itself). */

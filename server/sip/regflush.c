@@ -71,6 +71,7 @@ void reg_gc(struct sipd *w)
 	struct regcache *rc = w->sh->rc;
 	int64_t now = (int64_t)time(NULL);
 	uint64_t removed = 0, count = 0;
+	struct pres_lost lost = { NULL, 0, 0 };
 	int err = 0;
 
 	if (w->txn_open)
@@ -84,11 +85,12 @@ void reg_gc(struct sipd *w)
 	if (!regcache_loaded(rc))
 		err = regcache_load(rc, w->store, now);
 	if (!err)
-		count = regcache_expire(rc, now);
+		count = regcache_expire_each(rc, now, pres_lost_add, &lost);
 	regcache_unlock(rc);
 	if (!err && store_binding_expire(w->store, now, &removed) == 0)
 		metrics_gauge_set(METRICS_REGISTRATIONS, (int64_t)count);
 	sipd_write_end(w);
+	pres_lost_flush(w->sh, &lost); /* presence: devices gone offline */
 	if (removed)
 		log_debug("sip: %llu bindings expired",
 			  (unsigned long long)removed);

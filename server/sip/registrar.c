@@ -350,6 +350,8 @@ static void reg_track_flow(struct sipd_reply *r, const struct reg_plan *p)
 		       r->w->sh->cfg->keepalive_interval, p->outbound,
 		       sipd_now_ms()) == 1 || p->added)
 		deliver_kick(r->w->sh, p->dev->number);
+	/* presence hears when this flow dies (offline.c) */
+	flow_note_number(r->w->sh->flows, &f, p->dev->number);
 }
 
 static void reg_contact_binding(struct reg_plan *p, int i)

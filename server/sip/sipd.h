@@ -342,6 +342,21 @@ typedef void (*flow_ping_fn)(void *arg, const struct sipd_flow *f);
  * due a server ping (outside the lock). Returns the flows found dead. */
 size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
 		  uint64_t now_ms, int64_t now_s, flow_ping_fn ping, void *arg);
+/* The flow binding B was made over (transport, "received" address,
+ * connection id, owner). 0 or -EINVAL. */
+struct store_binding;
+int sipd_flow_of_binding(const struct store_binding *b, struct sipd_flow *f);
+/* Presence: a device of NUMBER registered over the tracked flow F (a flow
+ * keeps the last FLOW_NUMBERS). 0, or -ENOENT when F is not tracked. */
+#define FLOW_NUMBERS 4
+int flow_note_number(struct flowtab *t, const struct sipd_flow *f,
+		     const char *number);
+/* FN(ARG, NUMBER) for each number noted on a flow that dies (closed, or
+ * found silent by the sweep) or comes back (anything arrives on a dead
+ * flow): on the thread that saw it, no flow lock held. Set before the
+ * workers start. */
+typedef void (*flow_reach_fn)(void *arg, const char *number);
+void flowtab_watch(struct flowtab *t, flow_reach_fn fn, void *arg);
 /* The flow a message from PEER arrived on (worker W). */
 void sipd_flow_of(const struct sipd *w, const struct sipd_peer *peer,
 		  struct sipd_flow *f);
@@ -476,9 +491,21 @@ int pres_shared_init(struct sipd_shared *sh);
 void pres_shared_fini(struct sipd_shared *sh);
 int pres_worker_init(struct sipd *w);
 void pres_worker_fini(struct sipd *w);
-/* subscribe.c: NUMBER gained or lost a live binding: its watchers, if
- * any, get a NOTIFY (a device's <basic> may have changed). */
+/* offline.c: NUMBER gained or lost a live binding (a REGISTER on W): the
+ * publications of its devices left without a usable binding are dropped
+ * and its watchers, if any, get a NOTIFY (docs/presence.md, "When a
+ * device goes offline"). */
 void pres_bindings_changed(struct sipd *w, const char *number);
+/* offline.c: numbers whose bindings expired (reg_gc, the housekeeping
+ * thread): pres_lost_add is a regcache_expire_each() callback (cache lock
+ * held: it only copies); pres_lost_flush, with no lock held, treats each
+ * number as pres_bindings_changed does, NOTIFYs posted to the workers. */
+struct pres_lost {
+	char (*v)[24];                   /* owned: numbers */
+	size_t n, cap;
+};
+void pres_lost_add(void *arg, const char *number);
+void pres_lost_flush(struct sipd_shared *sh, struct pres_lost *l);
 /* probe.c: R passed digest authentication: its source address may use
  * the netq probe reflector (--probe-udp) for a while. */
 void probe_authenticated(const struct sipd_reply *r);

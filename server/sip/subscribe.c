@@ -432,8 +432,10 @@ int pres_shared_init(struct sipd_shared *sh)
 	if (err) {
 		presence_free(sh->pres);
 		sh->pres = NULL;
+		return err;
 	}
-	return err;
+	pres_offline_init(sh);
+	return 0;
 }
 
 void pres_shared_fini(struct sipd_shared *sh)

@@ -16,6 +16,13 @@ port, tp, W, S, runs = (int(sys.argv[1]), sys.argv[2], int(sys.argv[3]),
                         int(sys.argv[4]), int(sys.argv[5]))
 num_a, ua, pa, num_b, ub, pb = sys.argv[6:12]
 
+# the publisher registers first: presence follows reachability (only a
+# registered device may publish, docs/presence.md), and an authenticated
+# connection is not closed while the watchers subscribe
+pub = UA(port, num_a, ua, pa, "tcp")
+st, _ = pub.register(3600)
+if st != 200:
+    sys.exit("register: %d" % st)
 watchers = [UA(port, num_b, ub, pb, tp) for _ in range(S)]
 for i in range(W):
     w = watchers[i % S]
@@ -26,7 +33,6 @@ for w in watchers:     # the initial NOTIFYs
     w.pump(0.3)
     w.notifies.clear()
 
-pub = UA(port, num_a, ua, pa, "tcp")  # after: no idle unauthenticated wait
 t_sub = time.time()
 rx = re.compile(rb"<dl:rate-kbps[^>]*>(\d+)<")
 

@@ -7,7 +7,9 @@
  * outbound one (the device keeps it up) after one interval and a half and
  * is never pinged; seen and an answered ping keep it alive, seen revives
  * a dead one; expiry removes it; closing a stream removes it; a "now"
- * older than the last seen (another worker's clock read) is not silence.
+ * older than the last seen (another worker's clock read) is not silence;
+ * the numbers registered over a flow are reported when it dies or comes
+ * back (presence); a binding's flow is rebuilt from its fields.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,11 +17,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "../../server/sip/sipd.h"
+#include "../../server/store/store.h"
 #include "dataline/log.h"
 
 static struct sipd_flow pinged[64];
@@ -285,6 +289,126 @@ static void test_seen_after_sweep_clock(void **state)
 	flowtab_free(t);
 }
 
+/* What flowtab_watch reported. */
+static char heard[16][24];
+static int nheard;
+
+static void reach_cb(void *arg, const char *number)
+{
+	(void)arg;
+	if (nheard < 16)
+		snprintf(heard[nheard], sizeof(heard[0]), "%s", number);
+	nheard++;
+}
+
+/* Presence hears of the numbers registered over a flow when it dies or
+ * comes back, never for untracked flows, once per number, the newest
+ * FLOW_NUMBERS kept. */
+static void test_watch_numbers(void **state)
+{
+	struct flowtab *t;
+	struct sipd_flow u = mkflow(SIPD_UDP, "10.0.0.1", 5060, 0, 0);
+	struct sipd_flow c = mkflow(SIPD_TCP, "10.0.0.2", 40000, 7, 1);
+	struct sipd_flow x = mkflow(SIPD_TCP, "10.0.0.3", 40000, 9, 1);
+	uint64_t t0 = 1000000;
+	int i;
+
+	(void)state;
+	assert_int_equal(flowtab_new(&t), 0);
+	flowtab_watch(t, reach_cb, NULL);
+	nheard = 0;
+	assert_int_equal(flow_note_number(t, &x, "+861"), -ENOENT);
+	flow_closed(t, &x);                  /* untracked: nothing */
+	assert_int_equal(nheard, 0);
+
+	/* a stream: closed -> each number once, newest first */
+	assert_int_equal(flow_track(t, &c, 10000, 3, 0, t0), 1);
+	assert_int_equal(flow_note_number(t, &c, "+8611"), 0);
+	assert_int_equal(flow_note_number(t, &c, "+8622"), 0);
+	assert_int_equal(flow_note_number(t, &c, "+8611"), 0); /* again */
+	assert_int_equal(nheard, 0);         /* alive: nothing to tell */
+	flow_closed(t, &c);
+	assert_int_equal(nheard, 2);
+	assert_string_equal(heard[0], "+8611");
+	assert_string_equal(heard[1], "+8622");
+	assert_int_equal(flow_state(t, &c, NULL), FLOW_DEAD);
+
+	/* more numbers than FLOW_NUMBERS: the newest are kept */
+	assert_int_equal(flow_track(t, &c, 10000, 3, 0, t0), 1);
+	for (i = 0; i < FLOW_NUMBERS + 2; i++) {
+		char n[24];
+		snprintf(n, sizeof(n), "+86%d", i);
+		assert_int_equal(flow_note_number(t, &c, n), 0);
+	}
+	nheard = 0;
+	flow_closed(t, &c);
+	assert_int_equal(nheard, FLOW_NUMBERS);
+	assert_string_equal(heard[0], "+865");
+	assert_string_equal(heard[FLOW_NUMBERS - 1], "+862");
+
+	/* UDP: found dead by the sweep, then back when it speaks */
+	assert_int_equal(flow_track(t, &u, 10000, 3, 0, t0), 1);
+	assert_int_equal(flow_note_number(t, &u, "+8633"), 0);
+	nheard = 0;
+	npinged = 0;
+	sweep(t, t0 + 3000, 1000);           /* a ping, still alive */
+	flow_seen(t, &u, t0 + 3100);         /* alive and seen: nothing */
+	assert_int_equal(nheard, 0);
+	assert_int_equal(sweep(t, t0 + 3100 + 7501, 1000), 1);
+	assert_int_equal(nheard, 1);
+	assert_string_equal(heard[0], "+8633");
+	sweep(t, t0 + 20000, 1000);          /* dead already: once */
+	assert_int_equal(nheard, 1);
+	flow_seen(t, &u, t0 + 20001);        /* back */
+	assert_int_equal(nheard, 2);
+	assert_int_equal(flow_state(t, &u, NULL), FLOW_ALIVE);
+	/* dead again, and back through an answered ping, then a REGISTER */
+	assert_int_equal(sweep(t, t0 + 40000, 1000), 1);
+	flow_ping_result(t, &u, 1, t0 + 40001);
+	assert_int_equal(nheard, 4);
+	assert_int_equal(sweep(t, t0 + 60000, 1000), 1);
+	assert_int_equal(flow_track(t, &u, 10000, 3, 0, t0 + 60001), 1);
+	assert_int_equal(nheard, 6);
+	assert_string_equal(heard[5], "+8633");
+	flowtab_free(t);
+}
+
+/* The flow of a binding: its transport, "received" address, connection. */
+static void test_flow_of_binding(void **state)
+{
+	struct store_binding b;
+	struct sipd_flow f, want = mkflow(SIPD_TCP, "10.0.0.2", 40000, 7, 1);
+	static const struct {
+		const char *tp, *received;
+		int err;
+		enum sipd_tp want;
+	} cases[] = {
+		{ "tcp", "tcp:10.0.0.2:40000", 0, SIPD_TCP },
+		{ "tls", "tls:10.0.0.2:40000", 0, SIPD_TLS },
+		{ "udp", "udp:10.0.0.2:40000", 0, SIPD_UDP },
+		{ "udp", "", -EINVAL, SIPD_UDP },
+		{ "udp", "udp:nonsense", -EINVAL, SIPD_UDP },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&b, 0, sizeof(b));
+		b.transport = cases[i].tp;
+		b.received = cases[i].received;
+		b.conn_id = 7;
+		b.worker = 1;
+		assert_int_equal(sipd_flow_of_binding(&b, &f), cases[i].err);
+		if (cases[i].err)
+			continue;
+		assert_int_equal(f.tp, cases[i].want);
+		assert_int_equal(f.conn_id, 7);
+		assert_int_equal(f.worker, 1);
+		assert_memory_equal(&f.addr.sin, &want.addr.sin,
+				    sizeof(want.addr.sin));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +420,8 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_many_shares),
 		cmocka_unit_test(test_seen_after_sweep_clock),
+		cmocka_unit_test(test_watch_numbers),
+		cmocka_unit_test(test_flow_of_binding),
 	};
 
 	log_set_level(LOG_LVL_WARN); /* no line per dead flow */

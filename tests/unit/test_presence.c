@@ -2,7 +2,8 @@
  * test_presence: the presence store (server/presence/): RFC 3903
  * publish / refresh / modify / remove with entity tags, the bound on
  * entries, expiry with its report per number, and the aggregate the call
- * gate reads (best device of a number, age). Table-driven where it fits;
+ * gate reads (best device of a number, age), dropping the publication of
+ * a device gone offline. Table-driven where it fits;
  * malformed arguments included.
  */
 #include <errno.h>
@@ -277,6 +278,67 @@ static void test_reflector(void **state)
 	reflector_free(r);
 }
 
+/* presence_drop: a device gone offline loses its publication (only the one
+ * the caller looked at, when an etag is given); the aggregate follows. */
+static void test_drop(void **state)
+{
+	struct presence *p;
+	struct presence_view v;
+	struct pidf_netq q1 = nq(PIDF_LINK_UP, 1000, 50);
+	struct pidf_netq q2 = nq(PIDF_LINK_UP, 5000, 20);
+	char e1[PRESENCE_ETAG_LEN], e2[PRESENCE_ETAG_LEN], e3[PRESENCE_ETAG_LEN];
+	static const struct {
+		const char *number, *device, *etag;
+		int err;
+	} bad[] = {
+		{ NULL, "a", NULL, -EINVAL },
+		{ NUM, NULL, NULL, -EINVAL },
+		{ NUM, "nobody", NULL, -ENOENT },
+		{ "+8613800138999", "a", NULL, -ENOENT }, /* another number */
+		{ NUM, "a", "0000000000000000", -ENOENT }, /* stale etag */
+		{ NUM, "a", "", -ENOENT },
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(presence_drop(NULL, NUM, "a", NULL), -EINVAL);
+	assert_int_equal(presence_new(10, &p), 0);
+	assert_int_equal(presence_publish(p, NUM, "a", NULL, &q1,
+					  PIDF_BASIC_OPEN, 60, 1000, e1, NULL), 0);
+	assert_int_equal(presence_publish(p, NUM, "b", NULL, &q2,
+					  PIDF_BASIC_OPEN, 60, 1000, e2, NULL), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(presence_drop(p,
+					       bad[i].number, bad[i].device,
+					       bad[i].etag), bad[i].err);
+	assert_int_equal(presence_count(p), 2);
+	/* the best device goes offline: the aggregate is the other's */
+	assert_int_equal(presence_figures(p, NUM, 2000, &v), 0);
+	assert_string_equal(v.device, "b");
+	assert_int_equal(presence_drop(p, NUM, "b", e2), 0);
+	assert_int_equal(presence_drop(p, NUM, "b", e2), -ENOENT);
+	assert_int_equal(presence_count(p), 1);
+	assert_int_equal(presence_figures(p, NUM, 2000, &v), 0);
+	assert_string_equal(v.device, "a");
+	assert_int_equal(v.ndevices, 1);
+	/* a publication modified since (new etag) is kept ... */
+	assert_int_equal(presence_publish(p, NUM, "a", e1, &q2,
+					  PIDF_BASIC_OPEN, 60, 1500, e3, NULL), 0);
+	assert_int_equal(presence_drop(p, NUM, "a", e1), -ENOENT);
+	assert_int_equal(presence_count(p), 1);
+	assert_int_equal(presence_figures(p, NUM, 2000, &v), 0);
+	/* ... and without an etag any goes; the old tag no longer refreshes */
+	assert_int_equal(presence_drop(p, NUM, "a", NULL), 0);
+	assert_int_equal(presence_count(p), 0);
+	assert_int_equal(presence_figures(p, NUM, 2000, &v), -ENOENT);
+	assert_int_equal(presence_publish(p, NUM, "a", e3, NULL,
+					  PIDF_BASIC_OPEN, 60, 2000, e1, NULL),
+			 -ENOENT);
+	/* nothing left for the sweep to report */
+	assert_int_equal(presence_expire(p, 1000000, NULL, NULL), 0);
+	presence_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_reflector),
+		cmocka_unit_test(test_drop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,21 @@ static int seen_cb(const struct store_binding *b, void *arg)
 	return 0;
 }
 
+/* What regcache_expire_each reported. */
+struct gone {
+	char number[8][24];
+	int n;
+};
+
+static void gone_cb(void *arg, const char *number)
+{
+	struct gone *g = arg;
+
+	if (g->n < 8)
+		snprintf(g->number[g->n], sizeof(g->number[0]), "%s", number);
+	g->n++;
+}
+
 static void test_put_find_list(void **state)
 {
 	struct regcache *rc;
@@ -55,6 +70,7 @@ static void test_put_find_list(void **state)
 	struct store_binding b = mk("sip:b@h", "u1", 200, "c1");
 	struct store_binding c = mk("sip:c@h", "u2", 50, "c2");
 	struct seen s = { 0 };
+	struct gone gone;
 	const struct rc_ent *e;
 
 	(void)state;
@@ -87,7 +103,13 @@ static void test_put_find_list(void **state)
 	assert_int_equal(regcache_count_device(rc, "+8613800138000", NULL, 0), 3);
 	assert_int_equal(regcache_del(rc, "+8613800138000", "sip:a@h"), 0);
 	assert_int_equal(regcache_del(rc, "+8613800138000", "sip:a@h"), -ENOENT);
-	assert_int_equal(regcache_expire(rc, 60), 1); /* c expired, b left */
+	gone.n = 0;
+	assert_int_equal(regcache_expire_each(rc, 60, gone_cb, &gone), 1);
+	/* c expired (reported with its number), b left */
+	assert_int_equal(gone.n, 1);
+	assert_string_equal(gone.number[0], "+8613800138000");
+	assert_int_equal(regcache_expire_each(rc, 60, gone_cb, &gone), 1);
+	assert_int_equal(gone.n, 1);
 	/* "Contact: *" of device u1 leaves device u2's binding */
 	c.expires_at = 300;
 	assert_int_equal(regcache_put(rc, &c, 0), 0);

@@ -10,20 +10,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../tools"))
+sys.path.insert(0, os.path.dirname(__file__))
+import tapcheck  # noqa: E402
+from tapcheck import check  # noqa: E402
 from presua import UA, header, pidf  # noqa: E402
 
 port, probe = int(sys.argv[1]), int(sys.argv[2])
 num_a, ua1, pa1, ua2, pa2, num_b, ub, pb = sys.argv[3:11]
-failed = 0
-
-
-def check(name, cond, why=""):
-    global failed
-    if cond:
-        print("ok", name, flush=True)
-    else:
-        failed = 1
-        print("not ok %s - %s" % (name, why), flush=True)
 
 
 def probe_once(sock, n=1, size=64):
@@ -125,11 +118,19 @@ check("publication expiry -> NOTIFY without figures",
 check("... within 2 s of the expiry", n and n["t"] - t_pub < 4.5,
       n and n["t"] - t_pub)
 
+# presence follows reachability: a device that is not registered has
+# nothing to publish (docs/presence.md, "When a device goes offline")
+st, m = a2.publish(60, rate_kbps=5000, rtt_ms=20, link="up")
+check("PUBLISH from a device without a binding -> 403", st == 403, st)
+
 # two devices of one number aggregate
 st1, m1 = a1.publish(60, rate_kbps=1000, rtt_ms=120, link="up")
 b.wait_notify(3)
+st, _ = a2.register(300)
+b.wait_notify(3, lambda n: len(n["tuples"]) == 2)
 st2, m2 = a2.publish(60, rate_kbps=5000, rtt_ms=20, link="up")
-n = b.wait_notify(3, lambda n: len(n["tuples"]) == 2)
+n = b.wait_notify(3, lambda n: len([t for t in n["tuples"]
+                                    if t["netq"]]) == 2)
 rates = sorted((t["netq"] or {}).get("rate_kbps", 0) for t in
                (n["tuples"] if n else []))
 check("two devices of A -> two tuples with their own figures",
@@ -170,6 +171,8 @@ check("SUBSCRIBE refresh of an unknown dialog -> 481", st == 481, st)
 
 # registration gone: with no publication left, A1's unregistering leaves
 # A with no device (one closed tuple); registering again opens it
+st, _ = a2.register(0)
+check("A2 unregisters (REGISTER Expires: 0)", st == 200, st)
 st, m = a1.publish(60, rate_kbps=5, link="up")
 e1 = header(m, "SIP-ETag")
 b2 = UA(port, num_b, ub, pb)
@@ -199,4 +202,4 @@ st, m, _ = c.subscribe(num_a, 60, call_id=cid2, to_tag=c.dialogs[cid2])
 check("NOTIFY answered 481 ends the subscription (refresh -> 481)",
       st == 481, st)
 
-sys.exit(failed)
+sys.exit(tapcheck.failed)
