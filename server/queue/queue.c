@@ -421,22 +421,27 @@ static int queue_ack_run(void *arg, sqlite3 *db)
 {
 	struct queue_op *op = arg;
 	sqlite3_stmt *st;
+	const char *target = op->target;
 	int channel, has_dedup, attempts, all = 1, err;
 
 	err = queue_item_state(op, db, op->id, &channel, &has_dedup, &attempts);
 	if (err)
 		return err;
-	if (op->target) {
+	/* the only device acked: the item is done, no per-target row */
+	if (target && op->targets && op->targets[0] && !op->targets[1] &&
+	    !strcmp(op->targets[0], target))
+		target = NULL;
+	if (target) {
 		st = writer_stmt(db, SQL_ACK_TARGET);
 		if (!st)
 			return -EIO;
 		sqlite3_bind_int64(st, 1, op->id);
-		queue_bind_text(st, 2, op->target);
+		queue_bind_text(st, 2, target);
 		err = queue_step_done(st);
 		if (err)
 			return err;
 	}
-	for (char **t = op->target ? op->targets : NULL; t && *t && all; t++) {
+	for (char **t = target ? op->targets : NULL; t && *t && all; t++) {
 		st = writer_stmt(db, SQL_TARGET_ACKED);
 		if (!st)
 			return -EIO;

@@ -220,21 +220,13 @@ struct dl_find {
 static int dl_find_cb(const struct store_binding *b, void *arg)
 {
 	struct dl_find *fd = arg;
-	const char *hp;
 	struct sipd_flow f;
-	socklen_t alen;
 	int st;
 
 	if (fd->found || strcmp(b->username, fd->username))
 		return 0;
-	memset(&f, 0, sizeof(f));
-	f.tp = !strcmp(b->transport, "tls") ? SIPD_TLS
-	       : !strcmp(b->transport, "tcp") ? SIPD_TCP : SIPD_UDP;
-	hp = strchr(b->received, ':');
-	if (!hp || sipd_parse_hostport(hp + 1, &f.addr, &alen))
+	if (sipd_flow_of_binding(b, &f))
 		return 0;
-	f.conn_id = b->conn_id;
-	f.worker = b->worker;
 	st = flow_state(fd->sh->flows, &f, &fd->f);
 	if (st == FLOW_DEAD)
 		return 0;

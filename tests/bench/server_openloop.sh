@@ -57,6 +57,18 @@ target_of() { [ "$1" = dl ] && echo "127.0.0.1:$SRV_SIP" || echo 127.0.0.1:27545
 scen_file() { [ "$1" = register ] && echo "$ROOT/tests/sipp/register_auth.xml" || echo "$ROOT/tests/sipp/message_auth.xml"; }
 
 declare -A RES
+# Where datagrams were dropped: udp_drops PORT sums the kernel's drop
+# counter of every UDP socket bound to local PORT (/proc/net/udp, the
+# server's SO_REUSEPORT sockets); rcvbuf_errors is the machine's total
+# (/proc/net/snmp Udp RcvbufErrors). A run's total minus its server's is
+# what the load generator's own sockets dropped.
+udp_drops() {
+  awk -v port="$1" 'function hex(s,  i, n) { n = 0; for (i = 1; i <= length(s); i++)
+      n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1; return n }
+    NR > 1 { split($2, a, ":"); if (hex(a[2]) == port) d += $NF } END { print d + 0 }' /proc/net/udp /proc/net/udp6
+}
+rcvbuf_errors() { awk '/^Udp:/ && ++n == 2 { print $6 }' /proc/net/snmp; }
+port_of() { [ "$1" = dl ] && echo "$SRV_SIP" || echo 27545; }
 # run WHO SCEN MODE RATE COUNT [warm]
 run() {
   local who=$1 scen=$2 mode=$3 rate=$4 count=$5 warm=${6:-} name ok failed secs rt cr pr
@@ -69,15 +81,18 @@ run() {
   fi
   split_parts "$BS_P"
   only "$who"
+  local sd0 td0 sd td
+  sd0=$(udp_drops "$(port_of "$who")"); td0=$(rcvbuf_errors)
   # -l: calls in flight capped far above rate x response time, so the
   # offered rate holds unless the server stalls for seconds
   read -r ok failed secs rt cr < <(BS_C=$((rate * 3 / BS_P)) bs_sipp "$name" "$(target_of "$who")" u1 "$count" \
     "$(scen_file "$scen")" 27590 -r $((rate / BS_P)) -timer_resol 1 -trace_rtt -rtt_freq 1000)
   pr=$(bs_rtt "$name")
+  sd=$(( $(udp_drops "$(port_of "$who")") - sd0 )); td=$(( $(rcvbuf_errors) - td0 ))
   if [ "$who" = dl ]; then bs_dl_settle; else sleep 2; fi
-  log "$name: ok=$ok failed=$failed in ${secs}s, SIPp call rate $cr/s, retransmissions $rt, rtt p50/p99 $pr ms"
+  log "$name: ok=$ok failed=$failed in ${secs}s, SIPp call rate $cr/s, retransmissions $rt, rtt p50/p99 $pr ms, dropped: server $sd, elsewhere $((td - sd))"
   [ -n "$warm" ] && return
-  RES[$who,$scen,$mode,$rate]="$cr $failed $rt $pr"
+  RES[$who,$scen,$mode,$rate]="$cr $failed $rt $sd $((td - sd)) $pr"
 }
 
 for scen in $SCENS; do
@@ -115,11 +130,17 @@ Runs in this order on the same two servers; after each run the
 server is left running until dataline's writer is idle (Kamailio: 2 s)
 before it is stopped, so a run does not start behind the last one. Both servers $W workers on the same $(nproc)-CPU
 machine as SIPp, up side by side, runs alternated, the idle one
-SIGSTOPped. Target: dataline no more retransmissions than Kamailio, and
-p99 < 10 ms at 10,000/s from one address.
+SIGSTOPped. "dropped at server": datagrams the kernel dropped because
+the server's sockets were full (their drop counters in /proc/net/udp);
+"dropped at SIPp": every other UDP receive-buffer drop on the machine
+during the run (/proc/net/snmp RcvbufErrors minus the server's): SIPp's
+own socket overflowing when it cannot read its answers fast enough. A
+retransmission follows each drop on either side. Target: dataline no
+more retransmissions than Kamailio, and p99 < 10 ms at 10,000/s from one
+address.
 
-| scenario | source | offered/s | contender | calls/s | failed | retrans | p50 (ms) | p99 (ms) |
-| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |
+| scenario | source | offered/s | contender | calls/s | failed | retrans | dropped at server | dropped at SIPp | p50 (ms) | p99 (ms) |
+| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 EOF
 ok_all=1
 for scen in $SCENS; do
@@ -127,11 +148,11 @@ for scen in $SCENS; do
     for rate in $RATES; do
       for who in dl kam; do
         v=${RES[$who,$scen,$mode,$rate]:-}
-        [ -z "$v" ] && { v="n/a n/a n/a n/a n/a"; ok_all=0; }
+        [ -z "$v" ] && { v="n/a n/a n/a n/a n/a n/a n/a"; ok_all=0; }
         set -- $v
         label="dataline-server"; [ "$who" = kam ] && label="Kamailio $kver"
         [ "$who" = kam ] && [ "$scen" = message ] && label="Kamailio $kver + msilo"
-        echo "| ${scen^^} | $mode | $rate | $label | $1 | $2 | $3 | $4 | $5 |"
+        echo "| ${scen^^} | $mode | $rate | $label | $1 | $2 | $3 | $4 | $5 | $6 | $7 |"
       done
     done
   done
