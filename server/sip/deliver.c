@@ -819,6 +819,8 @@ struct dl_put {
 	int stored;               /* the row went in (on_stored ran) */
 	int lost;                 /* ...but its fresh copy could not be made */
 	int64_t id;
+	struct dl_fresh *notice;  /* owned until posted: the commit's news,
+				     allocated up front so it cannot fail */
 	queue_cb cb;
 	void *arg;
 };
@@ -877,7 +879,9 @@ static void dl_put_done(void *arg, const struct queue_result *res)
 	int home = dl_home_of(dp->sh, dp->number);
 	struct dl_fresh *f;
 
-	if (dp->stored && (f = calloc(1, sizeof(*f)))) {
+	if (dp->stored) {
+		f = dp->notice;
+		dp->notice = NULL;
 		f->home = dp->sh->workers[home];
 		snprintf(f->number, sizeof(f->number), "%s", dp->number);
 		f->ci = dp->ci;
@@ -885,11 +889,10 @@ static void dl_put_done(void *arg, const struct queue_result *res)
 		f->err = res->err;
 		f->lost = dp->lost;
 		dl_post(dp->sh, home, dl_commit_home, f);
-	} else if (dp->stored && !res->err) {
-		deliver_kick(dp->sh, dp->number); /* a hint; the sweep too */
 	}
 	if (dp->cb)
 		dp->cb(dp->arg, res);
+	free(dp->notice);
 	free(dp);
 }
 
@@ -907,6 +910,11 @@ int deliver_put(struct sipd_shared *sh, const struct queue_put *put,
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	dp->notice = calloc(1, sizeof(*dp->notice));
+	if (!dp->notice) {
+		free(dp);
+		return -ENOMEM;
+	}
 	dp->sh = sh;
 	snprintf(dp->number, sizeof(dp->number), "%s", put->recipient);
 	dp->ci = dl_chan_index(put->channel);
@@ -915,8 +923,10 @@ int deliver_put(struct sipd_shared *sh, const struct queue_put *put,
 	p.on_stored = dl_put_stored;
 	p.stored_arg = dp;
 	err = queue_put(sh->queue, &p, dl_put_done, dp);
-	if (err)
+	if (err) {
+		free(dp->notice);
 		free(dp);
+	}
 	return err;
 }
 
