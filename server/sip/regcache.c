@@ -173,9 +173,12 @@ static void rc_link(struct regcache *rc, struct rc_ent *e)
 	struct rc_ent *old = rc_get(rc, e->node.hash, rc_str(e, RC_NUMBER),
 				    rc_str(e, RC_CONTACT));
 
+	e->root = e->seq;
 	if (old) {
-		if (e->dirty) /* a refresh: the row written is still old's */
+		if (e->dirty) { /* a refresh: the row written is still old's */
 			e->durable_expires = old->durable_expires;
+			e->root = old->root;
+		}
 		if (old->dirty)
 			rc->ndirty--;
 		hmap_remove(&rc->map, &old->node);
@@ -427,12 +430,14 @@ void regcache_flushed(struct regcache *rc, const struct rc_ent *snap)
 		struct rc_ent *e = rc_get(rc, snap->node.hash,
 					  rc_str(snap, RC_NUMBER),
 					  rc_str(snap, RC_CONTACT));
-		/* the version written; a newer one (refreshed again, or
-		 * changed by a job) keeps its own state */
-		if (e && e->seq == snap->seq && e->dirty) {
+		/* the version written, or a refresh of it since (a job's
+		 * change since has a row of its own) */
+		if (!e || e->root != snap->root || e->seq < snap->seq)
+			continue;
+		e->durable_expires = snap->expires_at;
+		if (e->seq == snap->seq && e->dirty) {
 			e->dirty = 0;
 			rc->ndirty--;
-			e->durable_expires = snap->expires_at;
 		}
 	}
 	regcache_unlock(rc);

@@ -56,6 +56,10 @@ struct rc_ent {
 	struct hmap_node node;   /* in the cache, by hash of the number */
 	struct rc_ent *next;     /* snapshot list (regcache_take_dirty) */
 	uint64_t seq;            /* newer puts list first */
+	uint64_t root;           /* seq of the version a job put or the
+				    load read; refreshes keep it, so a
+				    flush's written expiry also holds for
+				    the refreshes after its snapshot */
 	uint64_t txn;            /* writer job that put it, 0: loaded or a
 				    refresh (regcache_uncommitted) */
 	int dirty;               /* refreshed in memory, not yet written */
@@ -126,8 +130,9 @@ size_t regcache_dirty_count(struct regcache *rc);
 /* Copies of the dirty entries (list through ->next); they stay dirty
  * until regcache_flushed() says their rows are committed. */
 struct rc_ent *regcache_take_dirty(struct regcache *rc);
-/* After a flush committed: the entries still as in SNAP are clean, with
- * the written expiry. After a failed one, nothing: they stay dirty. */
+/* After a flush committed: the entries still as in SNAP are clean; they
+ * and the refreshes of them since have the written expiry. After a failed
+ * flush, nothing: they stay dirty. */
 void regcache_flushed(struct regcache *rc, const struct rc_ent *snap);
 void regcache_snap_free(struct rc_ent *snap);
 

@@ -194,8 +194,10 @@ static int reg_db_path(const char *uri, const char **path)
 /* Closes the writer (running every job it accepted), then the rest. */
 static void reg_housekeep_free(struct sipd_shared *sh, struct reg_housekeep *h)
 {
-	writer_close(sh->regw);
+	writer_close(sh->regw); /* every batch's jobs handed back */
 	sh->regw = NULL;
+	free(sh->regout);
+	sh->regout = NULL;
 	store_close(sh->regst);
 	sh->regst = NULL;
 	store_close(h->st);
@@ -225,6 +227,14 @@ int reg_housekeep_start(struct sipd_shared *sh)
 	wc.sync_full = 0;
 	wc.init = reg_writer_init;
 	wc.init_arg = sh;
+	wc.on_dones = reg_jobs_hand_back;
+	wc.on_dones_arg = sh;
+	sh->regout = calloc((size_t)(sh->nworkers > 0 ? sh->nworkers : 1),
+			    sizeof(*sh->regout));
+	if (!sh->regout) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	err = writer_open(&wc, &sh->regw);
 	if (err)
 		goto fail;

@@ -411,11 +411,14 @@ static int reg_apply_fast(struct sipd_reply *r, struct regcache *rc,
  * plan again against the cache (jobs before it may have changed the
  * bindings since), writes the rows and then puts the same change in the
  * cache, tagged uncommitted; after the batch's COMMIT its done() settles
- * the cache (or reloads it when the commit failed), copies the number's
- * Contact list and hands the job back to the worker's mailbox, where the
- * answer leaves (reg_job_reply). The worker never runs a write.
+ * the cache (or reloads it when the commit failed) and copies the number's
+ * Contact list; once the batch's dones ran, each worker gets its jobs back
+ * in one mailbox message and sends their answers as one UDP burst
+ * (reg_jobs_reply), as the read burst did before. The worker never runs a
+ * write.
  */
 struct reg_job {
+	struct reg_job *next;           /* in sh->regout, then a hand-back */
 	struct sipd_shared *sh;         /* borrowed */
 	struct sipd *w;                 /* borrowed: the worker that answers */
 	struct sipd_deferred *d;        /* owned: the request, its UDP tx */
@@ -523,9 +526,8 @@ static int reg_job_list_cb(const struct store_binding *bd, void *arg)
 	return 0;
 }
 
-static void reg_job_reply(void *arg);
-
-/* Writer thread, after the batch's COMMIT (in job order). */
+/* Writer thread, after the batch's COMMIT (in job order): the outcome
+ * settles the cache, and the job waits for the batch's last done. */
 static void reg_job_done(void *arg, int err)
 {
 	struct reg_job *j = arg;
@@ -544,35 +546,21 @@ static void reg_job_done(void *arg, int err)
 		if (j->delta)
 			metrics_gauge_add(METRICS_REGISTRATIONS, j->delta);
 	}
-	while (mailbox_post(j->w->mb, reg_job_reply, j) == -EAGAIN) {
-		struct timespec ts = { 0, 1000000 };
-
-		metrics_inc(METRICS_MAILBOX_FULL);
-		if (atomic_load(&j->sh->stopping)) {
-			/* the loops have stopped: no one answers it now */
-			reg_job_free(j);
-			return;
-		}
-		/* the worker is swamped; the writer waits for it rather
-		 * than lose an answer whose change is already written */
-		nanosleep(&ts, NULL);
-	}
+	j->next = j->sh->regout[j->w->id];
+	j->sh->regout[j->w->id] = j;
 }
 
-/* On the worker: the answer to the job's REGISTER. */
-static void reg_job_reply(void *arg)
+/* On the worker: the answer to one job's REGISTER. */
+static void reg_job_reply(struct reg_job *j)
 {
-	struct reg_job *j = arg;
 	int ok = !j->err && !j->p.status;
 	struct sipd_reply r;
 	struct sip_msg m;
 
-	if (sipd_closing(j->w))
-		goto out;
 	if (ok && j->delta)
 		pres_bindings_changed(j->w, j->dev.number); /* open/closed */
 	if (sipd_deferred_open(j->d, &m, &r))
-		goto out; /* the connection closed meanwhile */
+		return; /* the connection closed meanwhile */
 	if (j->err) {
 		log_err("sip: registrar write failed (%d)", j->err);
 		sipd_reply_begin(&r, 500, "Database Error");
@@ -585,8 +573,60 @@ static void reg_job_reply(void *arg)
 		reg_track_flow(&r, &j->p);
 		sipd_reply_send(&r);
 	}
-out:
-	reg_job_free(j);
+}
+
+/* On the worker: the answers of one batch (newest first in the list), in
+ * job order, as one UDP burst (one sendmmsg). */
+static void reg_jobs_reply(void *arg)
+{
+	struct reg_job *j = arg, *fifo = NULL, *n;
+	struct sipd *w = j->w;
+	int burst = !sipd_closing(w) && w->out;
+
+	for (; j; j = n) {
+		n = j->next;
+		j->next = fifo;
+		fifo = j;
+	}
+	if (burst)
+		udp_burst_begin(w);
+	for (j = fifo; j; j = n) {
+		n = j->next;
+		if (!sipd_closing(w))
+			reg_job_reply(j);
+		reg_job_free(j);
+	}
+	if (burst)
+		udp_burst_end(w);
+}
+
+void reg_jobs_hand_back(void *arg)
+{
+	struct sipd_shared *sh = arg;
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; i < sh->nworkers; i++) {
+		struct reg_job *j = sh->regout[i], *n;
+
+		if (!j)
+			continue;
+		sh->regout[i] = NULL;
+		while (mailbox_post(sh->workers[i]->mb, reg_jobs_reply, j) ==
+		       -EAGAIN) {
+			metrics_inc(METRICS_MAILBOX_FULL);
+			if (atomic_load(&sh->stopping)) {
+				/* the loops have stopped: no one answers */
+				for (; j; j = n) {
+					n = j->next;
+					reg_job_free(j);
+				}
+				break;
+			}
+			/* the worker is swamped; the writer waits for it
+			 * rather than lose answers whose changes are written */
+			nanosleep(&ts, NULL);
+		}
+	}
 }
 
 /* Hands the written path to the registrar's writer; answers at once only

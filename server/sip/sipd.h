@@ -113,6 +113,9 @@ struct sipd_shared {
 					    reg_housekeep_start */
 	struct store *regst;             /* owned: the store over regw's
 					    connection; its thread only */
+	struct reg_job **regout;         /* owned: per worker, REGISTER jobs
+					    done in the writer's current
+					    batch (LIFO; its thread only) */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
 	/* The workers, for handing work to the one that owns a flow: set
@@ -433,7 +436,12 @@ void pres_bindings_changed(struct sipd *w, const char *number);
 void probe_authenticated(const struct sipd_reply *r);
 
 /* registrar.c */
+struct reg_job;
 void reg_handle(struct sipd_reply *r);
+/* The registrar's writer after each batch (writer_config.on_dones, ARG
+ * the sipd_shared): hands each worker its REGISTER answers in one
+ * mailbox message, which sends them as one UDP burst. */
+void reg_jobs_hand_back(void *arg);
 /* The registrar's writer thread (every bindings write: REGISTER's
  * changes, write-behind, expiry; it loads the bindings into memory when it
  * opens) and the housekeeping thread (WAL checkpoints), regflush.c. Start

@@ -252,8 +252,8 @@ static void test_write_behind(void **state)
 	assert_int_equal(durable_of(rc, &a), t0 + 500);
 	regcache_snap_free(snap);
 
-	/* refreshed again while its flush was under way: still dirty, and
-	 * its durable expiry is not the newer one */
+	/* refreshed again while its flush was under way: still dirty, with
+	 * the written expiry (the snapshot's), not its own */
 	regcache_lock(rc);
 	a.expires_at = t0 + 600;
 	assert_int_equal(regcache_put(rc, &a, 1), 0);
@@ -265,7 +265,20 @@ static void test_write_behind(void **state)
 	regcache_unlock(rc);
 	regcache_flushed(rc, snap);
 	assert_int_equal(regcache_dirty_count(rc), 1);
-	assert_int_equal(durable_of(rc, &a), t0 + 500);
+	assert_int_equal(durable_of(rc, &a), t0 + 600);
+	regcache_snap_free(snap);
+
+	/* changed by a job after the snapshot: the job's row, not the
+	 * flush's, is what its expiry rests on */
+	snap = regcache_take_dirty(rc);
+	regcache_lock(rc);
+	regcache_txn_begin(rc);
+	a.expires_at = t0 + 800;
+	a.received = "udp:127.0.0.1:5099";
+	assert_int_equal(regcache_put(rc, &a, 0), 0);
+	regcache_unlock(rc);
+	regcache_flushed(rc, snap);
+	assert_int_equal(durable_of(rc, &a), t0 + 800);
 	regcache_snap_free(snap);
 	regcache_free(rc);
 	store_close(st);
