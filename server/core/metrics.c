@@ -82,6 +82,7 @@ static const struct {
 	{ "dataline_writer_batches_total", "transactions committed by the writer threads (group commits)" },
 	{ "dataline_writer_jobs_total", "jobs run by the writer threads" },
 	{ "dataline_writer_rejected_total", "writer jobs refused: the writer's queue was full" },
+	{ "dataline_worker_commits_total", "SQLite commits run on a SIP worker's event loop (0: the loops never wait on the disk)" },
 	{ "dataline_queue_puts_total", "items stored in the durable queue" },
 	{ "dataline_queue_acks_total", "deliveries acknowledged (one per item and target)" },
 	{ "dataline_queue_expired_total", "queue items removed unsent at their expiry" },

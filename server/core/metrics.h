@@ -85,6 +85,7 @@ enum metrics_counter {
 	METRICS_WRITER_BATCHES,       /* dataline_writer_batches_total (commits) */
 	METRICS_WRITER_JOBS,          /* dataline_writer_jobs_total */
 	METRICS_WRITER_REJECTED,      /* dataline_writer_rejected_total (queue full) */
+	METRICS_WORKER_COMMITS,       /* dataline_worker_commits_total (must stay 0) */
 	METRICS_QUEUE_PUTS,           /* dataline_queue_puts_total */
 	METRICS_QUEUE_ACKS,           /* dataline_queue_acks_total (per target) */
 	METRICS_QUEUE_EXPIRED,        /* dataline_queue_expired_total */

@@ -52,6 +52,8 @@ struct writer {
 	int stopping;
 	void (*on_batch)(void *arg, unsigned jobs, uint64_t commit_us);
 	void *on_batch_arg;
+	void (*on_dones)(void *arg);
+	void *on_dones_arg;
 	struct writer_stats stats;
 
 	/* writer thread only: */
@@ -299,6 +301,8 @@ static void *writer_main(void *arg)
 		for (unsigned i = 0; i < n; i++)
 			if (batch[i].done)
 				batch[i].done(batch[i].arg, errs[i]);
+		if (w->on_dones)
+			w->on_dones(w->on_dones_arg);
 	}
 	writer_self = NULL;
 	return NULL;
@@ -492,6 +496,8 @@ int writer_open(const struct writer_config *cfg, struct writer **out)
 	w->batch_max = cfg->batch_max ? cfg->batch_max : WRITER_BATCH_DEFAULT;
 	w->on_batch = cfg->on_batch;
 	w->on_batch_arg = cfg->on_batch_arg;
+	w->on_dones = cfg->on_dones;
+	w->on_dones_arg = cfg->on_dones_arg;
 	w->ring = calloc(w->cap, sizeof(*w->ring));
 	w->batch = calloc(w->batch_max, sizeof(*w->batch));
 	w->errs = calloc(w->batch_max, sizeof(*w->errs));

@@ -67,6 +67,11 @@ struct writer_config {
 	 * size and BEGIN..COMMIT time in microseconds. */
 	void (*on_batch)(void *arg, unsigned jobs, uint64_t commit_us);
 	void *on_batch_arg;
+	/* Optional: called on the writer thread after the last done() of
+	 * each batch, so that done() may gather results and this hand them
+	 * over at once (one message per batch instead of one per job). */
+	void (*on_dones)(void *arg);
+	void *on_dones_arg;
 };
 
 /*

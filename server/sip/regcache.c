@@ -17,8 +17,11 @@ struct regcache {
 	struct hmap map;          /* owns the entries */
 	size_t ndirty;            /* entries with dirty set */
 	uint64_t next_seq;
-	uint64_t next_txn;
-	uint64_t open_txn;        /* id of the open write transaction, or 0 */
+	uint64_t next_txn;        /* the last job id given out */
+	uint64_t open_txn;        /* the job writing now: puts are its */
+	uint64_t settled;         /* jobs up to this one have an outcome */
+	uint64_t reloaded;        /* jobs up to this one were undone by a
+				     reload from the store */
 	int loaded;
 };
 
@@ -107,7 +110,7 @@ const struct rc_ent *regcache_find(const struct regcache *rc,
 
 int regcache_uncommitted(const struct regcache *rc, const struct rc_ent *e)
 {
-	return rc->open_txn && e->txn == rc->open_txn;
+	return e->txn > rc->settled;
 }
 
 uint64_t regcache_count_device(const struct regcache *rc, const char *number,
@@ -170,9 +173,12 @@ static void rc_link(struct regcache *rc, struct rc_ent *e)
 	struct rc_ent *old = rc_get(rc, e->node.hash, rc_str(e, RC_NUMBER),
 				    rc_str(e, RC_CONTACT));
 
+	e->root = e->seq;
 	if (old) {
-		if (e->dirty) /* a refresh: the row written is still old's */
+		if (e->dirty) { /* a refresh: the row written is still old's */
 			e->durable_expires = old->durable_expires;
+			e->root = old->root;
+		}
 		if (old->dirty)
 			rc->ndirty--;
 		hmap_remove(&rc->map, &old->node);
@@ -364,19 +370,25 @@ int regcache_load(struct regcache *rc, struct store *st, int64_t now)
 
 /* ------------------------------------------------------------ transactions */
 
-void regcache_txn_begin(struct regcache *rc)
+uint64_t regcache_txn_begin(struct regcache *rc)
 {
-	regcache_lock(rc);
 	rc->open_txn = ++rc->next_txn;
-	regcache_unlock(rc);
+	return rc->open_txn;
 }
 
-void regcache_txn_end(struct regcache *rc, int ok, struct store *st)
+void regcache_txn_end(struct regcache *rc, uint64_t id, int ok,
+		      struct store *st)
 {
 	regcache_lock(rc);
-	rc->open_txn = 0;
-	if (!ok && rc->loaded)
+	if (id > rc->settled)
+		rc->settled = id;
+	/* one reload undoes every job run so far: the failed batch's other
+	 * jobs (their own calls here then find it done) */
+	if (!ok && rc->loaded && id > rc->reloaded) {
+		rc->reloaded = rc->next_txn;
+		rc->settled = rc->next_txn;
 		regcache_load(rc, st, (int64_t)time(NULL));
+	}
 	regcache_unlock(rc);
 }
 
@@ -397,24 +409,24 @@ struct rc_ent *regcache_take_dirty(struct regcache *rc)
 	struct rc_ent *snap = NULL, *c;
 	struct hmap_iter it;
 	struct hmap_node *n;
+	size_t taken = 0;
 
 	regcache_lock(rc);
 	hmap_for_each(&rc->map, it, n) {
 		struct rc_ent *e = RC_ENT(n);
 
-		if (!rc->ndirty)
+		if (taken == rc->ndirty)
 			break;
 		if (!e->dirty)
 			continue;
 		c = malloc(e->size);
 		if (!c)
-			break; /* the rest stays dirty */
+			break; /* the rest is written next time */
 		memcpy(c, e, e->size);
 		c->node.next = NULL; /* a copy, in no table */
 		c->next = snap;
 		snap = c;
-		e->dirty = 0;
-		rc->ndirty--;
+		taken++;
 	}
 	regcache_unlock(rc);
 	return snap;
@@ -427,22 +439,14 @@ void regcache_flushed(struct regcache *rc, const struct rc_ent *snap)
 		struct rc_ent *e = rc_get(rc, snap->node.hash,
 					  rc_str(snap, RC_NUMBER),
 					  rc_str(snap, RC_CONTACT));
-		if (e)
-			e->durable_expires = snap->expires_at;
-	}
-	regcache_unlock(rc);
-}
-
-void regcache_restore_dirty(struct regcache *rc, const struct rc_ent *snap)
-{
-	regcache_lock(rc);
-	for (; snap; snap = snap->next) {
-		struct rc_ent *e = rc_get(rc, snap->node.hash,
-					  rc_str(snap, RC_NUMBER),
-					  rc_str(snap, RC_CONTACT));
-		if (e && e->seq == snap->seq && !e->dirty) {
-			e->dirty = 1;
-			rc->ndirty++;
+		/* the version written, or a refresh of it since (a job's
+		 * change since has a row of its own) */
+		if (!e || e->root != snap->root || e->seq < snap->seq)
+			continue;
+		e->durable_expires = snap->expires_at;
+		if (e->seq == snap->seq && e->dirty) {
+			e->dirty = 0;
+			rc->ndirty--;
 		}
 	}
 	regcache_unlock(rc);

@@ -32,11 +32,13 @@
  * state that clients refresh, so that is the promise. What is committed
  * before the 200 is sent: a new binding, a removal (expires=0, "*"), and
  * any change of a binding's device, transport, source address, Path,
- * instance, reg-id or q -- in the store and the cache together, inside the
- * write transaction. Writers of all workers queue on one mutex
- * (sh->write_lock) instead of on SQLite's sleeping busy handler, and
- * group-commit: the REGISTERs of one read batch share a transaction and
- * their 200s go out after its commit (dispatch.c).
+ * instance, reg-id or q -- in the store and the cache together, by a job
+ * of the registrar's writer thread (regflush.c; reg_job_run below), many
+ * REGISTERs per transaction. The worker never commits: it submits the job
+ * and answers when the job's done comes back through its mailbox (a
+ * deferred reply, reply.c; over UDP the server transaction opened at
+ * submit absorbs retransmissions meanwhile). A failed write answers 500
+ * and a full writer queue 503, both with Retry-After, the cache as it was.
  *
  * Answered from memory with no transaction: a query (no Contact), a
  * refusal, and a refresh -- a live, committed binding re-registered by the
@@ -61,7 +63,9 @@
 #include "sipd.h"
 #include "regcache.h"
 #include "../core/config.h"
+#include "../core/mailbox.h"
 #include "../core/metrics.h"
+#include "../core/writer.h"
 #include "../store/store.h"
 #include "dataline/log.h"
 
@@ -289,16 +293,23 @@ static void reg_plan_check(struct regcache *rc, const struct config *cfg,
 	}
 }
 
-/* Starts the 200 and lists every current binding of the number. */
+/* Starts the 200 and lists every current binding of the number: from
+ * the cache RC (its lock held), or when RC is NULL from LIST (LEN bytes of
+ * NUL-terminated Contact values copied after a job's commit). */
 static void reg_ok_begin(struct sipd_reply *r, struct regcache *rc,
-			 const struct reg_plan *p)
+			 const struct reg_plan *p, const char *list,
+			 size_t len)
 {
 	const struct sip_msg *m = r->req;
 	struct list_ctx l = { &r->b, p->now };
 	const struct sip_hdr *h;
+	size_t at;
 
 	sipd_reply_begin(r, 200, NULL);
-	regcache_list(rc, p->dev->number, p->now, list_cb, &l);
+	if (rc)
+		regcache_list(rc, p->dev->number, p->now, list_cb, &l);
+	for (at = 0; !rc && at < len; at += strlen(list + at) + 1)
+		sip_buf_hdr(&r->b, "Contact", "%s", list + at);
 	for (h = sip_msg_hdr(m, SIP_HDR_PATH); h; h = sip_msg_hdr_next(m, h))
 		sip_buf_hdr(&r->b, "Path", "%.*s", (int)h->value.len,
 			    h->value.p);
@@ -391,28 +402,300 @@ static int reg_apply_fast(struct sipd_reply *r, struct regcache *rc,
 			return 500;
 		}
 	}
-	reg_ok_begin(r, rc, p);
+	reg_ok_begin(r, rc, p, NULL, 0);
 	return 200;
 }
 
-/* Applies the bindings and builds the 200. Returns the status sent. */
-static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
-		     struct reg_contact *cs, int n, int star)
+/*
+ * The written path: a job of the registrar's writer (regflush.c). The
+ * worker copies what the request asks for into the job and submits it;
+ * on the writer thread, inside the batch's transaction, the job checks the
+ * plan again against the cache (jobs before it may have changed the
+ * bindings since), writes the rows and then puts the same change in the
+ * cache, tagged uncommitted; after the batch's COMMIT its done() settles
+ * the cache (or reloads it when the commit failed) and copies the number's
+ * Contact list; once the batch's dones ran, each worker gets its jobs back
+ * in one mailbox message and sends their answers as one UDP burst
+ * (reg_jobs_reply), as the read burst did before. The worker never runs a
+ * write.
+ */
+struct reg_job {
+	struct reg_job *next;           /* in sh->regout, then a hand-back */
+	struct sipd_shared *sh;         /* borrowed */
+	struct sipd *w;                 /* borrowed: the worker that answers */
+	struct sipd_deferred *d;        /* owned: the request, its UDP tx */
+	struct store_device dev;
+	struct reg_contact cs[REG_MAX_CONTACTS]; /* cs[i].ct unused: its
+						    slices were the request's */
+	struct reg_plan p;              /* points into this job */
+	char call_id[256], received[96], path[1024];
+	/* on the writer thread: */
+	uint64_t txn;                   /* regcache job id, 0 if not begun */
+	int touched;                    /* the cache was changed */
+	int64_t delta;                  /* live bindings added - removed */
+	int err;                        /* the write's outcome */
+	char *list;                     /* owned: the 200's Contact values */
+	size_t len, cap;
+};
+
+static void reg_job_free(struct reg_job *j)
+{
+	sipd_deferred_free(j->d);
+	free(j->list);
+	free(j);
+}
+
+/* Writer thread: the rows, then the cache. */
+static int reg_job_run(void *arg, sqlite3 *db)
+{
+	struct reg_job *j = arg;
+	struct reg_plan *p = &j->p;
+	struct regcache *rc = j->sh->rc;
+	struct store *st = j->sh->regst; /* over DB */
+	const char *number = j->dev.number, *user = j->dev.username;
+	int i, err = 0;
+
+	(void)db;
+	regcache_lock(rc);
+	if (!regcache_loaded(rc) && (err = regcache_load(rc, st, p->now)))
+		goto out;
+	j->txn = regcache_txn_begin(rc);
+	reg_plan_check(rc, j->sh->cfg, p);
+	if (p->status)
+		goto out; /* refused: nothing written */
+	/* the store first, so that a failed write leaves the cache alone */
+	if (p->star) /* only this device's bindings (docs/protocol.md) */
+		err = store_binding_delete_all(st, number, user, NULL);
+	for (i = 0; i < p->n && !p->star && !err; i++) {
+		if (p->cs[i].expires == 0) {
+			if (p->cs[i].found && !p->cs[i].foreign &&
+			    (err = store_binding_delete(st, number,
+							p->cs[i].uri)) == -ENOENT)
+				err = 0;
+			continue;
+		}
+		reg_contact_binding(p, i);
+		err = store_binding_upsert(st, &p->b);
+	}
+	if (err)
+		goto out;
+	j->touched = 1;
+	if (p->star) {
+		j->delta -= (int64_t)regcache_count_device(rc, number, user,
+							   p->now);
+		regcache_del_all(rc, number, user);
+	}
+	for (i = 0; i < p->n && !p->star; i++) {
+		if (p->cs[i].expires == 0) {
+			if (!p->cs[i].found || p->cs[i].foreign)
+				continue;
+			regcache_del(rc, number, p->cs[i].uri);
+			if (p->cs[i].live)
+				j->delta--;
+			continue;
+		}
+		reg_contact_binding(p, i);
+		err = regcache_put(rc, &p->b, 0);
+		if (err)
+			goto out; /* its done() reloads the cache */
+		if (!p->cs[i].live)
+			j->delta++;
+	}
+out:
+	regcache_unlock(rc);
+	return err;
+}
+
+/* Writer thread, under the cache lock: one Contact value of the 200. */
+static int reg_job_list_cb(const struct store_binding *bd, void *arg)
+{
+	struct reg_job *j = arg;
+	size_t need = strlen(bd->contact) + 32;
+	int n;
+
+	if (j->len + need > j->cap) {
+		size_t cap = (j->cap ? j->cap * 2 : 1024) + need;
+		char *list = realloc(j->list, cap);
+
+		if (!list)
+			return -ENOMEM;
+		j->list = list;
+		j->cap = cap;
+	}
+	n = snprintf(j->list + j->len, j->cap - j->len, "<%s>;expires=%lld",
+		     bd->contact, (long long)(bd->expires_at - j->p.now));
+	j->len += (size_t)n + 1;
+	return 0;
+}
+
+/* Writer thread, after the batch's COMMIT (in job order): the outcome
+ * settles the cache, and the job waits for the batch's last done. */
+static void reg_job_done(void *arg, int err)
+{
+	struct reg_job *j = arg;
+	struct regcache *rc = j->sh->rc;
+
+	j->err = err;
+	if (j->txn) /* a failure that touched the cache reloads it */
+		regcache_txn_end(rc, j->txn, !err || !j->touched,
+				 j->sh->regst);
+	if (!err && !j->p.status) {
+		/* the bindings as committed (no later job has run yet); out
+		 * of memory, the list is cut short */
+		regcache_lock(rc);
+		regcache_list(rc, j->dev.number, j->p.now, reg_job_list_cb, j);
+		regcache_unlock(rc);
+		if (j->delta)
+			metrics_gauge_add(METRICS_REGISTRATIONS, j->delta);
+	}
+	j->next = j->sh->regout[j->w->id];
+	j->sh->regout[j->w->id] = j;
+}
+
+/* On the worker: the answer to one job's REGISTER. */
+static void reg_job_reply(struct reg_job *j)
+{
+	int ok = !j->err && !j->p.status;
+	struct sipd_reply r;
+	struct sip_msg m;
+
+	if (ok && j->delta)
+		pres_bindings_changed(j->w, j->dev.number); /* open/closed */
+	if (sipd_deferred_open(j->d, &m, &r))
+		return; /* the connection closed meanwhile */
+	if (j->err) {
+		log_err("sip: registrar write failed (%d)", j->err);
+		sipd_reply_begin(&r, 500, "Database Error");
+		sip_buf_hdr(&r.b, "Retry-After", "5");
+		sipd_reply_send(&r);
+	} else if (j->p.status) {
+		sipd_reply_simple(&r, j->p.status, j->p.reason);
+	} else {
+		reg_ok_begin(&r, NULL, &j->p, j->list, j->len);
+		reg_track_flow(&r, &j->p);
+		sipd_reply_send(&r);
+	}
+}
+
+/* On the worker: the answers of one batch (newest first in the list), in
+ * job order, as one UDP burst (one sendmmsg). */
+static void reg_jobs_reply(void *arg)
+{
+	struct reg_job *j = arg, *fifo = NULL, *n;
+	struct sipd *w = j->w;
+	int burst = !sipd_closing(w) && w->out;
+
+	for (; j; j = n) {
+		n = j->next;
+		j->next = fifo;
+		fifo = j;
+	}
+	if (burst)
+		udp_burst_begin(w);
+	for (j = fifo; j; j = n) {
+		n = j->next;
+		if (!sipd_closing(w))
+			reg_job_reply(j);
+		reg_job_free(j);
+	}
+	if (burst)
+		udp_burst_end(w);
+}
+
+void reg_jobs_hand_back(void *arg)
+{
+	struct sipd_shared *sh = arg;
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; i < sh->nworkers; i++) {
+		struct reg_job *j = sh->regout[i], *n;
+
+		if (!j)
+			continue;
+		sh->regout[i] = NULL;
+		while (mailbox_post(sh->workers[i]->mb, reg_jobs_reply, j) ==
+		       -EAGAIN) {
+			metrics_inc(METRICS_MAILBOX_FULL);
+			if (atomic_load(&sh->stopping)) {
+				/* the loops have stopped: no one answers */
+				for (; j; j = n) {
+					n = j->next;
+					reg_job_free(j);
+				}
+				break;
+			}
+			/* the worker is swamped; the writer waits for it
+			 * rather than lose answers whose changes are written */
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* Hands the written path to the registrar's writer; answers at once only
+ * when it cannot (503 when its queue is full). */
+static void reg_submit(struct sipd_reply *r, const struct reg_plan *p,
+		       const char *call_id, const char *received,
+		       const char *path)
+{
+	struct sipd *w = r->w;
+	struct reg_job *j = calloc(1, sizeof(*j));
+	int err;
+
+	if (!j) {
+		sipd_reply_simple(r, 500, "Out Of Memory");
+		return;
+	}
+	j->sh = w->sh;
+	j->w = w;
+	j->dev = *p->dev;
+	memcpy(j->cs, p->cs, (size_t)p->n * sizeof(j->cs[0]));
+	snprintf(j->call_id, sizeof(j->call_id), "%s", call_id);
+	snprintf(j->received, sizeof(j->received), "%s", received);
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	j->p = *p;
+	j->p.dev = &j->dev;
+	j->p.cs = j->cs;
+	j->p.b.number = j->dev.number;
+	j->p.b.username = j->dev.username;
+	j->p.b.call_id = j->call_id;
+	j->p.b.received = j->received;
+	j->p.b.path = j->path;
+	j->p.b.contact = "";
+	j->p.b.instance = "";
+	j->d = sipd_defer(r); /* UDP: a transaction absorbs resends */
+	if (!j->d) {
+		free(j);
+		sipd_reply_simple(r, 500, "Out Of Memory");
+		return;
+	}
+	err = writer_submit(w->sh->regw, reg_job_run, reg_job_done, j);
+	if (!err)
+		return;
+	/* nothing changed: the cache is as it was; the tx goes with the
+	 * job, so the client's retry is a fresh try */
+	reg_job_free(j);
+	log_warn("sip: registrar write not queued (%d)", err);
+	sipd_reply_begin(r, 503, "Registrar Busy");
+	sip_buf_hdr(&r->b, "Retry-After", "1");
+	sipd_reply_send(r);
+}
+
+/* Answers what memory can answer; submits the rest. */
+static void reg_apply(struct sipd_reply *r, const struct store_device *dev,
+		      struct reg_contact *cs, int n, int star)
 {
 	struct sipd *w = r->w;
 	const struct sip_msg *m = r->req;
-	struct store *st = w->store;
 	struct regcache *rc = w->sh->rc;
 	char call_id[256], received[96], ip[INET6_ADDRSTRLEN], path[1024];
 	const char *tp = r->peer->ops->name;
 	struct reg_plan p = { .dev = dev, .cs = cs, .n = n, .star = star };
-	int64_t delta = 0;
-	int i, err = 0, status;
+	int status;
 	uint16_t port;
 
 	if (sip_str_copy(m->call_id, call_id, sizeof(call_id))) {
 		sipd_reply_simple(r, 400, "Call-ID Too Long");
-		return 400;
+		return;
 	}
 	sipd_addr_str(&r->peer->addr, ip, sizeof(ip), &port);
 	snprintf(received, sizeof(received), "%s:%s:%u", tp, ip, port);
@@ -432,89 +715,11 @@ static int reg_apply(struct sipd_reply *r, const struct store_device *dev,
 	if (status == 200) {
 		reg_track_flow(r, &p);
 		sipd_reply_send(r);
-	}
-	else if (status)
+	} else if (status) {
 		sipd_reply_simple(r, status, p.reason);
-	if (status)
-		return status;
-
-	/* written path: the store and the cache change together inside the
-	 * write transaction; the 200 waits for its commit */
-	err = sipd_write_begin(w);
-	if (err)
-		goto fail;
-	regcache_lock(rc);
-	if (!regcache_loaded(rc) && (err = regcache_load(rc, st, p.now)))
-		goto fail_locked;
-	/* again: another worker may have changed them since */
-	reg_plan_check(rc, w->sh->cfg, &p);
-	if (p.status) {
-		regcache_unlock(rc);
-		goto refuse;
+	} else {
+		reg_submit(r, &p, call_id, received, path);
 	}
-	if (star) {
-		/* only this device's bindings (docs/protocol.md) */
-		delta -= (int64_t)regcache_count_device(rc, dev->number,
-							  dev->username, p.now);
-		err = store_binding_delete_all(st, dev->number, dev->username,
-					       NULL);
-		if (err)
-			goto fail_locked;
-		regcache_del_all(rc, dev->number, dev->username);
-	}
-	for (i = 0; i < n && !star; i++) {
-		if (cs[i].expires == 0) {
-			if (!cs[i].found || cs[i].foreign)
-				continue;
-			err = store_binding_delete(st, dev->number, cs[i].uri);
-			if (err && err != -ENOENT)
-				goto fail_locked;
-			err = 0;
-			regcache_del(rc, dev->number, cs[i].uri);
-			if (cs[i].live)
-				delta--;
-			continue;
-		}
-		reg_contact_binding(&p, i);
-		err = store_binding_upsert(st, &p.b);
-		if (!err)
-			err = regcache_put(rc, &p.b, 0);
-		if (err)
-			goto fail_locked;
-		if (!cs[i].live)
-			delta++;
-	}
-	reg_ok_begin(r, rc, &p);
-	regcache_unlock(rc);
-	reg_track_flow(r, &p);
-	/* queued behind the commit when inside a batch (group commit) */
-	sipd_reply_send(r);
-	err = sipd_write_end(w);
-	if (err)
-		goto fail_logged;
-	if (delta)
-		metrics_gauge_add(METRICS_REGISTRATIONS, delta);
-	if (delta)
-		pres_bindings_changed(w, dev->number); /* watchers: open/closed */
-	return 200;
-refuse:
-	/* nothing written by this request; the transaction stays open for
-	 * the rest of the batch */
-	if (sipd_write_end(w) == 0) {
-		sipd_reply_simple(r, p.status, p.reason);
-		return p.status;
-	}
-	goto fail_logged;
-fail_locked:
-	regcache_unlock(rc);
-fail:
-	log_err("sip: registrar store error %d", err);
-	sipd_write_abort(w); /* also reloads the cache from the store */
-fail_logged:
-	/* the held replies of this batch were dropped with the transaction;
-	 * UDP clients retransmit, stream clients get this 500 */
-	sipd_reply_simple(r, 500, "Database Error");
-	return 500;
 }
 
 void reg_handle(struct sipd_reply *r)
@@ -536,20 +741,3 @@ void reg_handle(struct sipd_reply *r)
 }
 
 
-/* The in-memory bindings follow the registrar's write transactions. */
-static void reg_txn_begin(void *arg)
-{
-	regcache_txn_begin(arg);
-}
-
-static void reg_txn_end(void *arg, int ok, struct store *st)
-{
-	regcache_txn_end(arg, ok, st);
-}
-
-int reg_hooks_add(struct sipd_shared *sh)
-{
-	struct sipd_commit_hook h = { reg_txn_begin, reg_txn_end, sh->rc };
-
-	return sipd_commit_hook_add(sh, &h);
-}

@@ -85,7 +85,9 @@ void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason)
 	sip_buf_hdr(&r->b, "Server", "dataline-server");
 }
 
-void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
+/* The answer leaves now; TX, if not NULL, is the server transaction that
+ * keeps it. */
+static void reply_out(struct sipd *w, struct sip_tx *tx,
 		      const struct sipd_peer *peer, const union sipd_addr *dest,
 		      int status, const char *buf, size_t len, uint64_t t0_us)
 {
@@ -96,7 +98,7 @@ void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
 		sipd_send(w, peer, dest, buf, len);
 	}
 	/* REGISTER latency: arrival to the final answer leaving (after the
-	 * group commit when there was one) */
+	 * writer's commit when there was one) */
 	if (t0_us)
 		metrics_register_latency_us(sipd_now_us() - t0_us);
 }
@@ -149,13 +151,8 @@ int sipd_reply_send(struct sipd_reply *r)
 	r->have_key = 0; /* one final answer per request */
 	t0 = r->status >= 200 && m->method_id == SIP_METHOD_REGISTER ? r->t0_us
 								     : 0;
-	if (!w->txn_open) {
-		sipd_reply_out(w, tx, r->peer, &dest, r->status, r->b.p, len, t0);
-		return 0;
-	}
-	/* hold it (in order) until the transaction commits */
-	return sipd_commit_hold(w, tx, r->peer, &dest, r->status, r->b.p, len,
-				t0);
+	reply_out(w, tx, r->peer, &dest, r->status, r->b.p, len, t0);
+	return 0;
 }
 
 int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason)
@@ -165,9 +162,9 @@ int sipd_reply_simple(struct sipd_reply *r, int status, const char *reason)
 }
 
 /*
- * A reply that must wait for something off the loop (a commit on the
- * writer thread): the request is copied, and re-parsed when the answer is
- * known (parsing costs about a microsecond; keeping the parsed message
+ * A reply that must wait for something off the loop (a commit on a
+ * writer thread: a text's 202, a REGISTER's 200): the request is copied,
+ * and re-parsed when the answer is known (parsing costs about a microsecond; keeping the parsed message
  * would mean keeping pointers into a buffer the loop reuses). A stream
  * peer is found again by its connection id; if it closed meanwhile the
  * answer is dropped (the client's transaction times out; a retry of the

@@ -174,9 +174,7 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 		sh->nc = NULL;
 		return err;
 	}
-	pthread_mutex_init(&sh->write_lock, NULL);
 	atomic_init(&sh->stream_conns, 0);
-	reg_hooks_add(sh);
 	sipd_dispatch_init();
 	err = connlimit_new(cfg->max_tcp_conns_per_client, &sh->cl);
 	if (!err)
@@ -217,7 +215,6 @@ void sipd_shared_fini(struct sipd_shared *sh)
 	pres_shared_fini(sh);
 	reflector_free(sh->refl);
 	sh->refl = NULL;
-	pthread_mutex_destroy(&sh->write_lock);
 }
 
 /*
@@ -304,6 +301,13 @@ static void sipd_tx_limits(struct sip_tx_table *tx, const struct config *cfg)
 	sip_tx_table_set_limits(tx, &lim);
 }
 
+/* store_on_commit: a commit on a worker's loop (none expected). */
+static void sipd_commit_seen(void *arg)
+{
+	(void)arg;
+	metrics_inc(METRICS_WORKER_COMMITS);
+}
+
 int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	      struct event_base *base, struct mailbox *mb)
 {
@@ -316,7 +320,6 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	w->base = base;
 	w->mb = mb;
 	w->udp_fd = -1;
-	w->pend_tail = &w->pend;
 	w->rnd_used = sizeof(w->rnd); /* drawn on first use */
 	w->rxcap = (size_t)cfg->max_msg_size + 1;
 	/* untouched pages of the later slots cost no memory until a burst
@@ -371,8 +374,9 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	}
 	/* checkpoints are the housekeeping thread's (regflush.c) */
 	store_autocheckpoint(w->store, 0);
-	if (id == 0)
-		reg_gc(w); /* also loads the bindings into memory */
+	/* the worker only reads (devices); every write is a writer
+	 * thread's: a commit here is a bug the metric shows */
+	store_on_commit(w->store, sipd_commit_seen, w);
 	err = pres_worker_init(w);
 	if (err)
 		goto fail;
@@ -385,10 +389,6 @@ fail:
 /* Tears down in reverse order of sipd_init. */
 void sipd_fini(struct sipd *w)
 {
-	if (w->pend_tail)
-		sipd_write_abort(w); /* nothing is open between batches */
-	if (w->store && w->sh)
-		reg_flush(w); /* refreshes still in memory (any worker's) */
 	pres_worker_fini(w);
 	if (w->flow_timer)
 		event_free(w->flow_timer);

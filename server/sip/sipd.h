@@ -8,9 +8,8 @@
  * `struct sipd_shared`: read-only settings, the SSL_CTX (thread-safe), the
  * digest nonce key, the nonce-count tracker (locked inside auth.c), the
  * in-memory bindings and devices the registrar reads (regcache.c,
- * devcache.c, locked inside) and the lock that serialises registrar writes
- * (SQLite has one writer at a time; queueing on a mutex is much cheaper
- * than SQLite's sleeping busy handler).
+ * devcache.c, locked inside) and the registrar's writer thread, which runs
+ * every write of the bindings (regflush.c): a worker never commits.
  */
 #ifndef DATALINE_SERVER_SIPD_H
 #define DATALINE_SERVER_SIPD_H
@@ -89,16 +88,6 @@ struct sipd_flow {
 				      address); streams: the peer */
 };
 
-/* What must follow the registrar's write transactions (commit.c): BEGIN
- * when one opens (write_lock held), END after it committed (OK=1) or
- * rolled back (OK=0), with the store connection that ran it. */
-struct sipd_commit_hook {
-	void (*begin)(void *arg);
-	void (*end)(void *arg, int ok, struct store *st);
-	void *arg;
-};
-#define SIPD_MAX_HOOKS 4
-
 struct sipd_shared {
 	const struct config *cfg;        /* borrowed, read-only */
 	SSL_CTX *ssl_ctx;                /* borrowed; NULL without TLS */
@@ -106,7 +95,6 @@ struct sipd_shared {
 	struct auth_nc *nc;              /* owned; locks inside */
 	struct regcache *rc;             /* owned: bindings; locks inside */
 	struct devcache *dc;             /* owned: devices; locks inside */
-	pthread_mutex_t write_lock;      /* registrar write transactions */
 	atomic_int stream_conns;         /* open TCP+TLS connections, all */
 	struct connlimit *cl;            /* owned: the same per client; locks
 					    inside */
@@ -118,12 +106,18 @@ struct sipd_shared {
 					    reports); set before the workers */
 	struct ratelimit *text_rl;       /* owned: texts per sender */
 	struct reg_housekeep *housekeep; /* owned: the registrar's background
-					    writes (regflush.c) */
+					    work (regflush.c) */
+	struct writer *regw;             /* owned: the registrar's writer
+					    thread, every bindings write
+					    (regflush.c); NULL before
+					    reg_housekeep_start */
+	struct store *regst;             /* owned: the store over regw's
+					    connection; its thread only */
+	struct reg_job **regout;         /* owned: per worker, REGISTER jobs
+					    done in the writer's current
+					    batch (LIFO; its thread only) */
 	enum sip_digest_alg algs[2];     /* offered, in challenge order */
 	int nalgs;
-	struct sipd_commit_hook hooks[SIPD_MAX_HOOKS]; /* set before the
-							  workers start */
-	int nhooks;
 	/* The workers, for handing work to the one that owns a flow: set
 	 * by main before any worker runs, read-only afterwards. */
 	struct sipd **workers;           /* borrowed array of nworkers */
@@ -164,13 +158,6 @@ struct sipd {
 	size_t rxcap;
 	char *txbuf;                     /* owned: the response being built */
 	size_t txcap;
-	/* Group commit (see dispatch.c): while a read batch runs, registrar
-	 * writes share one store transaction, and every reply waits in
-	 * `pend` until it has committed. */
-	int batching;                    /* inside one read batch */
-	int txn_open;                    /* transaction open, write_lock held */
-	struct sipd_pending *pend;       /* owned FIFO of held replies */
-	struct sipd_pending **pend_tail;
 	/* UDP answers of one read burst leave in one sendmmsg (udp.c) */
 	struct sipd_udp_out *out;        /* owned, NULL if UDP is off */
 	/* To tags: CSPRNG bytes drawn in bulk (dispatch.c) */
@@ -231,7 +218,7 @@ void udp_close(struct sipd *w);
 int udp_send(struct sipd *w, const union sipd_addr *dest, socklen_t dlen,
 	     const char *buf, size_t len);
 
-/* The worker's UDP burst: one group commit, answers in one sendmmsg. */
+/* The worker's UDP burst: its answers leave in one sendmmsg. */
 void udp_burst_begin(struct sipd *w);
 void udp_burst_end(struct sipd *w);
 
@@ -285,12 +272,6 @@ struct sipd_reply {
 	struct sip_tx *tx;          /* opened before a deferred answer
 				     * (sipd_txn_open), or NULL */
 };
-
-/* reply.c: the answer leaves now (a held one after its commit); TX, if
- * not NULL, is the server transaction that keeps it. */
-void sipd_reply_out(struct sipd *w, struct sip_tx *tx,
-		    const struct sipd_peer *peer, const union sipd_addr *dest,
-		    int status, const char *buf, size_t len, uint64_t t0_us);
 
 /* A reply that waits for work off the loop (reply.c): copy the request
  * now; later, on the same worker, sipd_deferred_open() rebuilds R (and M)
@@ -420,25 +401,6 @@ void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
 /* The tx table's timeout callback (timer B/F). */
 void sipd_txc_timeout(void *arg, struct sip_tx *tx);
 
-/* commit.c: group commit around one batch of input (a UDP read burst, or what one
- * stream read delivered): replies are held until the batch's registrar
- * writes are committed, so a 200 never precedes its durable binding. */
-void sipd_batch_begin(struct sipd *w);
-void sipd_batch_end(struct sipd *w);
-/* Opens (or joins) the write transaction: 0 or -errno. */
-int sipd_write_begin(struct sipd *w);
-/* Ends the caller's part: commits at once outside a batch. 0 or -errno. */
-int sipd_write_end(struct sipd *w);
-/* Rolls the whole transaction back; held replies of the batch are dropped
- * (their clients retransmit or time out). */
-void sipd_write_abort(struct sipd *w);
-/* Holds a reply until the open transaction commits. 0 or -ENOMEM. */
-int sipd_commit_hold(struct sipd *w, struct sip_tx *tx,
-		     const struct sipd_peer *peer, const union sipd_addr *dest,
-		     int status, const char *buf, size_t len, uint64_t t0_us);
-/* Adds a hook (before the workers start). 0 or -ENOSPC. */
-int sipd_commit_hook_add(struct sipd_shared *sh,
-			 const struct sipd_commit_hook *h);
 /* Status line + copied headers + Server; add headers to r->b, then
  * sipd_reply_send(). */
 void sipd_reply_begin(struct sipd_reply *r, int status, const char *reason);
@@ -496,8 +458,8 @@ void pres_worker_fini(struct sipd *w);
  * and its watchers, if any, get a NOTIFY (docs/presence.md, "When a
  * device goes offline"). */
 void pres_bindings_changed(struct sipd *w, const char *number);
-/* offline.c: numbers whose bindings expired (reg_gc, the housekeeping
- * thread): pres_lost_add is a regcache_expire_each() callback (cache lock
+/* offline.c: numbers whose bindings expired (the registrar writer's expiry
+ * job, after its commit): pres_lost_add is a regcache_expire_each() callback (cache lock
  * held: it only copies); pres_lost_flush, with no lock held, treats each
  * number as pres_bindings_changed does, NOTIFYs posted to the workers. */
 struct pres_lost {
@@ -511,17 +473,17 @@ void pres_lost_flush(struct sipd_shared *sh, struct pres_lost *l);
 void probe_authenticated(const struct sipd_reply *r);
 
 /* registrar.c */
+struct reg_job;
 void reg_handle(struct sipd_reply *r);
-/* Makes the in-memory bindings follow commits (sipd_shared_init). */
-int reg_hooks_add(struct sipd_shared *sh);
-/* Expires old bindings and refreshes the registrations gauge. */
-void reg_gc(struct sipd *w);
-/* Writes the refreshes held in memory (write-behind) in one transaction.
- * Outside a read batch only. 0 or -errno. */
-int reg_flush(struct sipd *w);
-/* The housekeeping thread (regflush.c): write-behind, expiry, WAL
- * checkpoints, off the event loops. Start once the workers exist; stop
- * before they are torn down. */
+/* The registrar's writer after each batch (writer_config.on_dones, ARG
+ * the sipd_shared): hands each worker its REGISTER answers in one
+ * mailbox message, which sends them as one UDP burst. */
+void reg_jobs_hand_back(void *arg);
+/* The registrar's writer thread (every bindings write: REGISTER's
+ * changes, write-behind, expiry; it loads the bindings into memory when it
+ * opens) and the housekeeping thread (WAL checkpoints), regflush.c. Start
+ * once the workers exist, before their loops run; stop after the loops
+ * stopped, while their mailboxes still exist (answers wait there). */
 int reg_housekeep_start(struct sipd_shared *sh);
 void reg_housekeep_stop(struct sipd_shared *sh);
 

@@ -13,8 +13,7 @@
  *
  * Datagrams for another worker are gathered per worker during one read
  * burst and handed over as one batch through that worker's mailbox, where
- * they are one group commit and one sendmmsg, as a burst read there would
- * be. STUN keep-alives and datagrams without a Call-ID stay where they
+ * their answers leave in one sendmmsg, as a burst read there would. STUN keep-alives and datagrams without a Call-ID stay where they
  * were read.
  */
 #include <errno.h>

@@ -223,7 +223,7 @@ static void close_after_flush(struct stream_conn *c)
 }
 
 /* Frames and handles what arrived; returns 1 when the connection must be
- * closed (after the batch's replies are out). */
+ * closed (after the replies to what it read are out). */
 static int read_frames(struct bufferevent *bev, struct stream_conn *c)
 {
 	struct sipd *w = c->w;
@@ -302,12 +302,9 @@ static int read_frames(struct bufferevent *bev, struct stream_conn *c)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct stream_conn *c = arg;
-	struct sipd *w = c->w;
 	int close_it;
 
-	sipd_batch_begin(w);
 	close_it = read_frames(bev, c);
-	sipd_batch_end(w); /* commit, then the held replies go out */
 	if (!close_it && c->state != CONN_CLOSING)
 		close_it = conn_expired(c, 0);
 	if (close_it)

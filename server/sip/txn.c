@@ -11,8 +11,8 @@
  * Kamailio's sl_send_reply does): a stranger's datagram leaves no state
  * behind, and the table (bounded, shared fairly per source IP,
  * lib/sip/tx_budget.c) holds only what proven clients caused. Over TCP/TLS
- * a server transaction would end (timer J = 0) in the call that created
- * it, since every answer here is final and synchronous, so none is kept.
+ * a server transaction would end (timer J = 0) with its final answer, and
+ * the client does not retransmit, so none is kept.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -217,9 +217,10 @@ int sipd_txn_absorb(struct sipd_reply *r)
 }
 
 /*
- * A transaction for an answer that comes later (a text's 202 waits for its
- * commit): made now, in Trying, so that retransmissions meanwhile are
- * absorbed; the deferred reply then responds through it (r->tx).
+ * A transaction for an answer that comes later (a text's 202, a
+ * REGISTER's 200 wait for a writer thread's commit): made now, in Trying,
+ * so that retransmissions meanwhile are absorbed; the deferred reply then
+ * responds through it (r->tx).
  */
 struct sip_tx *sipd_txn_open(struct sipd_reply *r)
 {

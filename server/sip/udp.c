@@ -5,8 +5,7 @@
  * that holds its transaction. A read event drains up to a batch of
  * datagrams per wakeup, SIPD_UDP_RECV_BATCH per recvmmsg(2) call (one
  * system call, not one per datagram: on these VMs a system call costs
- * more than parsing a REGISTER), and that burst is one group commit
- * (dispatch.c).
+ * more than parsing a REGISTER).
  * Datagrams over --max-msg-size are answered 513 when possible (MSG_TRUNC
  * tells their real size).
  *
@@ -198,16 +197,14 @@ static int udp_read_some(struct sipd *w, int fd)
 	return n;
 }
 
-/* A burst: one group commit, and its answers in one sendmmsg. */
+/* A burst: its answers in one sendmmsg. */
 void udp_burst_begin(struct sipd *w)
 {
 	w->out->queuing = 1;
-	sipd_batch_begin(w);
 }
 
 void udp_burst_end(struct sipd *w)
 {
-	sipd_batch_end(w); /* commit, then the held replies go out */
 	udp_out_flush(w);
 	w->out->queuing = 0;
 }

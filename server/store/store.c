@@ -22,6 +22,13 @@ int store_open(const char *uri, struct store **out)
 	return store_sqlite_open(uri, out);
 }
 
+int store_attach_sqlite(void *db, struct store **out)
+{
+	if (!db || !out)
+		return -EINVAL;
+	return store_sqlite_attach(db, out);
+}
+
 void store_close(struct store *st)
 {
 	if (st)
@@ -39,17 +46,17 @@ int store_schema_version(struct store *st, int *out)
 int store_begin(struct store *st) { return STORE_CALL(st, begin); }
 int store_read_begin(struct store *st) { return STORE_CALL(st, read_begin); }
 int store_commit(struct store *st) { return STORE_CALL(st, commit); }
-int store_checkpoint(struct store *st)
-{
-	return STORE_CALL(st, checkpoint);
-}
-
 int store_autocheckpoint(struct store *st, int pages)
 {
 	return pages >= 0 ? STORE_CALL(st, autocheckpoint, pages) : -EINVAL;
 }
 
 int store_rollback(struct store *st) { return STORE_CALL(st, rollback); }
+
+int store_on_commit(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	return STORE_CALL(st, on_commit, fn, arg);
+}
 
 int store_device_add(struct store *st, const struct store_device *dev)
 {

@@ -50,6 +50,17 @@ struct store;
  */
 int store_open(const char *uri, struct store **out);
 void store_close(struct store *st);
+/*
+ * A store over an SQLite connection that someone else opened and closes:
+ * the registrar's writer thread (server/core/writer.h) runs the binding
+ * calls below on its own connection, inside its batch transaction.
+ * store_close() then finalizes the statements only. DB is a sqlite3 *.
+ */
+int store_attach_sqlite(void *db, struct store **out);
+/* Calls FN(ARG) after every commit on this connection, explicit or
+ * autocommit (sqlite3_commit_hook): how the server counts commits run
+ * on its event loops (dataline_worker_commits_total). 0 or -errno. */
+int store_on_commit(struct store *st, void (*fn)(void *arg), void *arg);
 int store_schema_version(struct store *st, int *out);
 
 /* Groups the calls that follow into one transaction (not nestable). */
@@ -60,11 +71,9 @@ int store_begin(struct store *st);
 int store_read_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
-/* Write-ahead log upkeep: copies what readers no longer need back into the
- * database without waiting for them (SQLite's PASSIVE checkpoint), and
- * sets after how many pages a commit on this connection does that itself
- * (0: never; the server's loops leave it to a background thread). */
-int store_checkpoint(struct store *st);
+/* Write-ahead log upkeep: after how many pages a commit on this
+ * connection copies the WAL back into the database itself (0: never; the
+ * server's loops leave it to the registrar writer's checkpointer). */
 int store_autocheckpoint(struct store *st, int pages);
 
 /* ---------------------------------------------------------- accounts */

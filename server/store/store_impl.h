@@ -17,8 +17,8 @@ struct store_ops {
 	int (*read_begin)(struct store *st);
 	int (*commit)(struct store *st);
 	int (*rollback)(struct store *st);
-	int (*checkpoint)(struct store *st);
 	int (*autocheckpoint)(struct store *st, int pages);
+	int (*on_commit)(struct store *st, void (*fn)(void *arg), void *arg);
 
 	int (*device_add)(struct store *st, const struct store_device *dev);
 	int (*device_get)(struct store *st, const char *username,
@@ -76,5 +76,7 @@ struct store {
 
 /* SQLite backend: PATH or ":memory:". */
 int store_sqlite_open(const char *path, struct store **out);
+/* SQLite backend over a connection the caller owns (a sqlite3 *). */
+int store_sqlite_attach(void *db, struct store **out);
 
 #endif

@@ -180,7 +180,10 @@ void store_sqlite_close(struct store *st)
 
 	for (int i = 0; i < SQ__N; i++)
 		sqlite3_finalize(s->stmt[i]);
-	sqlite3_close_v2(s->db);
+	if (s->borrowed)
+		sqlite3_commit_hook(s->db, NULL, NULL);
+	else
+		sqlite3_close_v2(s->db);
 	free(s);
 }
 
@@ -237,24 +240,31 @@ int store_sqlite_rollback(struct store *st)
 	return store_sqlite_txn(st, SQ_ROLLBACK, "rollback");
 }
 
-int store_sqlite_checkpoint(struct store *st)
-{
-	struct store_sqlite *s = sq(st);
-	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
-					   SQLITE_CHECKPOINT_PASSIVE, NULL,
-					   NULL);
-
-	/* BUSY: a writer holds the lock now; the next round will do */
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0
-						    : sq_err(s, rc, "checkpoint");
-}
-
 int store_sqlite_autocheckpoint(struct store *st, int pages)
 {
 	struct store_sqlite *s = sq(st);
 	int rc = sqlite3_wal_autocheckpoint(s->db, pages);
 
 	return rc == SQLITE_OK ? 0 : sq_err(s, rc, "autocheckpoint");
+}
+
+/* sqlite3_commit_hook: 0 lets the commit go on */
+static int sq_commit_hook(void *arg)
+{
+	struct store_sqlite *s = arg;
+
+	s->on_commit(s->on_commit_arg);
+	return 0;
+}
+
+int store_sqlite_on_commit(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	struct store_sqlite *s = sq(st);
+
+	s->on_commit = fn;
+	s->on_commit_arg = arg;
+	sqlite3_commit_hook(s->db, fn ? sq_commit_hook : NULL, s);
+	return 0;
 }
 
 static int store_sqlite_migrate(struct store_sqlite *s)
@@ -305,8 +315,8 @@ static const struct store_ops sqlite_ops = {
 	.read_begin = store_sqlite_read_begin,
 	.commit = store_sqlite_commit,
 	.rollback = store_sqlite_rollback,
-	.checkpoint = store_sqlite_checkpoint,
 	.autocheckpoint = store_sqlite_autocheckpoint,
+	.on_commit = store_sqlite_on_commit,
 	.device_add = store_sqlite_device_add,
 	.device_get = store_sqlite_device_get,
 	.device_delete = store_sqlite_device_delete,
@@ -383,4 +393,19 @@ int store_sqlite_open(const char *path, struct store **out)
 fail:
 	store_sqlite_close(&s->base);
 	return err;
+}
+
+/* The schema is the opener's business (the server migrates it once at
+ * start, store_prepare in main.c). */
+int store_sqlite_attach(void *db, struct store **out)
+{
+	struct store_sqlite *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &sqlite_ops;
+	s->db = db;
+	s->borrowed = 1;
+	*out = &s->base;
+	return 0;
 }

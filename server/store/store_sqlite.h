@@ -64,6 +64,9 @@ struct store_sqlite {
 	struct store base;          /* first: (struct store *) casts */
 	sqlite3 *db;                /* owned */
 	sqlite3_stmt *stmt[SQ__N];  /* owned, prepared on first use */
+	int borrowed;               /* db is the caller's: close leaves it */
+	void (*on_commit)(void *arg);
+	void *on_commit_arg;
 };
 
 static inline struct store_sqlite *sq(struct store *st)
@@ -238,8 +241,8 @@ int store_sqlite_begin(struct store *st);
 int store_sqlite_read_begin(struct store *st);
 int store_sqlite_commit(struct store *st);
 int store_sqlite_rollback(struct store *st);
-int store_sqlite_checkpoint(struct store *st);
 int store_sqlite_autocheckpoint(struct store *st, int pages);
+int store_sqlite_on_commit(struct store *st, void (*fn)(void *arg), void *arg);
 int store_sqlite_device_add(struct store *st, const struct store_device *d);
 int store_sqlite_device_get(struct store *st, const char *username,
 		struct store_device *out);

@@ -29,6 +29,10 @@ db() { sqlite3 "$SRV_VAR/dataline.db" "$1"; }
 reg
 check "server_refresh_durability: three new bindings registered" test "$(metric dataline_registrations)" -eq 3
 check "server_refresh_durability: new bindings are on disk before their 200" test "$(db 'select count(*) from bindings')" -eq 3
+check "server_refresh_durability: the registrar's writer thread committed them" \
+  test "$(metric dataline_writer_batches_total)" -ge 1
+check "server_refresh_durability: no commit ran on a worker's event loop" \
+  test "$(metric dataline_worker_commits_total)" -eq 0
 first=$(db 'select min(expires_at) from bindings')
 sleep 2
 reg
@@ -43,6 +47,9 @@ check "server_refresh_durability: after the restart the registrar lists the thre
 sleep 2
 reg
 after=$(date +%s)
+sleep 2 # a write-behind flush ran: still no commit on a worker
+check "server_refresh_durability: refreshes and their flush: no commit on a worker's loop" \
+  test "$(metric dataline_worker_commits_total)" -eq 0
 srv_kill TERM
 check "server_refresh_durability: SIGTERM exits cleanly" test "$SRV_RC" -eq 0
 check "server_refresh_durability: SIGTERM wrote the held refreshes (expiry = refresh time + 3600)" \

@@ -13,6 +13,10 @@
 #   - 81 header lines -> 413 over UDP and TCP
 #   - a request that fails to parse before its Via is decoded gets its 400
 #     at the source port, not at the Via's 5060
+#   - a write that fails (the database locked by another process past the
+#     writer's busy timeout) answers 500 with Retry-After, after absorbing
+#     the UDP retransmissions meanwhile, and leaves the bindings as they
+#     were; the next REGISTER commits
 # Ports 25700-25703.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -93,4 +97,30 @@ for kind in badline badvia; do
   check "server_registrar_rules: early parse failure ($kind): the 400 reaches the source port" \
     grep -q "^status=400" <<< "$out"
 done
+
+# ---------------------------------------------------------------- failed write
+CF="<sip:${N#+}@127.0.0.1:40009>"
+python3 - "$SRV_VAR/dataline.db" "$SRV_DIR/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(7)
+c.execute("ROLLBACK")
+PY
+locker=$!
+for _ in $(seq 50); do [ -e "$SRV_DIR/locked" ] && break; sleep 0.1; done
+out=$($RR reg $P "$N" "$UA" "$PA" udp "$CF")
+echo "# REGISTER while the database is locked: $out"
+check "server_registrar_rules: a write the database refuses gets 500 with Retry-After" \
+  grep -q "^status=500 .*retry_after=[0-9]" <<< "$out"
+wait $locker
+out=$($RR reg $P "$N" "$UA" "$PA" udp "-")
+check "server_registrar_rules: ... and the failed binding is not listed" \
+  bash -c 'grep -q "^status=200" <<< "$1" && ! grep -qF "40009" <<< "$1"' _ "$out"
+out=$($RR reg $P "$N" "$UA" "$PA" udp "$CF")
+check "server_registrar_rules: once the lock is gone the same REGISTER commits" \
+  bash -c 'grep -q "^status=200" <<< "$1" && grep -qF "40009" <<< "$1"' _ "$out"
+check "server_registrar_rules: no commit ran on a worker's event loop" \
+  test "$(metric dataline_worker_commits_total)" -eq 0
 finish

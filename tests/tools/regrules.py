@@ -163,8 +163,10 @@ def cmd_reg(port, number, user, pw, tp, contact, *extra):
     r = c.transact(c.request(number, hdrs + [authorization(
         ch, user, pw, ch.get("algorithm", "MD5"), "auth")]))
     cts = re.findall(r"(?im)^(?:contact|m)\s*:\s*<([^>]*)>", r or "")
-    print("status=%s reason=%s contacts=%s" % (
-        status(r) or "none", reason(r).replace(" ", "_"), ",".join(cts)))
+    ra = re.search(r"(?im)^retry-after\s*:\s*(\d+)", r or "")
+    print("status=%s reason=%s contacts=%s retry_after=%s" % (
+        status(r) or "none", reason(r).replace(" ", "_"), ",".join(cts),
+        ra.group(1) if ra else "-"))
 
 
 def cmd_toomany(port, tp, n):

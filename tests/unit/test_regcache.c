@@ -1,7 +1,7 @@
 /*
  * test_regcache: the registrar's in-memory bindings (server/sip/regcache.c)
  * against a real SQLite store (":memory:"): lookups, newest-first listing,
- * per-device counts, removal, expiry, the open-transaction tag, the
+ * per-device counts, removal, expiry, the writer jobs' uncommitted tag, the
  * write-behind snapshot and the reload after a failed commit that keeps
  * refreshes not yet written (RFC 3261 s.10.3 bindings).
  */
@@ -149,32 +149,72 @@ static void test_many_numbers(void **state)
 	regcache_free(rc);
 }
 
+/* Jobs of the registrar's writer: a job's puts are uncommitted until its
+ * end; a failed job's end reloads from the store, which undoes it (and
+ * the later jobs of its batch) but keeps what earlier jobs committed. */
 static void test_txn_tag(void **state)
 {
 	struct regcache *rc;
 	struct store *st;
-	struct store_binding a = mk("sip:a@h", "u1", 100, "c1");
+	int64_t t0 = (int64_t)time(NULL);
+	struct store_binding a = mk("sip:a@h", "u1", t0 + 100, "c1");
+	struct store_binding b = mk("sip:b@h", "u1", t0 + 100, "c1");
+	struct store_device dev = { .username = "u1", .number = "+8613800138000",
+		.ha1_md5 = "0", .ha1_sha256 = "0", .created = 1 };
 	const struct rc_ent *e;
+	uint64_t ja, jb;
 
 	(void)state;
 	assert_int_equal(store_open(":memory:", &st), 0);
+	assert_int_equal(store_device_add(st, &dev), 0);
 	assert_int_equal(regcache_new(&rc), 0);
-	regcache_txn_begin(rc);
 	regcache_lock(rc);
+	assert_int_equal(regcache_load(rc, st, t0), 0);
+	ja = regcache_txn_begin(rc);
 	regcache_put(rc, &a, 0);
+	assert_int_equal(store_binding_upsert(st, &a), 0); /* committed */
+	jb = regcache_txn_begin(rc);
+	assert_true(jb > ja);
+	regcache_put(rc, &b, 0); /* its row never reaches the store */
 	e = regcache_find(rc, a.number, a.contact);
 	assert_true(regcache_uncommitted(rc, e));
 	regcache_unlock(rc);
-	regcache_txn_end(rc, 1, st);
+
+	regcache_txn_end(rc, ja, 1, st);
 	regcache_lock(rc);
 	e = regcache_find(rc, a.number, a.contact);
+	assert_false(regcache_uncommitted(rc, e));
+	e = regcache_find(rc, b.number, b.contact);
+	assert_true(regcache_uncommitted(rc, e));
+	regcache_unlock(rc);
+
+	regcache_txn_end(rc, jb, 0, st); /* its commit failed */
+	regcache_lock(rc);
+	assert_null(regcache_find(rc, b.number, b.contact));
+	e = regcache_find(rc, a.number, a.contact);
+	assert_non_null(e);
 	assert_false(regcache_uncommitted(rc, e));
 	regcache_unlock(rc);
 	regcache_free(rc);
 	store_close(st);
 }
 
-/* Dirty entries: snapshot clears them; a failed flush restores them; a
+/* The expiry of B's row as the cache knows it. */
+static int64_t durable_of(struct regcache *rc, const struct store_binding *b)
+{
+	const struct rc_ent *e;
+	int64_t v;
+
+	regcache_lock(rc);
+	e = regcache_find(rc, b->number, b->contact);
+	assert_non_null(e);
+	v = e->durable_expires;
+	regcache_unlock(rc);
+	return v;
+}
+
+/* Dirty entries: a snapshot copies them and they stay dirty until the
+ * flush committed; one refreshed again meanwhile stays dirty after it; a
  * reload from the store keeps them over the rows they refresh. */
 static void test_write_behind(void **state)
 {
@@ -212,13 +252,14 @@ static void test_write_behind(void **state)
 	assert_null(snap->next);
 	assert_int_equal(snap->expires_at, t0 + 500);
 	assert_string_equal(rc_str(snap, RC_CALL_ID), "c9");
-	assert_int_equal(regcache_dirty_count(rc), 0);
-	regcache_restore_dirty(rc, snap); /* the flush failed */
-	assert_int_equal(regcache_dirty_count(rc), 1);
-	regcache_snap_free(snap);
+	assert_int_equal(regcache_dirty_count(rc), 1); /* until committed */
+	regcache_snap_free(snap); /* the flush failed: nothing to undo */
 
-	/* a failed write transaction reloads; the refresh stays */
-	regcache_txn_end(rc, 0, st);
+	/* a failed job reloads; the refresh stays */
+	regcache_lock(rc);
+	regcache_txn_begin(rc);
+	regcache_unlock(rc);
+	regcache_txn_end(rc, 1, 0, st);
 	regcache_lock(rc);
 	e = regcache_find(rc, a.number, a.contact);
 	assert_non_null(e);
@@ -229,10 +270,37 @@ static void test_write_behind(void **state)
 
 	snap = regcache_take_dirty(rc);
 	regcache_flushed(rc, snap); /* written */
+	assert_int_equal(regcache_dirty_count(rc), 0);
+	assert_int_equal(durable_of(rc, &a), t0 + 500);
+	regcache_snap_free(snap);
+
+	/* refreshed again while its flush was under way: still dirty, with
+	 * the written expiry (the snapshot's), not its own */
 	regcache_lock(rc);
-	e = regcache_find(rc, a.number, a.contact);
-	assert_int_equal(e->durable_expires, t0 + 500);
+	a.expires_at = t0 + 600;
+	assert_int_equal(regcache_put(rc, &a, 1), 0);
 	regcache_unlock(rc);
+	snap = regcache_take_dirty(rc);
+	regcache_lock(rc);
+	a.expires_at = t0 + 700;
+	assert_int_equal(regcache_put(rc, &a, 1), 0);
+	regcache_unlock(rc);
+	regcache_flushed(rc, snap);
+	assert_int_equal(regcache_dirty_count(rc), 1);
+	assert_int_equal(durable_of(rc, &a), t0 + 600);
+	regcache_snap_free(snap);
+
+	/* changed by a job after the snapshot: the job's row, not the
+	 * flush's, is what its expiry rests on */
+	snap = regcache_take_dirty(rc);
+	regcache_lock(rc);
+	regcache_txn_begin(rc);
+	a.expires_at = t0 + 800;
+	a.received = "udp:127.0.0.1:5099";
+	assert_int_equal(regcache_put(rc, &a, 0), 0);
+	regcache_unlock(rc);
+	regcache_flushed(rc, snap);
+	assert_int_equal(durable_of(rc, &a), t0 + 800);
 	regcache_snap_free(snap);
 	regcache_free(rc);
 	store_close(st);

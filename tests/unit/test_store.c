@@ -554,6 +554,54 @@ static void test_second_connection_keeps_locks(void **state)
 	store_close(second);
 }
 
+static void count_commit(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * store_on_commit: how the server shows that no worker commits
+ * (dataline_worker_commits_total). It sees explicit and autocommit writes,
+ * not reads; a store attached to a connection it does not own (the
+ * registrar's writer's) writes the same rows and leaves the connection
+ * open when closed.
+ */
+static void test_commit_hook_and_attach(void **state)
+{
+	struct fixture *f = *state;
+	struct store_device d = mkdev("u-hook", "+8613800138000"), got;
+	struct store_binding b = mkbind("+8613800138000", "u-hook",
+					"sip:hook@10.0.0.1", 9999);
+	struct store *att;
+	sqlite3 *db;
+	uint64_t n;
+	int commits = 0;
+
+	assert_int_equal(store_on_commit(f->st, count_commit, &commits), 0);
+	assert_int_equal(store_device_add(f->st, &d), 0); /* autocommit */
+	assert_int_equal(commits, 1);
+	assert_int_equal(store_device_get(f->st, "u-hook", &got), 0);
+	assert_int_equal(store_binding_count(f->st, 0, &n), 0);
+	assert_int_equal(commits, 1); /* reads commit nothing */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_binding_upsert(f->st, &b), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(commits, 2);
+	assert_int_equal(store_on_commit(f->st, NULL, NULL), 0);
+	assert_int_equal(store_binding_delete(f->st, b.number, b.contact), 0);
+	assert_int_equal(commits, 2);
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(store_attach_sqlite(db, &att), 0);
+	assert_int_equal(store_binding_upsert(att, &b), 0);
+	store_close(att);
+	assert_int_equal(sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL),
+			 SQLITE_OK); /* still open */
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(store_binding_count(f->st, 0, &n), 0);
+	assert_int_equal(n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_connection_keeps_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_hook_and_attach, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

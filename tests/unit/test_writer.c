@@ -498,6 +498,55 @@ static void test_checkpoint_in_background(void **state)
 	rm_db(path);
 }
 
+/* on_dones: once per batch, after that batch's last done(). */
+struct dones_seen {
+	struct counter *c;
+	int calls, at_last;   /* writer thread only until close */
+};
+
+static void on_dones(void *arg)
+{
+	struct dones_seen *d = arg;
+
+	pthread_mutex_lock(&d->c->lock);
+	d->calls++;
+	d->at_last = d->c->n;
+	pthread_mutex_unlock(&d->c->lock);
+}
+
+static void test_on_dones_after_batch(void **state)
+{
+	char path[128];
+	struct counter c;
+	struct dones_seen d = { &c, 0, 0 };
+	struct writer_config cfg = { .name = "test", .init = init_schema,
+				     .on_dones = on_dones, .on_dones_arg = &d };
+	struct writer *w = NULL;
+	struct gate g;
+	struct job j[50];
+
+	(void)state;
+	tmp_db(path, sizeof(path));
+	cfg.path = path;
+	counter_init(&c);
+	gate_init(&g);
+	assert_int_equal(writer_open(&cfg, &w), 0);
+	assert_int_equal(writer_submit(w, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	for (int i = 0; i < 50; i++) {
+		j[i] = (struct job){ .id = i, .c = &c };
+		assert_int_equal(writer_submit(w, job_run, job_done, &j[i]), 0);
+	}
+	gate_release(&g); /* the 50 queued meanwhile: one batch */
+	writer_close(w);
+	assert_int_equal(c.n, 50);
+	assert_int_equal(d.calls, 2); /* the gate's batch, then the 50's */
+	assert_int_equal(d.at_last, 50);
+	gate_fini(&g);
+	counter_fini(&c);
+	rm_db(path);
+}
+
 static void test_open_errors(void **state)
 {
 	struct writer_config cfg = { .path = "/nonexistent/dir/x.db" };
@@ -520,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_effects_visible_after_done),
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_shutdown_drains),
+		cmocka_unit_test(test_on_dones_after_batch),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_checkpoint_in_background),
 	};
