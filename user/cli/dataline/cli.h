@@ -26,8 +26,8 @@ struct cli_opts {
 	const char *log_file;    /* --log-file */
 	/* test hooks (docs/handset.md): daemon --selftest-send NUMBER TEXT
 	 * sends TEXT once registered; --selftest-inbox accepts and logs
-	 * incoming texts (without it they are refused, 405: nothing would
-	 * keep them) */
+	 * incoming texts (without it they are refused, 405, as the server
+	 * was told 501 before: nothing on the handset keeps them yet) */
 	const char *selftest_to;
 	int selftest_inbox;
 	int argc;                /* positional arguments after the command */
