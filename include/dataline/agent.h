@@ -1,6 +1,12 @@
 /*
- * agent: the handset's SIP user agent, registration part (RFC 3261 s.10).
- * Keeps one binding alive at the dataline registrar over UDP, TCP or TLS:
+ * agent: the handset's SIP user agent. A UA core -- one flow to the
+ * dataline server, client transactions routed by Via branch (RFC 3261
+ * s.17.1) with digest 401/407 answered once for every method, incoming
+ * requests handed to the handler registered for their method (s.8.2, s.17.2
+ * retransmissions absorbed) -- and clients on top of it: registration,
+ * texts (RFC 3428 MESSAGE out and in).
+ *
+ * Registration keeps one binding alive at the dataline registrar over UDP, TCP or TLS:
  * REGISTER with digest authentication (RFC 3261 s.22, RFC 8760 SHA-256 or
  * MD5, qop=auth), refresh before the granted expiry, CRLF keep-alive over
  * TCP/TLS (RFC 5626 s.4.4.1), reconnect and re-register with the backoff
@@ -20,6 +26,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct sip_msg;
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 
@@ -105,6 +112,108 @@ uint32_t agent_granted(const struct agent *a);
 const char *agent_contact(const struct agent *a);
 const char *agent_transport_name(enum agent_transport tp);
 int agent_transport_parse(const char *s, enum agent_transport *out);
+
+/* ------------------------------------------------------------ UA core
+ * Client requests. Any non-INVITE method, sent on the agent's flow once it
+ * is connected; the core adds Via (new branch per attempt), From (our AOR,
+ * tag), Max-Forwards, User-Agent, credentials it holds for the method, and
+ * answers a 401/407 itself (once per fresh challenge, CSeq + 1; at most
+ * AGENT_AUTH_TRIES), so the client sees only the final outcome. UDP
+ * retransmissions (timers E/F) and absorbed duplicate responses are lib/sip's.
+ * Everything is copied into one of AGENT_REQ_MAX fixed slots: nothing grows.
+ */
+#define AGENT_REQ_MAX 16     /* client requests in flight */
+#define AGENT_BODY_MAX 4096  /* biggest body of a client request */
+#define AGENT_HDRS_MAX 1024  /* extra header lines of a client request */
+#define AGENT_URI_MAX 256
+
+struct agent_req_params {
+	const char *method;     /* "MESSAGE", "PUBLISH", ... */
+	const char *ruri;       /* Request-URI */
+	const char *to;         /* To URI; NULL = the Request-URI */
+	const char *call_id;    /* NULL = a fresh one */
+	const char *from_tag;   /* NULL = a fresh one */
+	uint32_t cseq;          /* CSeq of the first attempt; 0 = 1 */
+	const char *headers;    /* extra "Name: value\r\n" lines, or NULL */
+	const char *ctype;      /* Content-Type of BODY */
+	const void *body;
+	size_t body_len;
+};
+
+struct agent_result {
+	int status;             /* final status; 408 after timer F, 503 when
+				 * the flow was lost (RFC 3261 s.8.1.3.1) */
+	int local;              /* 1: STATUS was made up here, no response */
+	uint32_t retry_after;   /* Retry-After seconds, 0 if none */
+	uint32_t cseq;          /* CSeq of the last attempt */
+	const struct sip_msg *resp; /* the final response (NULL when local);
+				 * valid during the callback only */
+};
+/* Called once per request, never from inside agent_request(). */
+typedef void (*agent_req_done)(void *arg, const struct agent_result *res);
+
+struct agent_req;
+
+/*
+ * Sends a request. OUT (may be NULL) can cancel it until DONE has run.
+ * -ENOTCONN (no flow), -ENOBUFS (all slots busy), -EMSGSIZE (body or
+ * headers too big), -ENAMETOOLONG, -EINVAL (INVITE, ACK, CANCEL, no ruri).
+ */
+int agent_request(struct agent *a, const struct agent_req_params *p,
+		  agent_req_done done, void *arg, struct agent_req **out);
+/* Forgets a request in flight; DONE will not run. */
+void agent_req_cancel(struct agent_req *r);
+/* Number of client requests in flight. */
+unsigned agent_req_count(const struct agent *a);
+
+/*
+ * Incoming requests. FN answers a request of METHOD with a final status
+ * (200..699; anything else becomes 500); the core builds and sends the
+ * response and keeps it to answer retransmissions of the request (RFC
+ * 3261 s.17.2.2), so FN runs once per transaction. M is valid during the
+ * call only. OPTIONS is answered 200 unless a handler is set; a known
+ * method without a handler gets 405, an unknown one 501, both with an
+ * Allow listing OPTIONS and the handled methods. FN NULL removes METHOD's
+ * handler. -ENOBUFS when AGENT_HANDLER_MAX methods are handled,
+ * -EINVAL for ACK/CANCEL/INVITE or a bad name.
+ */
+typedef int (*agent_handler)(void *arg, const struct sip_msg *m);
+int agent_handle(struct agent *a, const char *method, agent_handler fn, void *arg);
+
+/* ------------------------------------------------------------ texts
+ * RFC 3428 MESSAGE. TO is a number ("+8613...": sip:TO@DOMAIN) or a whole
+ * sip:/sips:/tel: URI. CALL_ID should be chosen by the caller and kept for
+ * resends of the same text: the server recognises a resend of a
+ * message/cpim text by its imdn.Message-ID, of a text/plain one by
+ * Call-ID and CSeq (give the CSeq of the earlier attempt's result).
+ * The result: 202/200 accepted; 4xx-6xx (Retry-After with 480/503);
+ * 408 (no answer), 503 local (flow lost).
+ */
+struct agent_text {
+	const char *to;
+	const char *ctype;      /* "text/plain; charset=utf-8", "message/cpim" */
+	const void *body;
+	size_t body_len;
+	const char *call_id;    /* NULL = a fresh one */
+	uint32_t cseq;          /* 0 = 1 */
+};
+int agent_text_send(struct agent *a, const struct agent_text *t,
+		    agent_req_done done, void *arg, struct agent_req **out);
+
+/* An incoming MESSAGE as the hook sees it (valid during the call). */
+struct agent_text_in {
+	const char *from;       /* From URI */
+	const char *from_user;  /* its user part, unescaped ("+8613...") */
+	const char *ctype;      /* Content-Type value ("" if none) */
+	const char *call_id;
+	const void *body;
+	size_t body_len;
+	const struct sip_msg *m; /* the whole request */
+};
+/* FN returns the status to answer (200, or e.g. 480/500); NULL removes
+ * the hook (MESSAGE is then answered 405). 0 or -errno. */
+typedef int (*agent_text_in_fn)(void *arg, const struct agent_text_in *t);
+int agent_on_text(struct agent *a, agent_text_in_fn fn, void *arg);
 
 /*
  * Pure helpers, exposed for tests.

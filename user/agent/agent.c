@@ -1,6 +1,8 @@
 /*
- * agent: the registration state machine (RFC 3261 s.10.2) of the handset's
- * SIP user agent. One agent keeps one Contact registered for one device:
+ * agent: the life of the handset agent's flow and its registration state
+ * machine (RFC 3261 s.10.2). One agent keeps one Contact registered for
+ * one device (REGISTER itself is agent_reg.c's, a client of the UA core
+ * in agent_core.c / agent_serve.c):
  *
  *   IDLE -> [CONNECTING] -> REGISTERING -> REGISTERED --refresh--> ...
  *                 ^              |  401/407: answer the challenge, resend
@@ -15,7 +17,9 @@
  * (randomised to 80-100%, s.4.4.1); a missing pong within 10 s fails the
  * flow only when the registrar said Require: outbound or has answered a
  * ping before (a registrar that never pongs is not treated as dead).
- * UDP retransmissions (timers E/F) come from lib/sip's transaction layer.
+ * UDP retransmissions (timers E/F) come from lib/sip's transaction layer,
+ * driven by the core. A new flow starts with a fresh transaction table;
+ * closing a flow ends every client request in flight (503).
  * Every state change goes through agent_set_state(), which reports it.
  */
 #include <errno.h>
@@ -52,14 +56,6 @@ const char *agent_state_name(enum agent_state st)
 		agent_state_names[st] : "?";
 }
 
-uint64_t agent_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static uint32_t agent_rand32(void)
 {
 	uint32_t v = 0;
@@ -69,7 +65,7 @@ static uint32_t agent_rand32(void)
 	return v;
 }
 
-static void agent_timer_ms(struct event *ev, uint64_t ms)
+void agent_timer_ms(struct event *ev, uint64_t ms)
 {
 	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
 			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
@@ -87,90 +83,6 @@ void agent_set_state(struct agent *a, enum agent_state st)
 	a->st = st;
 	if (a->ev.state)
 		a->ev.state(a->arg, st, a->last_status);
-}
-
-/* ------------------------------------------------------------ tx glue */
-
-static int agent_tx_send(void *arg, const void *peer, size_t peer_len,
-			 const char *buf, size_t len)
-{
-	return agent_conn_send(arg, buf, len);
-}
-
-static void agent_tx_timeout(void *arg, struct sip_tx *tx)
-{
-	struct agent *a = arg;
-
-	if ((uintptr_t)sip_tx_user(tx) != a->cseq)
-		return; /* an older REGISTER; a newer one is in flight */
-	a->last_status = 408;
-	agent_fail(a, "no answer from the registrar (timer F)");
-}
-
-static const struct sip_tx_ops agent_tx_ops = {
-	.send = agent_tx_send,
-	.timeout = agent_tx_timeout,
-};
-
-void agent_tx_rearm(struct agent *a)
-{
-	uint64_t next = sip_tx_next_deadline(a->txt), now = agent_now_ms();
-
-	evtimer_del(a->tx_timer);
-	if (next != UINT64_MAX)
-		agent_timer_ms(a->tx_timer, next > now ? next - now : 0);
-}
-
-static void agent_tx_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct agent *a = arg;
-
-	sip_tx_process(a->txt, agent_now_ms());
-	if (a->txt)
-		agent_tx_rearm(a);
-}
-
-/* Drops every transaction (a new flow starts clean). */
-static int agent_tx_reset(struct agent *a)
-{
-	evtimer_del(a->tx_timer);
-	sip_tx_table_free(a->txt);
-	a->txt = NULL;
-	return sip_tx_table_new(&agent_tx_ops, a, NULL, &a->txt);
-}
-
-/* ------------------------------------------------------------ sending */
-
-void agent_send_register(struct agent *a, uint32_t expires)
-{
-	static __thread char buf[AGENT_MSG_MAX];
-	struct sip_tx_key key = { 0 };
-	char sent_by[80];
-	struct sip_tx *tx;
-	size_t len;
-	int r;
-
-	r = agent_msg_register(a, expires, buf, sizeof(buf), &len);
-	if (r < 0) {
-		agent_fail(a, "cannot build REGISTER");
-		return;
-	}
-	snprintf(sent_by, sizeof(sent_by), "%s:%u", a->local, a->local_port);
-	key.branch = (struct sip_tx_str){ a->branch, strlen(a->branch) };
-	key.sent_by = (struct sip_tx_str){ sent_by, strlen(sent_by) };
-	key.method = (struct sip_tx_str){ "REGISTER", 8 };
-	agent_set_state(a, expires ? AGENT_REGISTERING : AGENT_UNREGISTERING);
-	log_debug("agent: sending REGISTER cseq %u expires %u%s", a->cseq, expires,
-		  a->chal_len ? " with credentials" : "");
-	r = sip_tx_client_new(a->txt, &key, "r", 1, a->cfg.transport != AGENT_TP_UDP,
-			      buf, len, agent_now_ms(), &tx);
-	if (r < 0) {
-		agent_fail(a, "cannot send REGISTER");
-		return;
-	}
-	sip_tx_set_user(tx, (void *)(uintptr_t)a->cseq);
-	a->sent_auth = a->chal_len > 0;
-	agent_tx_rearm(a);
 }
 
 /* ------------------------------------------------------------ keep-alive */
@@ -239,7 +151,7 @@ void agent_on_connected(struct agent *a)
 	a->pong_seen = 0;
 	a->ping_out = 0;
 	a->outbound = 0;
-	a->auth_tries = 0;
+	a->reg_retries = 0;
 	agent_send_register(a, a->stopping ? 0 : a->expires);
 }
 
@@ -296,8 +208,8 @@ void agent_finish_stop(struct agent *a)
 {
 	evtimer_del(a->timer);
 	evtimer_del(a->ka_timer);
-	evtimer_del(a->tx_timer);
 	agent_conn_close(a);
+	evtimer_del(a->tx_timer);
 	a->granted = 0;
 	agent_set_state(a, AGENT_STOPPED);
 }
@@ -306,7 +218,7 @@ static void agent_begin_cycle(struct agent *a)
 {
 	int r;
 
-	r = agent_tx_reset(a);
+	r = agent_core_reset(a);
 	if (r == 0)
 		r = agent_conn_open(a);
 	if (r < 0)
@@ -388,11 +300,12 @@ int agent_new(struct event_base *base, const struct agent_config *cfg,
 	snprintf(a->call_id, sizeof(a->call_id), "%s@dataline", rnd);
 	if ((r = sip_rand_hex(a->from_tag, sizeof(a->from_tag), 8)) < 0)
 		goto fail;
+	if ((r = agent_core_init(a)) < 0)
+		goto fail;
 	r = -ENOMEM;
 	a->timer = evtimer_new(base, agent_timer_cb, a);
 	a->ka_timer = evtimer_new(base, agent_ka_cb, a);
-	a->tx_timer = evtimer_new(base, agent_tx_timer_cb, a);
-	if (!a->timer || !a->ka_timer || !a->tx_timer)
+	if (!a->timer || !a->ka_timer)
 		goto fail;
 	*out = a;
 	return 0;
@@ -434,14 +347,13 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	a->freeing = 1;
+	agent_conn_close(a);
+	agent_core_free(a);
 	if (a->timer)
 		event_free(a->timer);
 	if (a->ka_timer)
 		event_free(a->ka_timer);
-	if (a->tx_timer)
-		event_free(a->tx_timer);
-	agent_conn_close(a);
-	sip_tx_table_free(a->txt);
 	SSL_CTX_free(a->ssl_ctx);
 	if (a->password)
 		explicit_bzero(a->password, strlen(a->password));

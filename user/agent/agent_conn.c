@@ -1,5 +1,5 @@
 /*
- * agent_conn: the agent's transport to the registrar (RFC 3261 s.18):
+ * agent_conn: the UA core's transport to the server (RFC 3261 s.18):
  *   UDP - one connected socket (so only the registrar's datagrams reach
  *         us and ICMP errors surface as ECONNREFUSED), one datagram per
  *         message;
@@ -230,8 +230,11 @@ int agent_conn_open(struct agent *a)
 	return agent_conn_open_stream(a);
 }
 
+/* The flow is gone: the REGISTER in flight is dropped (agent.c decides
+ * what follows), every other client request ends with 503. */
 void agent_conn_close(struct agent *a)
 {
+	agent_reg_abort(a);
 	if (a->udp_ev) {
 		event_free(a->udp_ev);
 		a->udp_ev = NULL;
@@ -245,6 +248,7 @@ void agent_conn_close(struct agent *a)
 		bufferevent_free(a->bev);
 		a->bev = NULL;
 	}
+	agent_core_flow_down(a);
 }
 
 int agent_conn_is_open(const struct agent *a)

@@ -24,6 +24,12 @@ struct cli_opts {
 	uint32_t keepalive;      /* --keepalive */
 	uint32_t retry_base;     /* --retry-base */
 	const char *log_file;    /* --log-file */
+	/* test hooks (docs/handset.md): daemon --selftest-send NUMBER TEXT
+	 * sends TEXT once registered; --selftest-inbox accepts and logs
+	 * incoming texts (without it they are refused, 405, as the server
+	 * was told 501 before: nothing on the handset keeps them yet) */
+	const char *selftest_to;
+	int selftest_inbox;
 	int argc;                /* positional arguments after the command */
 	char **argv;
 };

@@ -5,6 +5,9 @@
  * written to STATE_DIR/daemon.json for `dataline status`. SIGTERM/SIGINT
  * unregister (Expires: 0) and exit; SIGHUP reopens the log file. With trust
  * on first use, the TLS certificate seen first is pinned in state.json.
+ * Test hooks (docs/handset.md): --selftest-send NUMBER TEXT sends one text
+ * once registered and logs its final status; --selftest-inbox accepts
+ * incoming texts and logs them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +29,8 @@ struct daemon_ctx {
 	enum agent_transport tp;
 	json_t *st;                /* state.json, owned */
 	int stopped;
+	int selftest_sent;
+	char selftest_call_id[64];
 };
 
 static void daemon_write_status(struct daemon_ctx *d, enum agent_state s, int status)
@@ -44,11 +49,49 @@ static void daemon_write_status(struct daemon_ctx *d, enum agent_state s, int st
 	json_decref(j);
 }
 
+static void daemon_selftest_done(void *arg, const struct agent_result *res)
+{
+	struct daemon_ctx *d = arg;
+
+	log_info("daemon: selftest text to %s answered %d%s (cseq %u, retry-after %u)",
+		 d->o->selftest_to, res->status, res->local ? " locally" : "",
+		 res->cseq, res->retry_after);
+}
+
+/* Test hook: the text of --selftest-send, once, when first registered. */
+static void daemon_selftest_send(struct daemon_ctx *d)
+{
+	const char *text = d->o->argc > 0 ? d->o->argv[0] : "dataline selftest";
+	struct agent_text t = { .to = d->o->selftest_to,
+				.ctype = "text/plain; charset=utf-8",
+				.body = text, .body_len = strlen(text) };
+	int r;
+
+	d->selftest_sent = 1;
+	snprintf(d->selftest_call_id, sizeof(d->selftest_call_id),
+		 "selftest-%ld-%ld@dataline", (long)getpid(), (long)time(NULL));
+	t.call_id = d->selftest_call_id;
+	r = agent_text_send(d->agent, &t, daemon_selftest_done, d, NULL);
+	if (r < 0)
+		log_warn("daemon: selftest text to %s not sent: %s", d->o->selftest_to,
+			 strerror(-r));
+}
+
+/* Test hook: --selftest-inbox logs and accepts each incoming text. */
+static int daemon_selftest_text(void *arg, const struct agent_text_in *t)
+{
+	log_info("daemon: selftest text from %s (%s): %.*s", t->from_user, t->ctype,
+		 (int)(t->body_len > 512 ? 512 : t->body_len), (const char *)t->body);
+	return 200;
+}
+
 static void daemon_state_cb(void *arg, enum agent_state s, int status)
 {
 	struct daemon_ctx *d = arg;
 
 	daemon_write_status(d, s, status);
+	if (s == AGENT_REGISTERED && d->o->selftest_to && !d->selftest_sent)
+		daemon_selftest_send(d);
 	if (s == AGENT_STOPPED) {
 		d->stopped = 1;
 		event_base_loopbreak(d->base);
@@ -180,6 +223,8 @@ int cmd_daemon(struct cli_opts *o)
 		fprintf(stderr, "dataline: bad account data: %s\n", strerror(-r));
 		goto out;
 	}
+	if (o->selftest_inbox && agent_on_text(d.agent, daemon_selftest_text, &d) < 0)
+		goto out;
 	for (int i = 0; signums[i]; i++) {
 		sigs[i] = evsignal_new(d.base, signums[i], daemon_signal_cb, &d);
 		if (!sigs[i] || event_add(sigs[i], NULL) < 0)

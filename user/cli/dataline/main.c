@@ -61,7 +61,7 @@ static const char usage[] =
 enum {
 	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
 	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
-	OPT_LOG_FILE,
+	OPT_LOG_FILE, OPT_SELFTEST_SEND, OPT_SELFTEST_INBOX,
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +77,9 @@ static const struct option long_opts[] = {
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "retry-base", required_argument, NULL, OPT_RETRY },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	/* test hooks, not in the usage text (docs/handset.md) */
+	{ "selftest-send", required_argument, NULL, OPT_SELFTEST_SEND },
+	{ "selftest-inbox", no_argument, NULL, OPT_SELFTEST_INBOX },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
 		case OPT_KEEPALIVE: r = parse_u32(optarg, &o.keepalive); break;
 		case OPT_RETRY: r = parse_u32(optarg, &o.retry_base); break;
 		case OPT_LOG_FILE: o.log_file = optarg; break;
+		case OPT_SELFTEST_SEND: o.selftest_to = optarg; break;
+		case OPT_SELFTEST_INBOX: o.selftest_inbox = 1; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
