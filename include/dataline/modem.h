@@ -3,9 +3,12 @@
  * D-Bus API (org.freedesktop.ModemManager1, system bus, via sd-bus).
  * Patent step A1: the SIM's own number (Modem.OwnNumbers). Step A3: the
  * newest received SMS carrying a dataline code (Modem.Messaging.List and
- * the Sms objects' Number/Text/Timestamp/State properties).
+ * the Sms objects' Number/Text/Timestamp/State properties). Step C22
+ * (carrier fallback for texts): sending an SMS (Modem.Messaging.Create,
+ * then the new Sms object's Send); the choice between this and a log file
+ * for devices without a modem is include/dataline/carrier.h.
  * Tests point it at a private bus with DBUS_SYSTEM_BUS_ADDRESS.
- * Sending SMS and calls (carrier fallback) are not part of this module yet.
+ * Calls (voice) are not part of this module.
  */
 #ifndef DATALINE_MODEM_H
 #define DATALINE_MODEM_H
@@ -16,7 +19,25 @@
 #define MODEM_CODE_LEN 6
 
 /* ModemManager's MMSmsState values we look at. */
+#define MODEM_SMS_STATE_UNKNOWN  0
+#define MODEM_SMS_STATE_STORED   1
 #define MODEM_SMS_STATE_RECEIVED 3
+#define MODEM_SMS_STATE_SENDING  4
+#define MODEM_SMS_STATE_SENT     5
+
+/*
+ * Bounds of an SMS we send. ModemManager splits a long text into a
+ * concatenated (multipart) SMS by itself: 153 GSM-7 characters or 67 UCS-2
+ * characters a part. MODEM_SMS_TEXT_MAX (bytes of UTF-8) keeps that to
+ * about 10 parts of plain text or 8 to 12 parts of CJK or emoji, the size
+ * carriers still reassemble (many cap a message at 1600 characters).
+ * Longer texts are refused with -EMSGSIZE, never cut. A number is an
+ * optional "+" and 1 to MODEM_SMS_NUMBER_MAX digits: E.164, national or a
+ * carrier short code (the caller normalises; no separators here).
+ */
+#define MODEM_SMS_TEXT_MAX   1600
+#define MODEM_SMS_NUMBER_MAX 20
+#define MODEM_SMS_PATH_MAX   128
 
 struct modem;
 
@@ -55,12 +76,41 @@ int modem_newest_code_sms(struct modem *m, int64_t since,
 			  struct modem_sms *sms, char code[MODEM_CODE_LEN + 1]);
 
 /*
+ * C22: sends TEXT to NUMBER as a carrier SMS: Modem.Messaging.Create with
+ * {"number": s, "text": s}, then Sms.Send on the new object. ModemManager
+ * answers Send once the modem has taken every part; the Sms object's State
+ * is then read back and must be SENT. On success copies the Sms object's
+ * path into sms_path (cap bytes) and logs it; on failure nothing was sent
+ * (as far as ModemManager knows) and the draft Sms object is deleted again,
+ * except after -ETIMEDOUT. Details of a refusal go to the log (warn).
+ * Returns 0 or
+ *   -EINVAL       number or text malformed (modem_sms_check), or
+ *                 ModemManager refused the properties (InvalidArgs)
+ *   -EMSGSIZE     text longer than MODEM_SMS_TEXT_MAX
+ *   -EOPNOTSUPP   the modem has no Messaging interface (or no Sms.Send)
+ *   -EHOSTUNREACH ModemManager left the bus
+ *   -EACCES       ModemManager (polkit) did not authorise us
+ *   -ETIMEDOUT    no answer to Send in MODEM_SMS_SEND_TIMEOUT_S: the SMS
+ *                 may or may not have gone out; the draft is kept
+ *   -EIO          Create or Send failed for another reason (the modem's
+ *                 error, e.g. no network or a rejected number, is logged),
+ *                 or Send returned but State is not SENT
+ */
+#define MODEM_SMS_SEND_TIMEOUT_S 120
+int modem_sms_send(struct modem *m, const char *number, const char *text,
+		   char sms_path[MODEM_SMS_PATH_MAX]);
+
+/*
  * Pure helpers (no I/O, no allocation).
+ * modem_sms_check: NUMBER is [+]DIGITS (1..MODEM_SMS_NUMBER_MAX digits)
+ * and TEXT is 1..MODEM_SMS_TEXT_MAX bytes of valid UTF-8 (D-Bus strings
+ * must be); 0, -EINVAL or -EMSGSIZE (text too long).
  * modem_parse_code: finds "dataline code is NNNNNN" (case-insensitive,
  * exactly 6 digits not followed by another digit); 0 or -ENOENT.
  * modem_parse_timestamp: "YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH|+HH:MM|+HHMM]"
  * to Unix seconds (no zone means UTC); 0 or -EINVAL.
  */
+int modem_sms_check(const char *number, const char *text);
 int modem_parse_code(const char *text, size_t len, char code[MODEM_CODE_LEN + 1]);
 int modem_parse_timestamp(const char *s, int64_t *out);
 

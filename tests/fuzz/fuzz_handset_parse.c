@@ -1,7 +1,8 @@
 /*
  * fuzz_handset_parse: libFuzzer target for the handset's parsers of
  * outside input: the text of a received SMS (modem_parse_code), an SMS
- * timestamp from ModemManager (modem_parse_timestamp), a server SIP URI
+ * timestamp from ModemManager (modem_parse_timestamp), the number and text
+ * of an SMS to send (modem_sms_check), a server SIP URI
  * from provisioning (agent_parse_server_uri) and a certificate pin
  * (agent_pin_normalize). They live in user/, which the fuzz build does not
  * compile, so their sources (pure, no dependencies) are included here.
@@ -40,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	modem_parse_timestamp(s, &t);
+	if (modem_sms_check("+1", s) == 0 &&
+	    (strlen(s) == 0 || strlen(s) > MODEM_SMS_TEXT_MAX))
+		abort();
+	if (modem_sms_check(s, "x") == 0 &&
+	    (strlen(s) < 1 || strlen(s) > MODEM_SMS_NUMBER_MAX + 1))
+		abort();
 	if (agent_parse_server_uri(s, &tp, host, sizeof(host), &port) == 0) {
 		if (!host[0] || strlen(host) >= sizeof(host) || port == 0 ||
 		    tp > AGENT_TP_TLS)

@@ -2,13 +2,26 @@
 
 Covers what dataline's handset uses: the ObjectManager on
 /org/freedesktop/ModemManager1, one Modem object with OwnNumbers, its
-Modem.Messaging interface (List, Messages) and Sms objects with
-State/PduType/Number/Text/Timestamp, as ModemManager 1.20 exposes them.
+Modem.Messaging interface (List, Create, Delete, Messages) and Sms objects
+with State/PduType/Number/Text/Timestamp and Send, as ModemManager 1.20
+exposes them. Create, like ModemManager, wants "number" and "text" (we do
+not mock "data") and makes an Sms object in State unknown (0); Send moves
+it to sent (5) before it answers, as ModemManager's handle_send_ready does.
 
-Parameters (-p JSON): {"OwnNumbers": ["+8613800138000"], "no_modem": false}
+Parameters (-p JSON): {"OwnNumbers": ["+8613800138000"], "no_modem": false,
+  "no_messaging": false}   no_messaging: a modem without Modem.Messaging
 Mock control (interface org.freedesktop.DBus.Mock on the main object):
   AddSms(number s, text s, timestamp s) -> o   a received SMS
   SetOwnNumbers(numbers as)
+  SetError(method s, name s, message s)   every call of METHOD ("Create"
+                                    or "Send") fails with D-Bus error NAME
+                                    until called again with NAME ''
+  SetSentState(state u)             the State a successful Send leaves
+                                    (default 5, sent)
+  GetSent() -> a(oss)               (path, number, text) of each SMS whose
+                                    Send succeeded, in order
+Every Create/Delete (on the modem) and Send (on an Sms object) is also in
+dbusmock's call log: org.freedesktop.DBus.Mock.GetMethodCalls on that object.
 Usage: python3 -m dbusmock -s -t tests/mock/modemmanager.py -p '{...}'
 '''
 
@@ -27,12 +40,19 @@ MSG_IFACE = 'org.freedesktop.ModemManager1.Modem.Messaging'
 SMS_IFACE = 'org.freedesktop.ModemManager1.Sms'
 MODEM_PATH = '/org/freedesktop/ModemManager1/Modem/0'
 
+MM_SMS_STATE_UNKNOWN = 0
 MM_SMS_STATE_RECEIVED = 3
+MM_SMS_STATE_SENT = 5
 MM_SMS_PDU_TYPE_DELIVER = 1
+MM_SMS_PDU_TYPE_SUBMIT = 2
+MM_ERROR_INVALID_ARGS = 'org.freedesktop.ModemManager1.Error.Core.InvalidArgs'
 
 
 def load(mock, parameters):
     mock.sms_count = 0
+    mock.errors = {}
+    mock.sent_state = MM_SMS_STATE_SENT
+    mock.sent = []
     mock.AddMethod(MAIN_IFACE, 'ScanDevices', '', '', '')
     if parameters.get('no_modem', False):
         return
@@ -45,6 +65,11 @@ def load(mock, parameters):
         'EquipmentIdentifier': dbus.String('358240051111110', variant_level=1),
     }, [])
     modem = dbusmock.mockobject.objects[MODEM_PATH]
+    if parameters.get('no_messaging', False):
+        mock.EmitSignal('org.freedesktop.DBus.ObjectManager', 'InterfacesAdded',
+                        'oa{sa{sv}}', [MODEM_PATH, {
+                            MODEM_IFACE: modem.GetAll(MODEM_IFACE)}])
+        return
     modem.AddProperties(MSG_IFACE, {
         'Messages': dbus.Array([], signature='o', variant_level=1),
         'SupportedStorages': dbus.Array([dbus.UInt32(2)], signature='u', variant_level=1),
@@ -52,31 +77,103 @@ def load(mock, parameters):
     })
     modem.AddMethod(MSG_IFACE, 'List', '', 'ao',
                     'ret = self.Get("%s", "Messages")' % MSG_IFACE)
+    modem.AddMethod(MSG_IFACE, 'Create', 'a{sv}', 'o', messaging_create)
+    modem.AddMethod(MSG_IFACE, 'Delete', 'o', '', messaging_delete)
     mock.EmitSignal('org.freedesktop.DBus.ObjectManager', 'InterfacesAdded',
                     'oa{sa{sv}}', [MODEM_PATH, {
                         MODEM_IFACE: modem.GetAll(MODEM_IFACE),
                         MSG_IFACE: modem.GetAll(MSG_IFACE)}])
 
 
-@dbus.service.method(dbusmock.MOCK_IFACE, in_signature='sss', out_signature='o')
-def AddSms(self, number, text, timestamp):
-    '''Adds a received SMS to the modem and returns its object path.'''
-    path = '/org/freedesktop/ModemManager1/SMS/%d' % self.sms_count
-    self.sms_count += 1
-    self.AddObject(path, SMS_IFACE, {
-        'State': dbus.UInt32(MM_SMS_STATE_RECEIVED, variant_level=1),
-        'PduType': dbus.UInt32(MM_SMS_PDU_TYPE_DELIVER, variant_level=1),
+def new_sms(main, number, text, timestamp, state, pdu_type, received):
+    '''Adds an Sms object to the modem's Messages; returns its path.'''
+    path = '/org/freedesktop/ModemManager1/SMS/%d' % main.sms_count
+    main.sms_count += 1
+    main.AddObject(path, SMS_IFACE, {
+        'State': dbus.UInt32(state, variant_level=1),
+        'PduType': dbus.UInt32(pdu_type, variant_level=1),
         'Number': dbus.String(number, variant_level=1),
         'Text': dbus.String(text, variant_level=1),
         'Timestamp': dbus.String(timestamp, variant_level=1),
-        'Storage': dbus.UInt32(2, variant_level=1),
+        'Storage': dbus.UInt32(2 if received else 0, variant_level=1),
     }, [])
+    dbusmock.mockobject.objects[path].AddMethod(SMS_IFACE, 'Send', '', '', sms_send)
     modem = dbusmock.mockobject.objects[MODEM_PATH]
     msgs = list(modem.Get(MSG_IFACE, 'Messages')) + [dbus.ObjectPath(path)]
     modem.UpdateProperties(MSG_IFACE, {
         'Messages': dbus.Array(msgs, signature='o', variant_level=1)})
-    modem.EmitSignal(MSG_IFACE, 'Added', 'ob', [dbus.ObjectPath(path), True])
+    modem.EmitSignal(MSG_IFACE, 'Added', 'ob', [dbus.ObjectPath(path), received])
     return dbus.ObjectPath(path)
+
+
+def messaging_create(modem, props):
+    '''Modem.Messaging.Create: a draft to send, State unknown.'''
+    main = dbusmock.mockobject.objects[MAIN_OBJ]
+    fail_if_set(main, 'Create')
+    number, text = props.get('number'), props.get('text')
+    if not isinstance(number, str) or not number or not isinstance(text, str):
+        raise dbus.exceptions.DBusException(
+            'Cannot create SMS: mandatory parameter missing', name=MM_ERROR_INVALID_ARGS)
+    return new_sms(main, number, text, '', MM_SMS_STATE_UNKNOWN,
+                   MM_SMS_PDU_TYPE_SUBMIT, False)
+
+
+def messaging_delete(modem, path):
+    '''Modem.Messaging.Delete: drops the Sms object.'''
+    msgs = [p for p in modem.Get(MSG_IFACE, 'Messages') if p != path]
+    if len(msgs) == len(modem.Get(MSG_IFACE, 'Messages')):
+        raise dbus.exceptions.DBusException(
+            'No SMS found with path ' + path,
+            name='org.freedesktop.ModemManager1.Error.Core.NotFound')
+    modem.UpdateProperties(MSG_IFACE, {
+        'Messages': dbus.Array(msgs, signature='o', variant_level=1)})
+    dbusmock.mockobject.objects[MAIN_OBJ].RemoveObject(path)
+    modem.EmitSignal(MSG_IFACE, 'Deleted', 'o', [dbus.ObjectPath(path)])
+
+
+def fail_if_set(main, method):
+    '''Raises the error SetError gave for METHOD, if any.'''
+    if method in main.errors:
+        name, message = main.errors[method]
+        raise dbus.exceptions.DBusException(message, name=name)
+
+
+def sms_send(sms):
+    '''Sms.Send: fails as SetError says, else State -> sent.'''
+    main = dbusmock.mockobject.objects[MAIN_OBJ]
+    fail_if_set(main, 'Send')
+    sms.UpdateProperties(SMS_IFACE, {
+        'State': dbus.UInt32(main.sent_state, variant_level=1)})
+    main.sent.append((dbus.ObjectPath(sms.path), sms.Get(SMS_IFACE, 'Number'),
+                      sms.Get(SMS_IFACE, 'Text')))
+
+
+@dbus.service.method(dbusmock.MOCK_IFACE, in_signature='sss', out_signature='o')
+def AddSms(self, number, text, timestamp):
+    '''Adds a received SMS to the modem and returns its object path.'''
+    return new_sms(self, number, text, timestamp, MM_SMS_STATE_RECEIVED,
+                   MM_SMS_PDU_TYPE_DELIVER, True)
+
+
+@dbus.service.method(dbusmock.MOCK_IFACE, in_signature='sss', out_signature='')
+def SetError(self, method, name, message):
+    '''Makes every METHOD (Create, Send) fail with D-Bus error NAME; '' restores it.'''
+    if name:
+        self.errors[method] = (name, message)
+    else:
+        self.errors.pop(method, None)
+
+
+@dbus.service.method(dbusmock.MOCK_IFACE, in_signature='u', out_signature='')
+def SetSentState(self, state):
+    '''The State a successful Send leaves on the Sms object.'''
+    self.sent_state = state
+
+
+@dbus.service.method(dbusmock.MOCK_IFACE, in_signature='', out_signature='a(oss)')
+def GetSent(self):
+    '''(path, number, text) of every SMS whose Send succeeded.'''
+    return dbus.Array(self.sent, signature='(oss)')
 
 
 @dbus.service.method(dbusmock.MOCK_IFACE, in_signature='as', out_signature='')

@@ -2,11 +2,14 @@
  * modem: ModemManager client over D-Bus with sd-bus (libsystemd).
  * Finds the modem through the ObjectManager on /org/freedesktop/ModemManager1
  * (GetManagedObjects), reads Modem.OwnNumbers (patent step A1) and walks
- * Modem.Messaging.List to find the newest received code SMS (step A3).
- * The bus is the system bus; sd-bus honours DBUS_SYSTEM_BUS_ADDRESS, which
- * is how the tests point it at a private bus with a python-dbusmock
- * ModemManager. All calls are synchronous with sd-bus's default timeout:
- * the CLI uses them once per command, never on a hot path.
+ * Modem.Messaging.List to find the newest received code SMS (step A3), and
+ * sends an SMS with Messaging.Create and Sms.Send (step C22, carrier
+ * fallback for texts). The bus is the system bus; sd-bus honours
+ * DBUS_SYSTEM_BUS_ADDRESS, which is how the tests point it at a private bus
+ * with a python-dbusmock ModemManager. All calls are synchronous with sd-bus's default timeout
+ * (Sms.Send: MODEM_SMS_SEND_TIMEOUT_S, as the modem may take long to hand
+ * several parts to the network): the CLI uses them once per command and the
+ * fallback once per text, never on a hot path.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -244,5 +247,170 @@ int modem_newest_code_sms(struct modem *m, int64_t since,
 out:
 	sd_bus_error_free(&err);
 	sd_bus_message_unref(reply);
+	return r;
+}
+
+/*
+ * Maps a D-Bus error to -errno by the last component of its name, so that
+ * org.freedesktop.DBus.Error.InvalidArgs and ModemManager's
+ * org.freedesktop.ModemManager1.Error.Core.InvalidArgs read the same.
+ * Local failures (no name, or sd-bus's "System.Error.E..." names) keep
+ * sd-bus's R; anything ModemManager says that is not listed is -EIO.
+ */
+static int modem_bus_errno(const sd_bus_error *err, int r)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} map[] = {
+		{ "UnknownMethod",    -EOPNOTSUPP },
+		{ "UnknownInterface", -EOPNOTSUPP },
+		{ "UnknownObject",    -EOPNOTSUPP },
+		{ "Unsupported",      -EOPNOTSUPP },
+		{ "ServiceUnknown",   -EHOSTUNREACH },
+		{ "NameHasNoOwner",   -EHOSTUNREACH },
+		{ "NoReply",          -ETIMEDOUT },
+		{ "Timeout",          -ETIMEDOUT },
+		{ "TimedOut",         -ETIMEDOUT },
+		{ "AccessDenied",     -EACCES },
+		{ "Unauthorized",     -EACCES },
+		{ "InvalidArgs",      -EINVAL },
+	};
+	const char *last;
+
+	if (!sd_bus_error_is_set(err) || strncmp(err->name, "System.Error.", 13) == 0)
+		return r < 0 ? r : -EIO;
+	last = strrchr(err->name, '.');
+	last = last ? last + 1 : err->name;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(last, map[i].name) == 0)
+			return map[i].err;
+	return -EIO;
+}
+
+static const char *modem_err_text(const sd_bus_error *err, int r)
+{
+	return err->message ? err->message : strerror(-r);
+}
+
+/* Logs a failed call WHAT on object OBJ with ModemManager's own words and
+ * returns its -errno (modem_bus_errno). */
+static int modem_call_failed(const char *what, const char *obj,
+			     const sd_bus_error *err, int r)
+{
+	log_warn("modem: %s on %s failed: %s (%s)", what, obj,
+		 modem_err_text(err, r), err->name ? err->name : "local error");
+	return modem_bus_errno(err, r);
+}
+
+/* Messaging.Create({"number": s, "text": s}) -> the new Sms object. */
+static int modem_sms_create(struct modem *m, const char *number,
+			    const char *text, char path[MODEM_SMS_PATH_MAX])
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	const char *obj;
+	int r;
+
+	r = sd_bus_call_method(m->bus, MM_SERVICE, m->path, MM_IF_MSG, "Create",
+			       &err, &reply, "a{sv}", 2,
+			       "number", "s", number, "text", "s", text);
+	if (r < 0) {
+		r = modem_call_failed("Messaging.Create", m->path, &err, r);
+		goto out;
+	}
+	r = sd_bus_message_read(reply, "o", &obj);
+	if (r < 0)
+		goto out;
+	if (strlen(obj) >= MODEM_SMS_PATH_MAX) {
+		log_warn("modem: Messaging.Create returned an overlong path");
+		r = -EIO;
+		goto out;
+	}
+	snprintf(path, MODEM_SMS_PATH_MAX, "%s", obj);
+	r = 0;
+out:
+	sd_bus_error_free(&err);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+/* Sms.Send(), allowed MODEM_SMS_SEND_TIMEOUT_S to answer. */
+static int modem_sms_call_send(struct modem *m, const char *path)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *call = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(m->bus, &call, MM_SERVICE, path,
+					   MM_IF_SMS, "Send");
+	if (r < 0)
+		goto out;
+	r = sd_bus_call(m->bus, call, (uint64_t)MODEM_SMS_SEND_TIMEOUT_S * 1000000,
+			&err, NULL);
+	if (r < 0)
+		r = modem_call_failed("Sms.Send", path, &err, r);
+out:
+	sd_bus_error_free(&err);
+	sd_bus_message_unref(call);
+	return r;
+}
+
+/* Best effort: a failed send should not leave a draft in the modem's list. */
+static void modem_sms_delete(struct modem *m, const char *path)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = sd_bus_call_method(m->bus, MM_SERVICE, m->path, MM_IF_MSG, "Delete",
+			       &err, NULL, "o", path);
+	if (r < 0)
+		log_debug("modem: Messaging.Delete %s: %s", path, modem_err_text(&err, r));
+	sd_bus_error_free(&err);
+}
+
+int modem_sms_send(struct modem *m, const char *number, const char *text,
+		   char sms_path[MODEM_SMS_PATH_MAX])
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	char path[MODEM_SMS_PATH_MAX];
+	uint32_t state;
+	int r;
+
+	r = modem_sms_check(number, text);
+	if (r < 0)
+		return r;
+	r = modem_sms_create(m, number, text, path);
+	if (r < 0)
+		return r;
+	r = modem_sms_call_send(m, path);
+	if (r == -ETIMEDOUT) {
+		log_warn("modem: no answer to Send in %d s; %s may still go out",
+			 MODEM_SMS_SEND_TIMEOUT_S, path);
+		goto out;
+	}
+	if (r < 0) {
+		modem_sms_delete(m, path);
+		goto out;
+	}
+	/* ModemManager sets State to SENT before it answers Send; anything
+	 * else means the answer and the object disagree, so nothing is
+	 * claimed. An unreadable State leaves Send's answer standing. */
+	r = sd_bus_get_property_trivial(m->bus, MM_SERVICE, path, MM_IF_SMS,
+					"State", &err, 'u', &state);
+	if (r < 0) {
+		log_debug("modem: State of %s: %s; trusting Send", path,
+			  modem_err_text(&err, r));
+	} else if (state != MODEM_SMS_STATE_SENT) {
+		log_warn("modem: Send on %s returned but its State is %u, not sent (%d)",
+			 path, state, MODEM_SMS_STATE_SENT);
+		r = -EIO;
+		goto out;
+	}
+	if (sms_path)
+		memcpy(sms_path, path, sizeof(path));
+	r = 0;
+out:
+	sd_bus_error_free(&err);
 	return r;
 }

@@ -3,7 +3,8 @@
  * code from the text of a dataline SMS ("Your dataline code is NNNNNN",
  * the server's fixed wording) and converts ModemManager's ISO 8601 SMS
  * timestamps (RFC 3339 style, with ModemManager's "+HH" short zone) to Unix
- * time. No I/O, no allocation.
+ * time, and checks the number and text of an SMS we are about to send
+ * (step C22). No I/O, no allocation.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -116,5 +117,68 @@ int modem_parse_timestamp(const char *s, int64_t *out)
 	tm.tm_sec = se;
 	t = timegm(&tm);
 	*out = (int64_t)t - sign * (int64_t)(zh * 3600 + zm * 60);
+	return 0;
+}
+
+/*
+ * Length of the UTF-8 sequence at s (at most n bytes), or 0 if it is not
+ * well formed (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF). D-Bus rejects such strings, so we say so before sending.
+ */
+static size_t modem_utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+int modem_sms_check(const char *number, const char *text)
+{
+	size_t i, n, digits;
+
+	if (!number || !text)
+		return -EINVAL;
+	i = number[0] == '+';
+	for (digits = 0; isdigit((unsigned char)number[i]); i++)
+		digits++;
+	if (number[i] != '\0' || digits == 0 || digits > MODEM_SMS_NUMBER_MAX)
+		return -EINVAL;
+	n = strnlen(text, MODEM_SMS_TEXT_MAX + 1);
+	if (n == 0)
+		return -EINVAL;
+	if (n > MODEM_SMS_TEXT_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < n; ) {
+		size_t l = modem_utf8_seq((const unsigned char *)text + i, n - i);
+
+		if (l == 0)
+			return -EINVAL;
+		i += l;
+	}
 	return 0;
 }

@@ -57,5 +57,6 @@ int cmd_verify(struct cli_opts *o);
 int cmd_daemon(struct cli_opts *o);
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
+int cmd_modem_sms(struct cli_opts *o);
 
 #endif

@@ -4,7 +4,7 @@
  * registration state (daemon.json, written on every state change; the pid
  * in it tells whether the daemon still runs). `modem` prints what
  * ModemManager reports: the modem, the SIM's number (A1) and the newest
- * dataline code SMS (A3).
+ * dataline code SMS (A3); `modem sms-send` is in cmd_sms.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -85,6 +85,8 @@ int cmd_modem(struct cli_opts *o)
 	struct modem *m;
 	int r;
 
+	if (o->argc > 0)
+		return cmd_modem_sms(o);
 	r = modem_open(&m);
 	if (r < 0) {
 		printf("modem:     none (%s)\n", r == -EHOSTUNREACH ?

@@ -30,6 +30,8 @@ static const char usage[] =
 "                                    SIGTERM unregisters and exits\n"
 "  status                            show the account and the daemon's state\n"
 "  modem                             show what ModemManager reports\n"
+"  modem sms-send NUMBER TEXT        send one SMS through ModemManager (the\n"
+"                                    carrier fallback's modem backend)\n"
 "\n"
 "Options:\n"
 "  --state-dir DIR      state directory (default $XDG_STATE_HOME/dataline,\n"
@@ -56,7 +58,8 @@ static const char usage[] =
 "  dataline verify              # code from the newest SMS, asks y/N\n"
 "  dataline verify 123456\n"
 "  dataline daemon --transport tls &\n"
-"  dataline status\n";
+"  dataline status\n"
+"  dataline modem sms-send +8613800138000 'Are you there?'\n";
 
 enum {
 	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
