@@ -716,13 +716,13 @@ static void dl_result(void *arg)
 	struct dl_num *d = dl_num_get(w, j->number);
 	struct dl_lane *l;
 	struct dl_qres *q;
-	int committed;
+	int committed, ti = j->ti, ci = j->ci; /* j may be freed below */
 
-	if (!d || j->ti >= d->ntargets) {
+	if (!d || ti >= d->ntargets) {
 		free(j);
 		return;
 	}
-	l = &d->t[j->ti].lane[j->ci];
+	l = &d->t[ti].lane[ci];
 	committed = l->inflight == j ? l->inflight_committed : 1;
 	if (l->inflight == j)
 		l->inflight = NULL;
@@ -760,7 +760,7 @@ static void dl_result(void *arg)
 			dl_list_push(&l->acked, j); /* acked on its commit */
 		}
 	}
-	dl_lane_pump(w, d, j->ti, j->ci);
+	dl_lane_pump(w, d, ti, ci);
 }
 
 /* ------------------------------------------------------------ kicks */
