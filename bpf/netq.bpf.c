@@ -26,6 +26,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define barrier() asm volatile("" ::: "memory")
 #define READ_ONCE(x)     (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#define NETQ_STR_(x) #x
+#define NETQ_STR(x) NETQ_STR_(x)
 
 /* Load-time constants (set by the loader between open and load). */
 const volatile __u32 netq_slot = 0;   /* this interface's slot */
@@ -165,7 +167,9 @@ static __always_inline void count_add(struct netq_stream *s, __u32 len,
 }
 
 /*
- * Probe recognition: only while netq_ctl.probe_train is set. Parses
+ * Probe recognition: only while the prober has set the stream's probe word
+ * (a copy of netq_ctl.probe_train, see netq_maps.h), checked again here
+ * against netq_ctl. Parses
  * [eth] / IPv4|IPv6 / UDP and the netq_probe_hdr, every read bounds-checked.
  */
 static __always_inline struct netq_probe_hdr *probe_hdr(struct __sk_buff *skb)
@@ -211,7 +215,9 @@ static __always_inline struct netq_probe_hdr *probe_hdr(struct __sk_buff *skb)
 	return p;
 }
 
-static __always_inline void probe_check(struct __sk_buff *skb, int egress)
+/* Out of line: only probe packets reach it, and the per-packet code stays
+ * a few cache lines of the program image. */
+static __noinline void probe_check(struct __sk_buff *skb, int egress)
 {
 	struct netq_probe_hdr *h;
 	struct netq_probe_ts *ts;
@@ -245,14 +251,40 @@ static __always_inline void probe_check(struct __sk_buff *skb, int egress)
 	}
 }
 
+/*
+ * This interface's slot as an instruction immediate. The loader rewrites
+ * the NETQ_SLOT_IMM of this one instruction to the slot before load
+ * (netq_attach.c, patch_slot), so the per-packet path reads no .rodata:
+ * on a VM whose TLB is flushed at every kernel entry (PTI without PCID,
+ * see docs/netq.md "Per-packet cost") each distinct memory region a
+ * program touches costs a page walk, ~20-40 ns. Left unpatched, the
+ * lookup below fails its bounds check and the program counts nothing.
+ */
+static __always_inline __u32 tc_slot(void)
+{
+	__u64 s;
+
+	asm volatile("%0 = " NETQ_STR(NETQ_SLOT_IMM) : "=r"(s));
+	return s;
+}
+
+/*
+ * The whole per-packet path touches one cache line of netq_ifaces (plus
+ * jiffies and skb fields the stack has just used): counters, last_j and
+ * the probe word all sit in the stream's first line.
+ */
 static __always_inline int tc_count(struct __sk_buff *skb, int egress)
 {
-	__u32 slot = netq_slot;
+	__u32 slot = tc_slot();
 	struct netq_iface *st = bpf_map_lookup_elem(&netq_ifaces, &slot);
+	struct netq_stream *s;
 
-	if (st)
-		count_add(egress ? &st->tx : &st->rx, skb->len, skb, NULL);
-	probe_check(skb, egress);
+	if (!st)
+		return -1;
+	s = egress ? &st->tx : &st->rx;
+	count_add(s, skb->len, skb, NULL);
+	if (READ_ONCE(s->probe_train))
+		probe_check(skb, egress);
 	return -1; /* TC_ACT_UNSPEC == TCX_NEXT: let the stack go on */
 }
 

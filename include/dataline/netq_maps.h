@@ -19,6 +19,9 @@
 #define NETQ_PROBE_MAGIC  0x514e4c44u /* "DLNQ" little-endian on the wire */
 #define NETQ_PROBE_REQ    1       /* probe_hdr.dir: prober -> echo */
 #define NETQ_PROBE_REPLY  2       /* probe_hdr.dir: echo -> prober */
+/* Placeholder immediate of the tc programs' slot instruction (tc_slot() in
+ * bpf/netq.bpf.c), replaced by the slot at load time. Below 2^31. */
+#define NETQ_SLOT_IMM     0x5107a3d1
 
 /*
  * Cumulative counters of one stream (rx, tx or tcp) and a ring of "marks".
@@ -54,7 +57,12 @@ struct netq_stream {
 	__u64 last_ns;    /* time of the latest mark (first event of the
 	                   * latest epoch; not updated per packet: cost) */
 	__u64 last_j;     /* jiffies when the clock was last read (tc) */
-	__u64 pad[2];     /* keep marks cache-line aligned */
+	__u32 probe_train; /* rx/tx: copy of netq_ctl.probe_train, set by the
+	                    * prober in every slot, so the tc path tests it
+	                    * on the line it already writes (no netq_ctl
+	                    * access per packet) */
+	__u32 pad32;
+	__u64 pad;        /* keep marks cache-line aligned */
 	struct netq_mark marks[NETQ_NMARKS];
 };
 
@@ -84,7 +92,9 @@ struct netq_iface {
 	__u64 probe_bytes;    /* L2 bytes of the train, both directions */
 	__u32 flags;          /* NETQ_IF_TXW: txw is counted (xmit hook) */
 	__u32 pad0;
-	__u64 pad1;
+	__u64 pad1[6];        /* streams start on a cache line (values of an
+	                       * mmapable array start on a page), so a tc
+	                       * program's per-packet fields share one line */
 	struct netq_stream rx;   /* tc ingress */
 	struct netq_stream tx;   /* tc egress: handed to the device, before
 	                          * its qdisc (exact totals, offered load) */
@@ -139,5 +149,11 @@ struct netq_probe_hdr {
 	__u8  flags;
 	__u16 delay_ms;       /* informative: echo hold time */
 };
+
+/* The tc programs' per-packet fields (a, b, last_j, probe_train) share
+ * the first cache line of their stream. */
+_Static_assert(__builtin_offsetof(struct netq_iface, rx) % 64 == 0 &&
+	       sizeof(struct netq_stream) % 64 == 0,
+	       "netq streams start on a cache line");
 
 #endif

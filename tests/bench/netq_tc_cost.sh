@@ -69,6 +69,29 @@ row() { # label id -> prints row, sets NS
     row "$name" "$id"
   done <<<"$trace_ids"
 } > "$BENCH_TMP/trace"
+# Machine facts that move these figures between machines of one kind
+# (docs/netq.md, "Per-packet cost"): the clock source (the accounting reads
+# the clock twice per run), the JIT settings, the CPU, and the mitigations:
+# with PTI and no PCID the TLB is flushed at every kernel entry, so each
+# memory region a program touches costs a page walk per packet.
+fact() { cat "$1" 2>/dev/null || echo "?"; }
+vuln() { fact "/sys/devices/system/cpu/vulnerabilities/$1"; }
+hv=$(dmesg 2>/dev/null | sed -n 's/.*Hypervisor detected: //p' | head -n1)
+has_flag() { grep -qw "$1" /proc/cpuinfo && echo yes || echo no; }
+{
+  echo "| machine fact | value |"
+  echo "| --- | --- |"
+  echo "| kernel | $(uname -r) |"
+  echo "| CPU | $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs |"
+  echo "| hypervisor | ${hv:-$(has_flag hypervisor | sed 's/yes/yes (unknown)/;s/no/none/')} |"
+  echo "| clock source | $(fact /sys/devices/system/clocksource/clocksource0/current_clocksource) (available: $(fact /sys/devices/system/clocksource/clocksource0/available_clocksource | xargs)) |"
+  echo "| bpf_jit_enable / harden / kallsyms | $(sysctl -n net.core.bpf_jit_enable) / $(sysctl -n net.core.bpf_jit_harden) / $(sysctl -n net.core.bpf_jit_kallsyms) |"
+  echo "| meltdown (PTI) | $(vuln meltdown) |"
+  echo "| CPU flags pcid / invpcid | $(has_flag pcid) / $(has_flag invpcid) |"
+  echo "| spectre_v2 | $(vuln spectre_v2) |"
+  echo "| spec_store_bypass | $(vuln spec_store_bypass) |"
+  echo "| kernel command line (mitigation, clock, tsc, pti) | $(tr ' ' '\n' </proc/cmdline | grep -E '^(mitigations|pti|nopti|clocksource|tsc|spectre|nospec)' | xargs) |"
+} > "$BENCH_TMP/facts"
 d_eg=$(awk -v a="${n_eg:-0}" -v b="$e_eg" 'BEGIN{printf "%.1f", a - b}')
 d_in=$(awk -v a="${n_in:-0}" -v b="$e_in" 'BEGIN{printf "%.1f", a - b}')
 
@@ -86,6 +109,13 @@ $(cat "$BENCH_TMP/table")
 
 netq above the empty program: **egress ${d_eg} ns, ingress ${d_in} ns**
 per packet (target: at most 25 ns).
+
+On a VM that flushes the TLB at every kernel entry, each memory region a
+program touches per packet costs a page walk (~20-40 ns); the figures of
+machines of one kind differ with these facts (variants, one piece removed
+at a time: docs/netq.md, "Per-packet cost"):
+
+$(cat "$BENCH_TMP/facts")
 
 The tx *rate* is counted after the qdisc by a \`net_dev_xmit\` tracepoint
 program (docs/netq.md), which runs once per transmitted packet on every

@@ -1,6 +1,7 @@
 /*
  * netq_attach: the loader. Loads bpf/netq.bpf.c once per interface (the
- * slot is a load-time constant, so the per-packet path needs no lookup),
+ * slot is a load-time constant, patched into the tc programs' code, so the
+ * per-packet path needs no lookup and no .rodata read),
  * attaches it with tcx links where the kernel has them and clsact filters
  * otherwise, pins links and maps under the pin dir so the attachment
  * outlives the loader, and cleans up what a crashed run left behind.
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -19,6 +21,35 @@
 
 #define NETQ_TCX_INGRESS 46   /* BPF_TCX_INGRESS; the 6.1 uapi lacks it */
 #define NETQ_TCX_EGRESS  47
+
+/*
+ * Writes the slot into the immediate of the tc program's slot instruction
+ * (tc_slot() in bpf/netq.bpf.c: "r = NETQ_SLOT_IMM"), between open and
+ * load. An immediate costs nothing per packet; the .rodata constant it
+ * replaces cost a load from another page (docs/netq.md, "Per-packet cost").
+ * Returns 0 or -errno (-ENOENT: the program has no such instruction).
+ */
+static int patch_slot(struct bpf_program *p, uint32_t slot)
+{
+	size_t i, n = bpf_program__insn_cnt(p);
+	struct bpf_insn *cp;
+	int found = 0, err;
+
+	cp = malloc(n * sizeof(*cp));
+	if (!cp)
+		return -ENOMEM;
+	memcpy(cp, bpf_program__insns(p), n * sizeof(*cp));
+	for (i = 0; i < n; i++) {
+		if (cp[i].code == (BPF_ALU64 | BPF_MOV | BPF_K) &&
+		    cp[i].imm == NETQ_SLOT_IMM) {
+			cp[i].imm = (int32_t)slot;
+			found++;
+		}
+	}
+	err = found ? bpf_program__set_insns(p, cp, n) : -ENOENT;
+	free(cp);
+	return err;
+}
 
 /* Loads the TCP tracepoint programs once per pin dir: tp_btf, else raw_tp. */
 static int attach_tcp(const char *dir)
@@ -280,7 +311,11 @@ int netq_attach(const struct netq_attach_opts *o, const char *ifname,
 	bpf_program__set_autoload(skel->progs.netq_tcp_probe_raw, false);
 	bpf_program__set_autoload(skel->progs.netq_tcp_retrans_raw, false);
 	bpf_program__set_autoload(skel->progs.netq_xmit, false);
-	err = netq_bpf__load(skel);
+	err = patch_slot(skel->progs.netq_tc_ingress, slot);
+	if (!err)
+		err = patch_slot(skel->progs.netq_tc_egress, slot);
+	if (!err)
+		err = netq_bpf__load(skel);
 	if (err)
 		goto out;
 

@@ -168,6 +168,26 @@ static uint32_t new_train(void)
 	return t;
 }
 
+/*
+ * Sets (train) or clears (0) the probe word of every slot's rx and tx
+ * stream: the tc programs test that word, on the cache line they write
+ * per packet anyway, instead of reading netq_ctl for every packet
+ * (docs/netq.md, "Per-packet cost"). netq_ctl.probe_train stays the
+ * authority: the tc program checks it too once a word is set. Armed after
+ * netq_ctl and cleared before it.
+ */
+static void probe_arm(struct netq *q, uint32_t train)
+{
+	uint32_t i;
+
+	for (i = 0; i < NETQ_MAX_IFACES; i++) {
+		__atomic_store_n(&q->ifaces[i].rx.probe_train, train,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&q->ifaces[i].tx.probe_train, train,
+				 __ATOMIC_RELEASE);
+	}
+}
+
 static void store_result(struct netq *q, uint32_t slot,
 			 const struct netq_probe_result *r)
 {
@@ -283,6 +303,7 @@ int netq_probe(const char *hostport, const struct netq_probe_opts *o,
 		q->ctl->probe_count = total;
 		q->ctl->probe_start_ns = netq_now_ns();
 		__atomic_store_n(&q->ctl->probe_train, train, __ATOMIC_RELEASE);
+		probe_arm(q, train);
 	}
 
 	memset(buf, 0, sizeof(buf));
@@ -314,6 +335,7 @@ int netq_probe(const char *hostport, const struct netq_probe_opts *o,
 	if (q) {
 		int kern = 0, want = 0;
 
+		probe_arm(q, 0);
 		__atomic_store_n(&q->ctl->probe_train, 0, __ATOMIC_RELEASE);
 		for (i = 0; i < total; i++) {
 			const struct netq_probe_ts *ts = &q->probe[i];
