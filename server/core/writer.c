@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "dataline/log.h"
+#include "dataline/sqlerr.h"
 #include "metrics.h"
 #include "writer.h"
 
@@ -92,23 +93,7 @@ static __thread struct writer *writer_self;
 
 int writer_errno(int rc)
 {
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	default:
-		return -EIO;
-	}
+	return sqlerr_errno(rc);
 }
 
 static uint64_t writer_now_us(void)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dataline/log.h"
+#include "dataline/sqlerr.h"
 #include "store_impl.h"
 
 enum sq_stmt {
@@ -77,26 +78,24 @@ static inline struct store_sqlite *sq(struct store *st)
 /* Maps an SQLite result code to -errno, logging unexpected failures. */
 static inline int sq_err(struct store_sqlite *s, int rc, const char *what)
 {
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
+	int err = sqlerr_errno(rc);
+
+	switch (err) {
+	case 0:
+	case -EEXIST:
+	case -ENOMEM:
+		break;
+	case -EBUSY:
 		log_warn("store: %s: database busy", what);
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
+		break;
+	case -ENOSPC:
 		log_err("store: %s: disk full", what);
-		return -ENOSPC;
+		break;
 	default:
 		log_err("store: %s: %s", what, sqlite3_errmsg(s->db));
-		return -EIO;
+		break;
 	}
+	return err;
 }
 
 /* Returns the cached statement, reset and with its bindings cleared. */
