@@ -76,4 +76,22 @@ for tp in udp tcp; do
   check "handset_texts $tp: daemon unregisters and exits 0" test $rc -eq 0
   if [ $rc -ne 0 ] || ! grep -q "answered 202" "$dlog"; then sed 's/^/#   /' "$dlog" | tail -40; fi
 done
+
+# --- without the inbox hook: 480, and the server keeps the text -------------
+dlog=$SRV_DIR/daemon-noinbox.log
+"$DL" --state-dir "$ST" daemon --transport tcp -v --log-file "$dlog" &
+dpid=$!; pids+=($dpid)
+wait_for 10 grep -qs "registered" "$SRV_DIR/state/daemon.json"
+retries0=$(metric dataline_texts_delivery_retries_total)
+timeout 30 "${UA[@]}" -t udp --server 127.0.0.1:$SRV_SIP --creds "$SRV_DIR/creds_b.json" \
+  -T 5 -c "send $NA kept for later" > "$SRV_DIR/ua-later.jsonl" 2>&1
+check "handset_texts: a text to the daemon without an inbox: 202 to the sender" jq_any \
+  '.event == "send" and .status == 202' "$SRV_DIR/ua-later.jsonl"
+check "handset_texts: ... the daemon answers 480 (stays queued)" wait_for 20 \
+  grep -q "stays queued on the server" "$dlog"
+check "handset_texts: ... the server retries it rather than dropping it" wait_for 10 \
+  test "$(metric dataline_texts_delivery_retries_total)" -gt "$retries0"
+check "handset_texts: ... and still holds it" \
+  test "$(metric dataline_queue_depth 'queue="text"')" -ge 1
+kill -TERM $dpid; wait $dpid
 finish

@@ -85,6 +85,21 @@ static int daemon_selftest_text(void *arg, const struct agent_text_in *t)
 	return 200;
 }
 
+/*
+ * No inbox yet: a text is answered 480 Temporarily Unavailable, which the
+ * server reads as "not now" and keeps the text queued, trying again with
+ * back-off (docs/messaging.md), so nothing sent to this handset is lost
+ * before the daemon can store it. (405 or 501 would make the server drop
+ * it for good.)
+ */
+static int daemon_text_later(void *arg, const struct agent_text_in *t)
+{
+	(void)arg;
+	log_info("daemon: a text from %s stays queued on the server (no inbox "
+		 "on this handset yet)", t->from_user);
+	return 480;
+}
+
 static void daemon_state_cb(void *arg, enum agent_state s, int status)
 {
 	struct daemon_ctx *d = arg;
@@ -223,7 +238,8 @@ int cmd_daemon(struct cli_opts *o)
 		fprintf(stderr, "dataline: bad account data: %s\n", strerror(-r));
 		goto out;
 	}
-	if (o->selftest_inbox && agent_on_text(d.agent, daemon_selftest_text, &d) < 0)
+	if (agent_on_text(d.agent, o->selftest_inbox ? daemon_selftest_text
+						      : daemon_text_later, &d) < 0)
 		goto out;
 	for (int i = 0; signums[i]; i++) {
 		sigs[i] = evsignal_new(d.base, signums[i], daemon_signal_cb, &d);
