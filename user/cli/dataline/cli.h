@@ -24,12 +24,15 @@ struct cli_opts {
 	uint32_t keepalive;      /* --keepalive */
 	uint32_t retry_base;     /* --retry-base */
 	const char *log_file;    /* --log-file */
-	/* test hooks (docs/handset.md): daemon --selftest-send NUMBER TEXT
-	 * sends TEXT once registered; --selftest-inbox accepts and logs
-	 * incoming texts (without it they are refused, 405, as the server
-	 * was told 501 before: nothing on the handset keeps them yet) */
-	const char *selftest_to;
-	int selftest_inbox;
+	const char *bus;         /* --bus system|session|ADDRESS */
+	const char *carrier;     /* daemon --carrier modem|log */
+	const char *country_code; /* daemon --country-code CC */
+	const char *netq_pin_dir; /* daemon --netq-pin-dir DIR */
+	const char *fallback;    /* send --fallback ask|carrier|quit */
+	int json;                /* --json */
+	int no_wait;             /* send --no-wait */
+	uint32_t limit;          /* inbox/outbox/contacts --limit */
+	uint32_t timeout;        /* send --timeout S */
 	int argc;                /* positional arguments after the command */
 	char **argv;
 };
@@ -58,5 +61,19 @@ int cmd_daemon(struct cli_opts *o);
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
 int cmd_modem_sms(struct cli_opts *o);
+int cmd_send(struct cli_opts *o);
+int cmd_list(struct cli_opts *o, const char *what);
+int cmd_contacts(struct cli_opts *o);
+
+/* bus.c: the daemon's D-Bus interface, for the client commands. */
+struct sd_bus;
+struct sd_bus_message;
+/* Connects to O's bus; prints why not and returns -errno. */
+int cli_bus_open(struct cli_opts *o, struct sd_bus **out);
+/* Prints a failed call's error ("the daemon is not running" for a name
+ * nobody owns). */
+void cli_bus_perror(const char *what, int r, const char *name, const char *msg);
+/* Reads an aa{sv} (the list methods' reply) into a JSON array. */
+int cli_bus_rows(struct sd_bus_message *m, json_t **out);
 
 #endif

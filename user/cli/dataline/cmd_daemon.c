@@ -5,9 +5,9 @@
  * written to STATE_DIR/daemon.json for `dataline status`. SIGTERM/SIGINT
  * unregister (Expires: 0) and exit; SIGHUP reopens the log file. With trust
  * on first use, the TLS certificate seen first is pinned in state.json.
- * Test hooks (docs/handset.md): --selftest-send NUMBER TEXT sends one text
- * once registered and logs its final status; --selftest-inbox accepts
- * incoming texts and logs them.
+ * The handset service (include/dataline/svc.h: texts, inbox, outbox,
+ * contacts, the D-Bus interface the other commands use) runs on the same
+ * loop, on STATE_DIR/messages.db.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,7 +18,9 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "dataline/hstore.h"
 #include "dataline/log.h"
+#include "dataline/svc.h"
 
 #define DAEMON_STOP_MS 5000
 
@@ -28,9 +30,9 @@ struct daemon_ctx {
 	struct agent *agent;       /* owned by cmd_daemon */
 	enum agent_transport tp;
 	json_t *st;                /* state.json, owned */
+	struct hstore *hs;         /* owned */
+	struct svc *svc;           /* owned */
 	int stopped;
-	int selftest_sent;
-	char selftest_call_id[64];
 };
 
 static void daemon_write_status(struct daemon_ctx *d, enum agent_state s, int status)
@@ -49,64 +51,13 @@ static void daemon_write_status(struct daemon_ctx *d, enum agent_state s, int st
 	json_decref(j);
 }
 
-static void daemon_selftest_done(void *arg, const struct agent_result *res)
-{
-	struct daemon_ctx *d = arg;
-
-	log_info("daemon: selftest text to %s answered %d%s (cseq %u, retry-after %u)",
-		 d->o->selftest_to, res->status, res->local ? " locally" : "",
-		 res->cseq, res->retry_after);
-}
-
-/* Test hook: the text of --selftest-send, once, when first registered. */
-static void daemon_selftest_send(struct daemon_ctx *d)
-{
-	const char *text = d->o->argc > 0 ? d->o->argv[0] : "dataline selftest";
-	struct agent_text t = { .to = d->o->selftest_to,
-				.ctype = "text/plain; charset=utf-8",
-				.body = text, .body_len = strlen(text) };
-	int r;
-
-	d->selftest_sent = 1;
-	snprintf(d->selftest_call_id, sizeof(d->selftest_call_id),
-		 "selftest-%ld-%ld@dataline", (long)getpid(), (long)time(NULL));
-	t.call_id = d->selftest_call_id;
-	r = agent_text_send(d->agent, &t, daemon_selftest_done, d, NULL);
-	if (r < 0)
-		log_warn("daemon: selftest text to %s not sent: %s", d->o->selftest_to,
-			 strerror(-r));
-}
-
-/* Test hook: --selftest-inbox logs and accepts each incoming text. */
-static int daemon_selftest_text(void *arg, const struct agent_text_in *t)
-{
-	log_info("daemon: selftest text from %s (%s): %.*s", t->from_user, t->ctype,
-		 (int)(t->body_len > 512 ? 512 : t->body_len), (const char *)t->body);
-	return 200;
-}
-
-/*
- * No inbox yet: a text is answered 480 Temporarily Unavailable, which the
- * server reads as "not now" and keeps the text queued, trying again with
- * back-off (docs/messaging.md), so nothing sent to this handset is lost
- * before the daemon can store it. (405 or 501 would make the server drop
- * it for good.)
- */
-static int daemon_text_later(void *arg, const struct agent_text_in *t)
-{
-	(void)arg;
-	log_info("daemon: a text from %s stays queued on the server (no inbox "
-		 "on this handset yet)", t->from_user);
-	return 480;
-}
-
 static void daemon_state_cb(void *arg, enum agent_state s, int status)
 {
 	struct daemon_ctx *d = arg;
 
 	daemon_write_status(d, s, status);
-	if (s == AGENT_REGISTERED && d->o->selftest_to && !d->selftest_sent)
-		daemon_selftest_send(d);
+	if (d->svc)
+		svc_agent_state(d->svc, s);
 	if (s == AGENT_STOPPED) {
 		d->stopped = 1;
 		event_base_loopbreak(d->base);
@@ -142,6 +93,45 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (agent_stop(d->agent, DAEMON_STOP_MS) < 0 &&
 	    (agent_state(d->agent) == AGENT_STOPPED || agent_state(d->agent) == AGENT_IDLE))
 		event_base_loopbreak(d->base);
+}
+
+/* The local store and the service on top of it (texts, D-Bus). */
+static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
+{
+	struct svc_config sc = { 0 };
+	char path[4096];
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/%s", d->o->state_dir, HSTORE_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	r = hstore_open(path, &d->hs);
+	if (r < 0) {
+		fprintf(stderr, "dataline: cannot open the local store %s: %s\n", path,
+			r == -EBADMSG ? "not a dataline store, or damaged (see the log)"
+				      : strerror(-r));
+		return r;
+	}
+	sc.base = d->base;
+	sc.agent = d->agent;
+	sc.hs = d->hs;
+	sc.number = cli_json_str(acct, "number");
+	sc.domain = cli_json_str(acct, "domain");
+	sc.country_code = d->o->country_code;
+	sc.carrier.state_dir = d->o->state_dir;
+	sc.netq_pin_dir = d->o->netq_pin_dir;
+	sc.bus = d->o->bus ? d->o->bus : "system";
+	if (carrier_backend_parse(d->o->carrier ? d->o->carrier : "modem",
+				  &sc.carrier.backend) < 0) {
+		fprintf(stderr, "dataline: --carrier is modem or log\n");
+		return -EINVAL;
+	}
+	r = svc_new(&sc, &d->svc);
+	if (r < 0)
+		fprintf(stderr, "dataline: the service did not start: %s%s\n",
+			strerror(-r), r == -EACCES ? " (D-Bus policy: see docs/handset.md)"
+			: r == -EEXIST ? " (another daemon owns the D-Bus name)" : "");
+	return r;
 }
 
 /* Finds the server URI for TP among the account's sip_uris. */
@@ -238,8 +228,7 @@ int cmd_daemon(struct cli_opts *o)
 		fprintf(stderr, "dataline: bad account data: %s\n", strerror(-r));
 		goto out;
 	}
-	if (agent_on_text(d.agent, o->selftest_inbox ? daemon_selftest_text
-						      : daemon_text_later, &d) < 0)
+	if (daemon_svc_start(&d, acct) < 0)
 		goto out;
 	for (int i = 0; signums[i]; i++) {
 		sigs[i] = evsignal_new(d.base, signums[i], daemon_signal_cb, &d);
@@ -257,7 +246,9 @@ out:
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	svc_free(d.svc);
 	agent_free(d.agent);
+	hstore_close(d.hs);
 	if (d.base)
 		event_base_free(d.base);
 	json_decref(prev);

@@ -17,8 +17,9 @@
 static const char usage[] =
 "Usage: dataline [OPTIONS] COMMAND [ARGS]\n"
 "\n"
-"Registers this phone's number with a dataline server and keeps its SIP\n"
-"registration alive.\n"
+"Registers this phone's number with a dataline server, keeps its SIP\n"
+"registration alive, and sends and receives texts over data (carrier SMS\n"
+"when the data network is not there).\n"
 "\n"
 "Commands:\n"
 "  register [+NUMBER] --server URL   ask the server for a code by SMS (A1, A2);\n"
@@ -32,6 +33,12 @@ static const char usage[] =
 "  modem                             show what ModemManager reports\n"
 "  modem sms-send NUMBER TEXT        send one SMS through ModemManager (the\n"
 "                                    carrier fallback's modem backend)\n"
+"  send NUMBER TEXT                  send a text over data through the daemon;\n"
+"                                    not connected: --fallback decides\n"
+"  inbox | outbox                    list received / sent texts (--json)\n"
+"  contacts list                     the address book with its registered marks\n"
+"  contacts import FILE.vcf          import a vCard file (3.0, 4.0, 2.1)\n"
+"  contacts sync                     ask the server which contacts are registered\n"
 "\n"
 "Options:\n"
 "  --state-dir DIR      state directory (default $XDG_STATE_HOME/dataline,\n"
@@ -49,6 +56,17 @@ static const char usage[] =
 "  --keepalive S        daemon: CRLF keep-alive interval on TCP/TLS (default 120)\n"
 "  --retry-base S       daemon: retry backoff base (default 30, RFC 5626)\n"
 "  --log-file PATH      daemon: log here (SIGHUP reopens it)\n"
+"  --bus BUS            daemon and clients: system (default), session or a\n"
+"                       D-Bus address\n"
+"  --carrier B          daemon: carrier SMS backend, modem (default) or log\n"
+"  --country-code CC    daemon: for national numbers (e.g. 49)\n"
+"  --netq-pin-dir DIR   daemon: netq's pinned maps (default /sys/fs/bpf/dataline)\n"
+"  --fallback F         send: when not connected to the data network: ask\n"
+"                       (default; asks on a terminal), carrier or quit\n"
+"  --no-wait            send: do not wait for the server's answer\n"
+"  --timeout S          send: wait this long for the server's answer (30)\n"
+"  --json               inbox, outbox, contacts list: JSON\n"
+"  --limit N            inbox, outbox, contacts list: at most N rows (100)\n"
 "  -v, --verbose        debug logging\n"
 "  -h, --help           this text\n"
 "\n"
@@ -59,12 +77,15 @@ static const char usage[] =
 "  dataline verify 123456\n"
 "  dataline daemon --transport tls &\n"
 "  dataline status\n"
-"  dataline modem sms-send +8613800138000 'Are you there?'\n";
+"  dataline modem sms-send +8613800138000 'Are you there?'\n"
+"  dataline send +8613900000000 'on my way' --fallback ask\n"
+"  dataline inbox --json\n";
 
 enum {
 	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
 	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
-	OPT_LOG_FILE, OPT_SELFTEST_SEND, OPT_SELFTEST_INBOX,
+	OPT_LOG_FILE, OPT_BUS, OPT_CARRIER, OPT_CC, OPT_PIN_DIR, OPT_FALLBACK,
+	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -80,9 +101,15 @@ static const struct option long_opts[] = {
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "retry-base", required_argument, NULL, OPT_RETRY },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
-	/* test hooks, not in the usage text (docs/handset.md) */
-	{ "selftest-send", required_argument, NULL, OPT_SELFTEST_SEND },
-	{ "selftest-inbox", no_argument, NULL, OPT_SELFTEST_INBOX },
+	{ "bus", required_argument, NULL, OPT_BUS },
+	{ "carrier", required_argument, NULL, OPT_CARRIER },
+	{ "country-code", required_argument, NULL, OPT_CC },
+	{ "netq-pin-dir", required_argument, NULL, OPT_PIN_DIR },
+	{ "fallback", required_argument, NULL, OPT_FALLBACK },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -130,8 +157,15 @@ int main(int argc, char **argv)
 		case OPT_KEEPALIVE: r = parse_u32(optarg, &o.keepalive); break;
 		case OPT_RETRY: r = parse_u32(optarg, &o.retry_base); break;
 		case OPT_LOG_FILE: o.log_file = optarg; break;
-		case OPT_SELFTEST_SEND: o.selftest_to = optarg; break;
-		case OPT_SELFTEST_INBOX: o.selftest_inbox = 1; break;
+		case OPT_BUS: o.bus = optarg; break;
+		case OPT_CARRIER: o.carrier = optarg; break;
+		case OPT_CC: o.country_code = optarg; break;
+		case OPT_PIN_DIR: o.netq_pin_dir = optarg; break;
+		case OPT_FALLBACK: o.fallback = optarg; break;
+		case OPT_JSON: o.json = 1; break;
+		case OPT_NO_WAIT: o.no_wait = 1; break;
+		case OPT_LIMIT: r = parse_u32(optarg, &o.limit); break;
+		case OPT_TIMEOUT: r = parse_u32(optarg, &o.timeout); break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -166,6 +200,12 @@ int main(int argc, char **argv)
 		r = cmd_status(&o);
 	else if (strcmp(cmd, "modem") == 0)
 		r = cmd_modem(&o);
+	else if (strcmp(cmd, "send") == 0)
+		r = cmd_send(&o);
+	else if (strcmp(cmd, "inbox") == 0 || strcmp(cmd, "outbox") == 0)
+		r = cmd_list(&o, cmd);
+	else if (strcmp(cmd, "contacts") == 0)
+		r = cmd_contacts(&o);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -1,0 +1,23 @@
+/*
+ * svc_bus: private to the D-Bus files of the handset service (svc_bus.c:
+ * connection, loop glue, signals; svc_bus_methods.c: the methods).
+ */
+#ifndef DATALINE_SVC_BUS_H
+#define DATALINE_SVC_BUS_H
+
+#include <systemd/sd-bus.h>
+
+#include "svc_priv.h"
+
+struct svc_bus {
+	struct svc *s;
+	sd_bus *bus;
+	sd_bus_slot *slot;
+	struct event *ev;
+};
+
+extern const sd_bus_vtable svc_bus_vtable[];
+/* Watches the bus fd for what sd-bus wants next; after any send. */
+void svc_bus_rearm(struct svc_bus *b);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * svc_priv: what the files of the handset service share (svc.c: life and
+ * the C22 check; svc_out.c: the outbox pump; svc_in.c: texts and reports
+ * coming in; svc_carrier.c: carrier sends on a thread; svc_bus*.c: the
+ * D-Bus interface).
+ */
+#ifndef DATALINE_SVC_PRIV_H
+#define DATALINE_SVC_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "dataline/svc.h"
+
+struct event;
+struct netq;
+struct svc_bus;
+struct svc_cjob;
+
+struct svc {
+	struct event_base *base;
+	struct agent *agent;
+	struct hstore *hs;
+	char number[32];
+	char domain[256];
+	char cc[8];
+	struct carrier carrier;
+	char carrier_dir[4096];
+	enum agent_state ast;
+	int online;                 /* registered on the current flow */
+
+	/* netq for the link check; NULL when not attached (logged once) */
+	struct netq *nq;
+	struct event *nq_ev;
+
+	/* the outbox pump: a batch of pending texts read from the store,
+	 * sent one at a time (svc_out.c) */
+	struct hstore_out *pend;
+	size_t npend, ipend;
+	int dirty;                  /* added since the batch was read */
+	struct agent_req *inflight;
+	int64_t inflight_id;
+	char inflight_mid[HSTORE_ID_MAX];
+	struct event *retry_ev;
+	char call_id[HSTORE_ID_MAX + 40];
+
+	/* carrier sends (svc_carrier.c): a thread, a pipe back */
+	pthread_t cthread;
+	int cthread_up;
+	pthread_mutex_t cmu;
+	pthread_cond_t ccv;
+	struct svc_cjob *cq_head, *cq_tail;
+	int cstop;
+	int cpipe[2];
+	struct event *cpipe_ev;
+
+	struct svc_bus *bus;
+};
+
+/* svc_out.c */
+void svc_out_kick(struct svc *s);
+void svc_out_stop(struct svc *s);
+int svc_out_add(struct svc *s, const char *number, const char *text,
+		size_t len, int64_t *id, char mid[HSTORE_ID_MAX]);
+
+/* svc_in.c */
+int svc_in_attach(struct svc *s);
+
+/* svc_carrier.c */
+int svc_carrier_start(struct svc *s);
+void svc_carrier_stop(struct svc *s);
+int svc_carrier_send(struct svc *s, const char *number, const char *text,
+		     svc_send_done done, void *arg);
+
+/* svc_bus.c: NULL-safe; the core reports, the bus turns into signals */
+int svc_bus_open(struct svc *s, const char *bus);
+void svc_bus_close(struct svc *s);
+void svc_bus_text_received(struct svc *s, int64_t id, const char *from,
+			   const char *mid, const char *ctype,
+			   const void *body, size_t len);
+void svc_bus_report(struct svc *s, int64_t id, const char *mid,
+		    enum hstore_out_state st, const char *status);
+void svc_bus_contacts_changed(struct svc *s, uint32_t changed);
+
+#endif
