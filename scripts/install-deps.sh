@@ -18,7 +18,9 @@ PKGS=(
   nftables          # NAT (masquerade) in the texts tests' router namespace
   # test peers and mocks
   sip-tester baresip-core kamailio kamailio-sqlite-modules kamailio-tls-modules
-  python3 python3-dbusmock dbus
+  python3 python3-dbusmock python3-dbus python3-gi dbus
+  tmux              # the "send by carrier SMS or quit?" question on a terminal (handset_fallback)
+  util-linux        # nsenter (handset tests: a namespace without remounting /sys)
   # benchmarks
   gnuplot-nox
   libosip2-dev      # SIP parser contender in tests/bench/sip_parse.sh

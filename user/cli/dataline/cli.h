@@ -23,6 +23,7 @@ struct cli_opts {
 	uint32_t expires;        /* --expires */
 	uint32_t keepalive;      /* --keepalive */
 	uint32_t retry_base;     /* --retry-base */
+	uint32_t retry_max;      /* --retry-max */
 	const char *log_file;    /* --log-file */
 	const char *bus;         /* --bus system|session|ADDRESS */
 	const char *carrier;     /* daemon --carrier modem|log */

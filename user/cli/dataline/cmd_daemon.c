@@ -193,6 +193,7 @@ int cmd_daemon(struct cli_opts *o)
 	cfg.expires = o->expires;
 	cfg.keepalive = o->keepalive;
 	cfg.retry_base = o->retry_base;
+	cfg.retry_max = o->retry_max;
 	cli_trust_from_state(d.st, &cfg.trust);
 	/* A previous daemon killed without unregistering left its Contact
 	 * bound; the agent removes it with its first REGISTER. */

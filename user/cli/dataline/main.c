@@ -55,6 +55,7 @@ static const char usage[] =
 "  --expires S          daemon: requested registration lifetime (default 3600)\n"
 "  --keepalive S        daemon: CRLF keep-alive interval on TCP/TLS (default 120)\n"
 "  --retry-base S       daemon: retry backoff base (default 30, RFC 5626)\n"
+"  --retry-max S        daemon: longest wait between retries (default 1800)\n"
 "  --log-file PATH      daemon: log here (SIGHUP reopens it)\n"
 "  --bus BUS            daemon and clients: system (default), session or a\n"
 "                       D-Bus address\n"
@@ -84,6 +85,7 @@ static const char usage[] =
 enum {
 	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
 	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
+	OPT_RETRY_MAX,
 	OPT_LOG_FILE, OPT_BUS, OPT_CARRIER, OPT_CC, OPT_PIN_DIR, OPT_FALLBACK,
 	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT,
 };
@@ -100,6 +102,7 @@ static const struct option long_opts[] = {
 	{ "expires", required_argument, NULL, OPT_EXPIRES },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "retry-base", required_argument, NULL, OPT_RETRY },
+	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "bus", required_argument, NULL, OPT_BUS },
 	{ "carrier", required_argument, NULL, OPT_CARRIER },
@@ -156,6 +159,7 @@ int main(int argc, char **argv)
 		case OPT_EXPIRES: r = parse_u32(optarg, &o.expires); break;
 		case OPT_KEEPALIVE: r = parse_u32(optarg, &o.keepalive); break;
 		case OPT_RETRY: r = parse_u32(optarg, &o.retry_base); break;
+		case OPT_RETRY_MAX: r = parse_u32(optarg, &o.retry_max); break;
 		case OPT_LOG_FILE: o.log_file = optarg; break;
 		case OPT_BUS: o.bus = optarg; break;
 		case OPT_CARRIER: o.carrier = optarg; break;
