@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -269,6 +270,8 @@ struct dl_job {
 	char ctype[128];
 	int status;                        /* the device's answer */
 	int refused_report;                /* send a failed report on refusal */
+	int delivered_report;              /* unwrapped: report its delivery */
+	int unwrapped;                     /* CPIM envelope taken off (415) */
 	char mid[128];                     /* imdn.Message-ID, "" if none */
 	size_t len;
 	char body[];
@@ -367,6 +370,7 @@ static struct dl_job *dl_job_new(struct sipd *home, const char *number,
 		imdn_disposition_decode((struct sip_str){ disp, strlen(disp) },
 					&want);
 	j->refused_report = !!(want & IMDN_WANT_NEGATIVE_DELIVERY);
+	j->delivered_report = !!(want & IMDN_WANT_POSITIVE_DELIVERY);
 	json_decref(meta);
 	j->len = len;
 	if (len)
@@ -625,9 +629,11 @@ static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci)
 
 /* ------------------------------------------------------------ reports */
 
-/* A "failed" delivery report (RFC 5438) for the text J, from the
- * recipient's address to its sender, through the report channel. */
-static void dl_failed_report(struct sipd *w, const struct dl_job *j)
+/* A delivery report (RFC 5438, STATUS failed or delivered) for the text
+ * J, from the recipient's address to its sender, through the report
+ * channel. */
+static void dl_report(struct sipd *w, const struct dl_job *j,
+		      enum imdn_status status)
 {
 	const struct config *cfg = w->sh->cfg;
 	char from[300], to[300], mid[33], now[32], body[2048], cpimb[4096];
@@ -639,7 +645,7 @@ static void dl_failed_report(struct sipd *w, const struct dl_job *j)
 	struct tm tm;
 	size_t blen, clen;
 
-	if (!j->mid[0] || !j->refused_report)
+	if (!j->mid[0])
 		return;
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -651,7 +657,7 @@ static void dl_failed_report(struct sipd *w, const struct dl_job *j)
 	n.datetime = (struct sip_str){ now, strlen(now) };
 	n.recipient_uri = (struct sip_str){ from + 1, strlen(from) - 2 };
 	n.kind = IMDN_DELIVERY;
-	n.status = IMDN_FAILED;
+	n.status = status;
 	if (imdn_build(&n, body, sizeof(body), &blen))
 		return;
 	memset(&cp, 0, sizeof(cp));
@@ -664,7 +670,8 @@ static void dl_failed_report(struct sipd *w, const struct dl_job *j)
 	cp.body_len = blen;
 	if (cpim_build(&cp, cpimb, sizeof(cpimb), &clen))
 		return;
-	snprintf(dedup, sizeof(dedup), "failed|%s|%s", j->from, j->mid);
+	snprintf(dedup, sizeof(dedup), "%s|%s|%s", imdn_status_name(status),
+		 j->from, j->mid);
 	snprintf(meta, sizeof(meta), "{\"from\":\"%s\",\"ct\":\"message/cpim\"}",
 		 j->number);
 	memset(&put, 0, sizeof(put));
@@ -686,6 +693,30 @@ static int dl_retryable(int status)
 {
 	return status == 408 || status == 430 || status == 480 ||
 	       status == 486 || (status >= 500 && status < 600);
+}
+
+/*
+ * A device that answered 415 to a message/cpim text (baresip takes
+ * text/plain only) gets its content instead, once: J's body becomes the
+ * CPIM content when that is text/plain. 0, or -ENOTSUP (nothing to
+ * unwrap; the 415 then stands).
+ */
+static int dl_unwrap(struct dl_job *j)
+{
+	struct cpim_msg c;
+	char ct[sizeof(j->ctype)];
+
+	if (j->unwrapped || strncasecmp(j->ctype, "message/cpim", 12) != 0 ||
+	    cpim_parse(j->body, j->len, &c) < 0 ||
+	    sip_str_copy(c.content_type, ct, sizeof(ct)) < 0 ||
+	    strncasecmp(ct, "text/plain", 10) != 0)
+		return -ENOTSUP;
+	memmove(j->body, c.body.p, c.body.len);
+	j->len = c.body.len;
+	snprintf(j->ctype, sizeof(j->ctype), "%s", ct);
+	j->unwrapped = 1;
+	j->status = 0;
+	return 0;
 }
 
 static void dl_free_done(void *arg, const struct queue_result *res)
@@ -729,6 +760,12 @@ static void dl_result(void *arg)
 	d->last_ms = sipd_now_ms();
 	if (committed < 0) {
 		free(j); /* its commit failed: the sender was refused */
+	} else if (j->status == 415 && dl_unwrap(j) == 0) {
+		log_info("sip: a device of %s takes no CPIM: the text again as %s",
+			 j->number, j->ctype);
+		l->inflight = j;
+		dl_post(w->sh, j->f.worker, dl_send, j);
+		return;
 	} else if (dl_retryable(j->status)) {
 		metrics_inc(METRICS_TEXTS_RETRIED);
 		dl_list_clear(&l->q);
@@ -746,12 +783,17 @@ static void dl_result(void *arg)
 	} else {
 		if (j->status >= 200 && j->status < 300) {
 			metrics_inc(METRICS_TEXTS_DELIVERED);
+			/* a device without CPIM sends no IMDN: the server
+			 * reports what it saw, the device's 2xx */
+			if (j->unwrapped && j->delivered_report)
+				dl_report(w, j, IMDN_DELIVERED);
 		} else {
 			/* refused for good: done for this device */
 			metrics_inc(METRICS_TEXTS_REFUSED);
 			log_info("sip: a device of %s refused a text (%d)",
 				 j->number, j->status);
-			dl_failed_report(w, j);
+			if (j->refused_report)
+				dl_report(w, j, IMDN_FAILED);
 		}
 		if (committed) {
 			dl_ack(w, d, j);
@@ -1127,7 +1169,8 @@ static void dl_expire_done(void *arg, const struct queue_result *res)
 			snprintf(j->from, sizeof(j->from), "%s", it->owner);
 			snprintf(j->mid, sizeof(j->mid), "%s", mid);
 			j->refused_report = 1;
-			dl_failed_report(w, j);
+			if (j->refused_report)
+				dl_report(w, j, IMDN_FAILED);
 		}
 		free(j);
 		json_decref(meta);
