@@ -63,7 +63,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test test-tsan unit fuzz bench demo run install clean ci
+.PHONY: all deps test test-tsan unit fuzz bench demo run install install-dbus clean ci
 
 # ---------------------------------------------------------------- sources
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -207,6 +207,11 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+# the handset daemon's D-Bus policy, so it may own its name on the system bus
+install-dbus:
+	install -d $(DESTDIR)/etc/dbus-1/system.d
+	install -m 0644 dist/dbus/org.dataline.Handset1.conf $(DESTDIR)/etc/dbus-1/system.d/
 
 ci:
 	$(Q)SANITIZE=1 $(MAKE) --no-print-directory test

@@ -95,11 +95,19 @@ for tp in udp tcp; do
   if [ $rc -ne 0 ]; then sed 's/^/#   /' "$dlog" | tail -40; fi
 done
 
-# --- bad input --------------------------------------------------------------
+# --- without --bus: the system bus if we may own the name, else a private
+# bus on STATE_DIR/bus, which the clients find in daemon.json -----------------
 dlog=$SRV_DIR/daemon-bad.log
-"$DL" --state-dir "$ST" --bus "$BUS" daemon --transport tcp -v --carrier log --log-file "$dlog" &
+"$DL" --state-dir "$ST" daemon --transport tcp -v --carrier log --log-file "$dlog" &
 dpid=$!; pids+=($dpid)
 wait_for 20 grep -qs '"registered"' "$ST/daemon.json"
+check "handset_texts: without --bus the daemon says where it serves" \
+  jq -e '.bus | length > 0' "$ST/daemon.json"
+check "handset_texts: ... and the clients find it without --bus" \
+  sh -c "\"$DL\" --state-dir \"$ST\" outbox --json | jq -e 'length == 2' >/dev/null"
+BUS=$(jq -r .bus "$ST/daemon.json")
+[ "$BUS" = system ] && BUS=${DBUS_SYSTEM_BUS_ADDRESS:-unix:path=/run/dbus/system_bus_socket}
+# --- bad input --------------------------------------------------------------
 out=$(dl send "call me" "x" 2>&1); rc=$?
 check "handset_texts: send to a non-number fails (exit 1)" test $rc -eq 1
 case "$out" in *"not a phone number"*) ok "handset_texts: ... saying it is not a phone number";;

@@ -13,14 +13,22 @@
 #include "cli.h"
 #include "dataline/svc.h"
 
+/* Without --bus: where the running daemon said it serves (daemon.json). */
 int cli_bus_open(struct cli_opts *o, sd_bus **out)
 {
-	const char *which = o->bus ? o->bus : "system";
-	int r = svc_bus_connect(which, out);
+	const char *which = o->bus;
+	json_t *st = NULL;
+	int r;
 
+	if (!which && cli_state_load(o->state_dir, CLI_STATUS_FILE, &st) == 0)
+		which = cli_json_str(st, "bus");
+	if (!which || strcmp(which, "auto") == 0)
+		which = "system";
+	r = svc_bus_connect(which, out);
 	if (r < 0)
-		fprintf(stderr, "dataline: cannot reach the %s D-Bus: %s\n", which,
-			strerror(-r));
+		fprintf(stderr, "dataline: cannot reach the %s D-Bus: %s%s\n", which,
+			strerror(-r), st ? "" : " (is the daemon running?)");
+	json_decref(st);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dataline/agent.h"
 
@@ -65,6 +66,12 @@ int cmd_modem_sms(struct cli_opts *o);
 int cmd_send(struct cli_opts *o);
 int cmd_list(struct cli_opts *o, const char *what);
 int cmd_contacts(struct cli_opts *o);
+
+/* daemon_bus.c: the bus the daemon serves on (--bus, else the system bus
+ * if usable, else a private dbus-daemon on STATE_DIR/bus); ADDR gets
+ * "system" or an address, *PID the private bus's pid (0: none). */
+int cli_daemon_bus(struct cli_opts *o, char *addr, size_t len, pid_t *pid);
+void cli_daemon_bus_stop(pid_t pid);
 
 /* bus.c: the daemon's D-Bus interface, for the client commands. */
 struct sd_bus;

@@ -32,6 +32,8 @@ struct daemon_ctx {
 	json_t *st;                /* state.json, owned */
 	struct hstore *hs;         /* owned */
 	struct svc *svc;           /* owned */
+	char bus[4200];            /* the bus served on (daemon.json "bus") */
+	pid_t bus_pid;             /* our private dbus-daemon, 0 if none */
 	int stopped;
 };
 
@@ -44,6 +46,8 @@ static void daemon_write_status(struct daemon_ctx *d, enum agent_state s, int st
 			      "expires", (json_int_t)(d->agent ? agent_granted(d->agent) : 0),
 			      "updated_at", (json_int_t)time(NULL));
 
+	if (d->bus[0])
+		json_object_set_new(j, "bus", json_string(d->bus));
 	if (d->agent && agent_contact(d->agent)[0])
 		json_object_set_new(j, "contact", json_string(agent_contact(d->agent)));
 	if (cli_state_save(d->o->state_dir, CLI_STATUS_FILE, j) < 0)
@@ -120,7 +124,10 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	sc.country_code = d->o->country_code;
 	sc.carrier.state_dir = d->o->state_dir;
 	sc.netq_pin_dir = d->o->netq_pin_dir;
-	sc.bus = d->o->bus ? d->o->bus : "system";
+	r = cli_daemon_bus(d->o, d->bus, sizeof(d->bus), &d->bus_pid);
+	if (r < 0)
+		return r;
+	sc.bus = d->bus;
 	if (carrier_backend_parse(d->o->carrier ? d->o->carrier : "modem",
 				  &sc.carrier.backend) < 0) {
 		fprintf(stderr, "dataline: --carrier is modem or log\n");
@@ -250,6 +257,7 @@ out:
 	svc_free(d.svc);
 	agent_free(d.agent);
 	hstore_close(d.hs);
+	cli_daemon_bus_stop(d.bus_pid);
 	if (d.base)
 		event_base_free(d.base);
 	json_decref(prev);
