@@ -37,8 +37,11 @@ Register a handset (another terminal):
       "username" returned (or the number, where the client has separate
       address and login fields), password, domain dataline.local,
       registrar sip:127.0.0.1:5060; digest MD5, as every client speaks)
-  5. text another registered number from any SIP client (MESSAGE to
-     sip:+NUMBER@dataline.local): stored, then delivered when it is online
+  5. text another registered number (stored, then delivered when it is
+     online), with the daemon running:
+       $OUT/dataline send +8613900000000 'hello'     # waits for the server's 202
+       $OUT/dataline inbox; $OUT/dataline outbox     # --json for scripts
+     or from any SIP client (MESSAGE to sip:+NUMBER@dataline.local)
 
 Stop with Ctrl-C (SIGTERM works too; SIGHUP reopens --log-file).
 TXT

@@ -9,6 +9,8 @@
  * the client commands find it (docs/handset.md "D-Bus interface").
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,11 +47,14 @@ static int system_bus_usable(void)
 /* Starts dbus-daemon on STATE_DIR/bus; its pid in *pid. */
 static int private_bus(const char *state_dir, char *addr, size_t len, pid_t *pid)
 {
-	char path[4096];
+	char path[4096], dir[PATH_MAX];
 	struct stat st;
 	pid_t p;
 
-	if (snprintf(path, sizeof(path), "%s/bus", state_dir) >= (int)sizeof(path))
+	/* absolute: clients elsewhere read the address from daemon.json */
+	if (!realpath(state_dir, dir))
+		return -errno;
+	if (snprintf(path, sizeof(path), "%s/bus", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	unlink(path);
 	snprintf(addr, len, "unix:path=%s", path);
