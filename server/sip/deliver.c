@@ -91,7 +91,10 @@
 #define DL_RETRY_BASE_S 2
 #define DL_RETRY_MAX_S 300
 #define DL_OFFLINE_BASE_S 30    /* nobody reachable: look again later */
-#define DL_FETCH 16             /* items one read returns at most */
+#define DL_FETCH 128            /* items one read returns at most ... */
+#define DL_FETCH_MIN 16         /* ... and while the worker holds more
+				 * than DL_HELD_SOFT bytes of read items */
+#define DL_HELD_SOFT (16u << 20)
 #define DL_MEMQ 256             /* fresh items a live lane holds */
 #define DL_KEEP_LIVE_MS 60000   /* an idle live number is kept this long */
 
@@ -272,6 +275,7 @@ struct dl_job {
 	int refused_report;                /* send a failed report on refusal */
 	int delivered_report;              /* unwrapped: report its delivery */
 	int unwrapped;                     /* CPIM envelope taken off (415) */
+	size_t held;                       /* bytes counted in home->dl_held */
 	char mid[128];                     /* imdn.Message-ID, "" if none */
 	size_t len;
 	char body[];
@@ -332,12 +336,20 @@ static struct dl_job *dl_list_find(struct dl_list *l, int64_t id)
 	return NULL;
 }
 
+/* Frees J and gives back what it counted against its home's read-ahead. */
+static void dl_job_free(struct dl_job *j)
+{
+	if (j && j->held)
+		atomic_fetch_sub(&j->home->dl_held, j->held);
+	free(j);
+}
+
 static void dl_list_clear(struct dl_list *l)
 {
 	struct dl_job *j;
 
 	while ((j = dl_list_pop(l)))
-		free(j);
+		dl_job_free(j);
 }
 
 /* A job for target TI, lane CI of D from a stored item's fields. */
@@ -404,7 +416,7 @@ static void dl_send(void *arg)
 	int err;
 
 	if (sipd_closing(w)) {
-		free(j);
+		dl_job_free(j);
 		return;
 	}
 
@@ -479,6 +491,7 @@ struct dl_qres {
 	int64_t next_at;
 	struct dl_job *jobs[DL_FETCH]; /* PENDING: the items read, as jobs */
 	int njobs;
+	int limit;                /* PENDING: items asked for */
 };
 enum { DLQ_PENDING, DLQ_DEFERRED, DLQ_KICK };
 
@@ -488,13 +501,13 @@ static void dl_read_home(struct dl_lane *l, struct dl_qres *q)
 {
 	struct dl_list keep = { 0 }, out = { 0 };
 	struct dl_job *j;
-	int i, complete = !q->err && q->njobs < DL_FETCH;
+	int i, complete = !q->err && q->njobs < q->limit;
 
 	while ((j = dl_list_pop(&l->q))) {
 		if (complete && j->seq > q->seq)
 			dl_list_push(&keep, j);
 		else
-			free(j); /* in the read, or read again later */
+			dl_job_free(j); /* in the read, or read again later */
 	}
 	for (i = 0; i < q->njobs; i++) {
 		q->jobs[i]->committed = 1;
@@ -545,7 +558,7 @@ static void dl_qres_home(void *arg)
 	}
 out:
 	for (i = 0; i < q->njobs; i++)
-		free(q->jobs[i]);
+		dl_job_free(q->jobs[i]);
 	free(q);
 }
 
@@ -582,6 +595,8 @@ static void dl_pending_done(void *arg, const struct queue_result *res)
 			q->err = -ENOMEM;
 			break;
 		}
+		j->held = sizeof(*j) + j->len;
+		atomic_fetch_add(&q->home->dl_held, j->held);
 		q->jobs[q->njobs++] = j;
 	}
 	dl_post(q->home->sh, q->home->id, dl_qres_home, q);
@@ -619,8 +634,9 @@ static void dl_lane_next(struct sipd *w, struct dl_num *d, int ti, int ci)
 	l->again = 0;
 	l->live = 0;
 	l->hold_until_ms = 0;
+	q->limit = atomic_load(&w->dl_held) < DL_HELD_SOFT ? DL_FETCH : DL_FETCH_MIN;
 	if (queue_pending(w->sh->queue, dl_chan[ci], d->number,
-			  d->t[ti].username, (int64_t)time(NULL), DL_FETCH,
+			  d->t[ti].username, (int64_t)time(NULL), q->limit,
 			  dl_pending_done, q)) {
 		l->waiting = 0;
 		free(q);
@@ -750,7 +766,7 @@ static void dl_result(void *arg)
 	int committed, ti = j->ti, ci = j->ci; /* j may be freed below */
 
 	if (!d || ti >= d->ntargets) {
-		free(j);
+		dl_job_free(j);
 		return;
 	}
 	l = &d->t[ti].lane[ci];
@@ -759,7 +775,7 @@ static void dl_result(void *arg)
 		l->inflight = NULL;
 	d->last_ms = sipd_now_ms();
 	if (committed < 0) {
-		free(j); /* its commit failed: the sender was refused */
+		dl_job_free(j); /* its commit failed: the sender was refused */
 	} else if (j->status == 415 && dl_unwrap(j) == 0) {
 		log_info("sip: a device of %s takes no CPIM: the text again as %s",
 			 j->number, j->ctype);
@@ -778,7 +794,7 @@ static void dl_result(void *arg)
 			l->waiting = 1;
 		else
 			free(q);
-		free(j);
+		dl_job_free(j);
 		return;
 	} else {
 		if (j->status >= 200 && j->status < 300) {
@@ -797,7 +813,7 @@ static void dl_result(void *arg)
 		}
 		if (committed) {
 			dl_ack(w, d, j);
-			free(j);
+			dl_job_free(j);
 		} else {
 			dl_list_push(&l->acked, j); /* acked on its commit */
 		}
@@ -1048,11 +1064,11 @@ static void dl_commit_home(void *arg)
 			j->committed = 1;
 			found = 1;
 			if (f->err)
-				free(dl_list_take(&l->q, f->id));
+				dl_job_free(dl_list_take(&l->q, f->id));
 		} else if ((j = dl_list_take(&l->acked, f->id))) {
 			if (!f->err)
 				dl_ack(w, d, j);
-			free(j);
+			dl_job_free(j);
 			found = 1;
 		}
 		if (f->err || f->lost) {
@@ -1172,7 +1188,7 @@ static void dl_expire_done(void *arg, const struct queue_result *res)
 			if (j->refused_report)
 				dl_report(w, j, IMDN_FAILED);
 		}
-		free(j);
+		dl_job_free(j);
 		json_decref(meta);
 	}
 }

@@ -151,6 +151,9 @@ struct sipd {
 	struct stream_conn *conns;       /* owned list of open connections */
 	struct event *flow_timer;        /* owned: sweeps flows, pings */
 	struct dl_home *dl;              /* owned: deliveries homed here */
+	_Atomic size_t dl_held;          /* bytes of delivery jobs read ahead
+					  * for numbers homed here (the writer
+					  * adds, any worker subtracts) */
 	struct spread_batch **spread;    /* owned: per worker, datagrams of
 					    this burst for it (or NULL) */
 	char *rxbuf;                     /* owned: SIPD_UDP_RECV_BATCH UDP
