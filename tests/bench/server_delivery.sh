@@ -85,7 +85,6 @@ sink_signal() { # WHO K -> waits for the new line
   tail -n 1 "$WORK/sink-$1-$2.out"
 }
 sinks_reset() { local k; for ((k = 0; k < S; k++)); do sink_signal "$1" "$k" >/dev/null; done; }
-kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 [ "$DL_UP" = 1 ] && { start_sinks dl || DL_UP=0; }
 [ "$KAM_UP" = 1 ] && { start_sinks kam || KAM_UP=0; }

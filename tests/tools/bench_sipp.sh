@@ -167,3 +167,5 @@ median() {
 ratio() {
   awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'
 }
+# kv KEY: the value of KEY=VALUE among the words on stdin
+kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
