@@ -1,0 +1,77 @@
+/*
+ * relay_priv: what relay.c (sessions, ports, the API) and relay_loop.c
+ * (the io_uring thread) share. See relay.h and relay.c's header.
+ */
+#ifndef DATALINE_RELAY_PRIV_H
+#define DATALINE_RELAY_PRIV_H
+
+#include <liburing.h>
+#include <pthread.h>
+
+#include "relay.h"
+
+#define RL_NBUF 1024            /* provided buffers */
+#define RL_BUFSZ 2048           /* a datagram + the recvmsg header */
+#define RL_BGID 7
+#define RL_CMDS 256
+
+enum { K_RECV = 0, K_SEND = 1, K_EFD = 2, K_CANCEL = 3 };
+
+struct rl_leg {
+	int fd[2];                  /* RTP, RTCP (-1 with rtcp-mux) */
+	uint16_t port;
+	struct sockaddr_in peer[2]; /* where packets TO this leg go */
+	int latched[2];
+	struct in_addr allowed;
+	int rtcp_mux;
+	/* RTP sequence tracking for loss (RFC 3550 A.3, simplified) */
+	int seq_init;
+	uint16_t max_seq;
+};
+
+struct rl_sess {
+	int used, closing;
+	uint16_t gen;
+	uint64_t id;
+	relay_end_fn end;
+	void *arg;
+	struct rl_leg leg[2];
+	struct relay_dir dir[2];
+	uint64_t born_ns;
+};
+
+struct rl_cmd { int arm; uint32_t idx; int fds[4]; };
+
+struct relay {
+	struct relay_config cfg;
+	struct in_addr addr;
+	pthread_t th;
+	int th_up;
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	size_t br_len;
+	unsigned char *bufs;
+	struct msghdr rmsg;         /* template for the multishot receives */
+	struct msghdr smsg[RL_NBUF];
+	struct iovec siov[RL_NBUF];
+	int efd;
+	uint64_t efd_val;
+	pthread_mutex_t mu;
+	struct rl_sess *s;
+	uint32_t nsess, open;
+	uint64_t next_id;
+	uint16_t next_port;
+	struct rl_cmd cmds[RL_CMDS];
+	int ncmds;
+	int stop;
+};
+
+uint64_t rl_now(void);
+/* relay_loop.c */
+int rl_ring(struct relay *r);
+void *rl_main(void *arg);
+void rl_wake(struct relay *r);
+int rl_cmd_push(struct relay *r, const struct rl_cmd *c);
+void rl_snapshot(const struct rl_sess *s, struct relay_stats *st);
+
+#endif
