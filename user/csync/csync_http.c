@@ -320,30 +320,25 @@ int csync_http_discover(struct csync_http *c, const char *body,
 			struct csync_reply *rep)
 {
 	char authz[2048];
-	int fresh = 0, r;
+	int r;
 
-	for (int tries = 0; tries < 3; tries++) {
-		if (c->chal[0]) {
-			r = http_authz(c, authz, sizeof(authz));
-			if (r < 0) {
-				log_err("csync: cannot answer the server's "
-					"challenge (%s)", strerror(-r));
-				c->chal[0] = '\0';
-				return -EPROTO;
-			}
+	/* at most twice: with the challenge we hold (or none yet), then,
+	 * after a 401, once with the challenge that 401 brought */
+	for (int attempt = 0;; attempt++) {
+		if (c->chal[0] && (r = http_authz(c, authz, sizeof(authz))) < 0) {
+			log_err("csync: cannot answer the server's challenge "
+				"(%s)", strerror(-r));
+			c->chal[0] = '\0';
+			return -EPROTO;
 		}
 		r = http_post(c, body, c->chal[0] ? authz : NULL, rep);
-		if (r < 0 || rep->status != 401)
+		/* a 401 right after a fresh challenge: wrong credentials
+		 * (the 401 goes back as it is); a nonce we held refused
+		 * (stale, or its counts used up) is renewed */
+		if (r < 0 || rep->status != 401 || !rep->chal[0] || attempt)
 			return r;
-		/* refused right after answering a fresh challenge: the
-		 * credentials are wrong (the 401 goes back as it is); an old
-		 * nonce refused (stale, or its counts used up) is renewed */
-		if (fresh || !rep->chal[0])
-			return 0;
-		fresh = 1;
 		memcpy(c->chal, rep->chal, sizeof(c->chal));
 		c->nc = 0;
 		csync_reply_free(rep);
 	}
-	return 0;
 }

@@ -29,6 +29,7 @@ struct imp_entry {
 
 struct imp {
 	const struct csync_import_opts *o;
+	const char *cc;			/* o's country code, NULL if none */
 	struct csync_import_result res;
 	struct imp_entry *v;		/* owned, cap entries */
 	size_t n, cap;
@@ -183,7 +184,7 @@ static void imp_tel_text(const struct vcard_prop *t, char out[CSYNC_DETAIL_MAX])
 static int imp_tel(struct imp *im, const struct vcard *c,
 		   const struct vcard_prop *t, const char *name)
 {
-	const char *cc = im->o->country_code;
+	const char *cc = im->cc;
 	char num[E164_MAX], text[CSYNC_DETAIL_MAX];
 	uint64_t hash;
 	struct imp_entry *e;
@@ -300,13 +301,7 @@ int csync_import(struct hstore *h, const void *buf, size_t len,
 	    (o->country_code && o->country_code[0] &&
 	     !e164_country_code_valid(o->country_code)))
 		return -EINVAL;
-	if (o->country_code && !o->country_code[0]) {
-		/* "" means none: a copy of the options without it */
-		struct csync_import_opts o2 = *o;
-
-		o2.country_code = NULL;
-		return csync_import(h, buf, len, &o2, now, res);
-	}
+	im.cc = o->country_code && o->country_code[0] ? o->country_code : NULL;
 	if (!imp_has_begin(buf, len)) {
 		imp_report(&im, CSYNC_P_NOT_VCARD, 1, 0, NULL, "");
 		im.res.not_vcard = 1;
