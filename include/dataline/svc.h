@@ -39,6 +39,7 @@ struct event_base;
 #define SVC_ERR_NOT_CONNECTED "org.dataline.Handset1.Error.NotConnected"
 #define SVC_ERR_CARRIER       "org.dataline.Handset1.Error.CarrierFailed"
 #define SVC_ERR_STORE         "org.dataline.Handset1.Error.Store"
+#define SVC_ERR_SYNC          "org.dataline.Handset1.Error.SyncFailed"
 
 /* Biggest text body over data: what fits a MESSAGE with its CPIM
  * wrapping in the agent's AGENT_BODY_MAX. */
@@ -55,6 +56,8 @@ struct svc_config {
 	const char *netq_pin_dir;   /* NULL: $DATALINE_PIN_DIR or the default */
 	const char *bus;            /* "system", "session", a D-Bus address, or
 				     * NULL for no bus (tests of the core) */
+	const char *state_dir;      /* state.json: the account for contact sync */
+	uint32_t contacts_sync_s;   /* re-sync interval; 0: only on request */
 };
 
 struct svc;

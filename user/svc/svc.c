@@ -16,6 +16,7 @@
 #include <string.h>
 #include <event2/event.h>
 
+#include "dataline/csync.h"
 #include "dataline/e164.h"
 #include "dataline/log.h"
 #include "dataline/netq.h"
@@ -139,6 +140,7 @@ void svc_agent_state(struct svc *s, enum agent_state st)
 	if (st == AGENT_REGISTERED) {
 		s->online = 1;
 		svc_out_kick(s);
+		svc_contacts_registered(s);
 	} else if (st != AGENT_REGISTERING) {
 		s->online = 0;
 		svc_out_stop(s);
@@ -211,6 +213,11 @@ int svc_new(const struct svc_config *cfg, struct svc **out)
 	svc_copy(s->domain, sizeof(s->domain), cfg->domain);
 	svc_copy(s->cc, sizeof(s->cc), cfg->country_code);
 	svc_copy(s->carrier_dir, sizeof(s->carrier_dir), cfg->carrier.state_dir);
+	svc_copy(s->state_dir, sizeof(s->state_dir), cfg->state_dir);
+	s->contacts_sync_s = cfg->contacts_sync_s;
+	/* national numbers: the configured country code, else our own */
+	if (!s->cc[0])
+		csync_country_code(s->number, s->cc);
 	s->carrier.backend = cfg->carrier.backend;
 	s->carrier.state_dir = s->carrier_dir;
 	s->dirty = 1;
@@ -232,6 +239,7 @@ void svc_free(struct svc *s)
 {
 	if (!s)
 		return;
+	svc_contacts_stop(s);
 	svc_bus_close(s);
 	svc_out_stop(s);
 	if (s->retry_ev)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "dataline/csync.h"
 #include "dataline/log.h"
 #include "svc_bus.h"
 
@@ -299,6 +300,116 @@ static int m_send(sd_bus_message *m, void *ud, sd_bus_error *err)
 	}
 }
 
+/* ------------------------------------------------------------ contacts */
+
+#define IMPORT_MAX (16u << 20)   /* bytes of one vCard file */
+#define IMPORT_REPORTS 1000      /* problems listed in the answer */
+
+struct import_call {
+	sd_bus_message *rep;
+	int r;
+	unsigned listed;
+};
+
+static void import_problem(void *arg, const struct csync_problem *p)
+{
+	struct import_call *c = arg;
+
+	if (c->r < 0 || c->listed >= IMPORT_REPORTS)
+		return;
+	c->listed++;
+	c->r = sd_bus_message_append(c->rep, "(uss)", p->line, p->what,
+				     svc_utf8_valid(p->detail, strlen(p->detail))
+				     ? p->detail : "(not UTF-8)");
+}
+
+static int m_import(sd_bus_message *m, void *ud, sd_bus_error *err)
+{
+	struct svc *s = ud;
+	struct import_call c = { 0 };
+	struct svc_import res = { 0 };
+	const void *buf;
+	size_t len;
+	int r;
+
+	r = sd_bus_message_read_array(m, 'y', &buf, &len);
+	if (r < 0)
+		return r;
+	if (len > IMPORT_MAX)
+		return sd_bus_error_setf(err, SD_BUS_ERROR_INVALID_ARGS,
+					 "vCard file too large (%zu bytes, at most %u)",
+					 len, IMPORT_MAX);
+	/* the answer is built while the file is read: the problems first */
+	r = sd_bus_message_new_method_return(m, &c.rep);
+	if (r >= 0)
+		r = sd_bus_message_open_container(c.rep, 'a', "(uss)");
+	if (r < 0) {
+		sd_bus_message_unref(c.rep);
+		return r;
+	}
+	r = svc_contacts_import(s, buf, len, import_problem, &c, &res);
+	if (r < 0 || c.r < 0) {
+		sd_bus_message_unref(c.rep);
+		return r < 0 ? store_error(err, r) : c.r;
+	}
+	r = sd_bus_message_close_container(c.rep);
+	if (r >= 0)
+		r = sd_bus_message_append(c.rep, "uuub", (uint32_t)res.numbers,
+					  (uint32_t)res.cards, (uint32_t)res.bad_cards,
+					  res.not_vcard);
+	if (r >= 0)
+		r = sd_bus_send(NULL, c.rep, NULL);
+	sd_bus_message_unref(c.rep);
+	return r < 0 ? r : 1;
+}
+
+struct sync_call {
+	struct svc_bus *b;
+	sd_bus_message *m;
+};
+
+static void sync_replied(void *arg, const struct csync_result *res)
+{
+	struct sync_call *c = arg;
+	int r;
+
+	if (res->err == -EAGAIN)
+		r = sd_bus_reply_method_errorf(c->m, SVC_ERR_SYNC, "the server limits "
+					       "lookups: try again in %u s", res->retry_after);
+	else if (res->err)
+		r = sd_bus_reply_method_errorf(c->m, SVC_ERR_SYNC, "sync failed: %s%s%s",
+					       strerror(-res->err), res->error[0] ? ": " : "",
+					       res->error);
+	else
+		r = sd_bus_reply_method_return(c->m, "uuu", (uint32_t)res->asked,
+					       (uint32_t)res->counts.registered,
+					       (uint32_t)res->marks_changed);
+	if (r < 0)
+		log_warn("svc: reply to SyncContacts lost: %s", strerror(-r));
+	svc_bus_rearm(c->b);
+	sd_bus_message_unref(c->m);
+	free(c);
+}
+
+static int m_sync(sd_bus_message *m, void *ud, sd_bus_error *err)
+{
+	struct svc *s = ud;
+	struct sync_call *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->b = s->bus;
+	c->m = sd_bus_message_ref(m);
+	r = svc_contacts_sync(s, sync_replied, c);
+	if (r == 0)
+		return 1;       /* answered when the sync ends */
+	sd_bus_message_unref(c->m);
+	free(c);
+	return sd_bus_error_setf(err, SVC_ERR_SYNC, "sync not started: %s",
+				 r == -EBUSY ? "too many callers waiting" : strerror(-r));
+}
+
 static int m_check_data(sd_bus_message *m, void *ud, sd_bus_error *err)
 {
 	struct svc *s = ud;
@@ -362,6 +473,14 @@ const sd_bus_vtable svc_bus_vtable[] = {
 				 SD_BUS_PARAM(offset), "aa{sv}",
 				 SD_BUS_PARAM(contacts), m_list_contacts,
 				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ImportContacts", "ay", SD_BUS_PARAM(vcard),
+				 "a(uss)uuub", SD_BUS_PARAM(problems) SD_BUS_PARAM(numbers)
+				 SD_BUS_PARAM(cards) SD_BUS_PARAM(bad_cards)
+				 SD_BUS_PARAM(not_vcard), m_import,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("SyncContacts", "", , "uuu", SD_BUS_PARAM(asked)
+				 SD_BUS_PARAM(registered) SD_BUS_PARAM(changed),
+				 m_sync, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("MarkRead", "xb", SD_BUS_PARAM(id)
 				 SD_BUS_PARAM(read), "", , m_mark_read,
 				 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -16,6 +16,21 @@ struct event;
 struct netq;
 struct svc_bus;
 struct svc_cjob;
+struct csync_job;
+struct csync_result;
+struct csync_problem;
+
+typedef void (*svc_sync_done)(void *arg, const struct csync_result *r);
+typedef void (*svc_problem_fn)(void *arg, const struct csync_problem *p);
+struct svc_import {
+	size_t cards, bad_cards, numbers, problems;
+	int not_vcard;
+};
+#define SVC_SYNC_MAX_WAIT 8
+struct svc_sync_waiter {
+	svc_sync_done done;
+	void *arg;
+};
 
 struct svc {
 	struct event_base *base;
@@ -55,6 +70,15 @@ struct svc {
 	struct event *cpipe_ev;
 
 	struct svc_bus *bus;
+
+	/* contacts (svc_contacts.c) */
+	char state_dir[4096];
+	uint32_t contacts_sync_s;   /* 0: no periodic sync */
+	struct csync_job *sync_job;
+	struct event *sync_ev;
+	struct svc_sync_waiter wait[SVC_SYNC_MAX_WAIT];
+	int nwait;
+	int synced_once;
 };
 
 /* svc_out.c */
@@ -65,6 +89,13 @@ int svc_out_add(struct svc *s, const char *number, const char *text,
 
 /* svc_in.c */
 int svc_in_attach(struct svc *s);
+
+/* svc_contacts.c */
+int svc_contacts_sync(struct svc *s, svc_sync_done done, void *arg);
+int svc_contacts_import(struct svc *s, const void *buf, size_t len,
+			svc_problem_fn fn, void *arg, struct svc_import *out);
+void svc_contacts_registered(struct svc *s);
+void svc_contacts_stop(struct svc *s);
 
 /* svc_carrier.c */
 int svc_carrier_start(struct svc *s);

@@ -35,6 +35,8 @@ struct cli_opts {
 	int no_wait;             /* send --no-wait */
 	uint32_t limit;          /* inbox/outbox/contacts --limit */
 	uint32_t timeout;        /* send --timeout S */
+	uint32_t contacts_sync;  /* daemon --contacts-sync S (0: default) */
+	int contacts_sync_set;
 	int argc;                /* positional arguments after the command */
 	char **argv;
 };

@@ -23,6 +23,9 @@
 #include "dataline/svc.h"
 
 #define DAEMON_STOP_MS 5000
+/* Marks refreshed four times a day: well within the server's per-account
+ * lookup limits (docs/decisions.md), fresh enough for an address book. */
+#define DAEMON_CONTACTS_SYNC_S 21600
 
 struct daemon_ctx {
 	struct cli_opts *o;
@@ -124,6 +127,9 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	sc.country_code = d->o->country_code;
 	sc.carrier.state_dir = d->o->state_dir;
 	sc.netq_pin_dir = d->o->netq_pin_dir;
+	sc.state_dir = d->o->state_dir;
+	sc.contacts_sync_s = d->o->contacts_sync_set ? d->o->contacts_sync
+						     : DAEMON_CONTACTS_SYNC_S;
 	r = cli_daemon_bus(d->o, d->bus, sizeof(d->bus), &d->bus_pid);
 	if (r < 0)
 		return r;

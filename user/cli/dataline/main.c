@@ -62,6 +62,8 @@ static const char usage[] =
 "  --carrier B          daemon: carrier SMS backend, modem (default) or log\n"
 "  --country-code CC    daemon: for national numbers (e.g. 49)\n"
 "  --netq-pin-dir DIR   daemon: netq's pinned maps (default /sys/fs/bpf/dataline)\n"
+"  --contacts-sync S    daemon: re-sync the contacts' marks every S seconds\n"
+"                       (default 21600; 0: only when asked)\n"
 "  --fallback F         send: when not connected to the data network: ask\n"
 "                       (default; asks on a terminal), carrier or quit\n"
 "  --no-wait            send: do not wait for the server's answer\n"
@@ -87,7 +89,7 @@ enum {
 	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
 	OPT_RETRY_MAX,
 	OPT_LOG_FILE, OPT_BUS, OPT_CARRIER, OPT_CC, OPT_PIN_DIR, OPT_FALLBACK,
-	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT,
+	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT, OPT_CSYNC,
 };
 
 static const struct option long_opts[] = {
@@ -113,6 +115,7 @@ static const struct option long_opts[] = {
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "contacts-sync", required_argument, NULL, OPT_CSYNC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -170,6 +173,10 @@ int main(int argc, char **argv)
 		case OPT_NO_WAIT: o.no_wait = 1; break;
 		case OPT_LIMIT: r = parse_u32(optarg, &o.limit); break;
 		case OPT_TIMEOUT: r = parse_u32(optarg, &o.timeout); break;
+		case OPT_CSYNC:
+			r = parse_u32(optarg, &o.contacts_sync);
+			o.contacts_sync_set = 1;
+			break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
