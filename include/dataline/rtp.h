@@ -253,13 +253,21 @@ struct rtcp_sdes_item {
 	const uint8_t *text;
 };
 
+/* The position of a walk over an SDES packet: zero it to start. */
+struct rtcp_sdes_iter {
+	size_t chunk;		/* offset of the current chunk, 0 at start */
+	size_t off;		/* offset of the next item */
+	unsigned nchunk;	/* chunks done */
+};
+
 /*
- * Walks the items of an SDES packet; *off starts at 0. 0 and *it;
- * -ENOENT after the last chunk; -EBADMSG if an item or a chunk runs past
- * the packet or there are more chunks than its count says.
+ * Walks the items of an SDES packet, one step each call (constant time).
+ * 0 and *item; -ENOENT after the last chunk; -EBADMSG if an item or a
+ * chunk runs past the packet or there are fewer chunks than its count
+ * says.
  */
-int rtcp_sdes_next(const struct rtcp_pkt *p, size_t *off,
-		   struct rtcp_sdes_item *it);
+int rtcp_sdes_next(const struct rtcp_pkt *p, struct rtcp_sdes_iter *it,
+		   struct rtcp_sdes_item *item);
 
 /* The CNAME of ssrc (any chunk when ssrc_any) in an SDES packet;
  * -ENOENT if none. */

@@ -139,47 +139,41 @@ int rtcp_rpt_parse(const struct rtcp_pkt *p, struct rtcp_rpt *out)
 	return 0;
 }
 
-/*
- * *off is the offset in the packet just past the item returned last (0 at
- * the start). Each call walks the chunks from the start to the first item
- * at or after it: SDES packets are small, and the cursor stays a plain
- * offset that needs no chunk state.
- */
-int rtcp_sdes_next(const struct rtcp_pkt *p, size_t *off,
-		   struct rtcp_sdes_item *it)
+int rtcp_sdes_next(const struct rtcp_pkt *p, struct rtcp_sdes_iter *it,
+		   struct rtcp_sdes_item *item)
 {
 	const uint8_t *b;
-	size_t n, o, chunk = 4, nchunk = 0;
+	size_t n, o;
 
-	if (!p || !off || !it || !p->data)
+	if (!p || !it || !item || !p->data)
 		return -EINVAL;
 	if (p->pt != RTCP_SDES || body_len(p, &n))
 		return -EBADMSG;
 	b = p->data;
-	while (nchunk < p->count) {
-		if (chunk + 4 > n)
+	if (it->chunk == 0) {	/* the first chunk follows the header */
+		it->chunk = 4;
+		it->off = 8;
+		it->nchunk = 0;
+	}
+	while (it->nchunk < p->count) {
+		if (it->chunk + 4 > n || (o = it->off) >= n)
 			return -EBADMSG;
-		o = chunk + 4;
-		for (;;) {
-			if (o >= n)
-				return -EBADMSG;
-			if (b[o] == RTCP_SDES_END)
-				break;
-			if (o + 2 > n || o + 2 + b[o + 1] > n)
-				return -EBADMSG;
-			if (o >= *off) {
-				it->ssrc = rtp_rd32(b + chunk);
-				it->type = b[o];
-				it->len = b[o + 1];
-				it->text = b + o + 2;
-				*off = o + 2 + it->len;
-				return 0;
-			}
-			o += 2 + b[o + 1];
+		if (b[o] == RTCP_SDES_END) {
+			/* the END item and the null padding to a 32-bit
+			 * boundary close the chunk */
+			it->chunk = (o + 4) & ~(size_t)3;
+			it->off = it->chunk + 4;
+			it->nchunk++;
+			continue;
 		}
-		/* the END item and the null padding to a 32-bit boundary */
-		chunk = (o + 4) & ~(size_t)3;
-		nchunk++;
+		if (o + 2 > n || o + 2 + b[o + 1] > n)
+			return -EBADMSG;
+		item->ssrc = rtp_rd32(b + it->chunk);
+		item->type = b[o];
+		item->len = b[o + 1];
+		item->text = b + o + 2;
+		it->off = o + 2 + item->len;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -187,11 +181,11 @@ int rtcp_sdes_next(const struct rtcp_pkt *p, size_t *off,
 int rtcp_sdes_cname(const struct rtcp_pkt *p, int ssrc_any, uint32_t ssrc,
 		    struct rtcp_sdes_item *out)
 {
+	struct rtcp_sdes_iter iter = { 0 };
 	struct rtcp_sdes_item it;
-	size_t off = 0;
 	int err;
 
-	while ((err = rtcp_sdes_next(p, &off, &it)) == 0)
+	while ((err = rtcp_sdes_next(p, &iter, &it)) == 0)
 		if (it.type == RTCP_SDES_CNAME && (ssrc_any || it.ssrc == ssrc)) {
 			*out = it;
 			return 0;

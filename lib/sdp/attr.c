@@ -12,11 +12,6 @@
 
 #include "sdp_int.h"
 
-static struct sip_str mkstr(const char *a, const char *b)
-{
-	return (struct sip_str){ a, (size_t)(b - a) };
-}
-
 static struct sdp_fmt *fmt_by_id(struct sdp_media *m, struct sip_str id)
 {
 	for (unsigned i = 0; i < m->nfmts; i++)
@@ -42,16 +37,16 @@ static int rtpmap(struct sdp_media *m, struct sip_str v)
 	if (!s1)
 		return -EBADMSG;
 	s2 = memchr(s1 + 1, '/', (size_t)(end - s1 - 1));
-	if (!sdp_is_token(mkstr(enc.p, s1)) ||
-	    sdp_uint(mkstr(s1 + 1, s2 ? s2 : end), UINT32_MAX, &clock) ||
+	if (!sdp_is_token(sdp_mkstr(enc.p, s1)) ||
+	    sdp_uint(sdp_mkstr(s1 + 1, s2 ? s2 : end), UINT32_MAX, &clock) ||
 	    clock == 0 ||
-	    (s2 && (sdp_uint(mkstr(s2 + 1, end), 255, &ch) || ch == 0)))
+	    (s2 && (sdp_uint(sdp_mkstr(s2 + 1, end), 255, &ch) || ch == 0)))
 		return -EBADMSG;
 	if (!(f = fmt_by_id(m, id)))
 		return 0;
 	if (f->encoding.p)
 		return -EBADMSG;	/* a second rtpmap for one format */
-	f->encoding = mkstr(enc.p, s1);
+	f->encoding = sdp_mkstr(enc.p, s1);
 	f->clock = (uint32_t)clock;
 	f->channels = (uint16_t)ch;
 	return 0;
@@ -80,8 +75,8 @@ static int ms(struct sip_str v, uint32_t *out)
 	const char *dot = memchr(v.p, '.', v.len), *end = v.p + v.len;
 	uint64_t n, frac;
 
-	if (sdp_uint(mkstr(v.p, dot ? dot : end), 1000000, &n) ||
-	    (dot && sdp_uint(mkstr(dot + 1, end), UINT64_MAX, &frac)) ||
+	if (sdp_uint(sdp_mkstr(v.p, dot ? dot : end), 1000000, &n) ||
+	    (dot && sdp_uint(sdp_mkstr(dot + 1, end), UINT64_MAX, &frac)) ||
 	    (n == 0 && !dot))
 		return -EBADMSG;
 	*out = (uint32_t)n;
@@ -139,13 +134,13 @@ static int first_inline(struct sdp_crypto *k)
 		return -EBADMSG;
 	p += 7;
 	bar = memchr(p, '|', (size_t)(end - p));
-	k->key = mkstr(p, bar ? bar : end);
+	k->key = sdp_mkstr(p, bar ? bar : end);
 	k->lifetime = k->mki = SIP_STR_NULL;
 	while (bar) {
 		struct sip_str part;
 		q = bar + 1;
 		bar = memchr(q, '|', (size_t)(end - q));
-		part = mkstr(q, bar ? bar : end);
+		part = sdp_mkstr(q, bar ? bar : end);
 		if (!part.len)
 			return -EBADMSG;
 		if (memchr(part.p, ':', part.len)) {
@@ -173,7 +168,7 @@ static int crypto(struct sdp_media *m, struct sip_str v)
 	    sdp_uint(tag, 999999999, &n) || !sdp_is_token(k.suite))
 		return -EBADMSG;
 	if (c.p < c.end)
-		k.session_params = mkstr(c.p, c.end);
+		k.session_params = sdp_mkstr(c.p, c.end);
 	if (first_inline(&k))
 		return -EBADMSG;
 	for (unsigned i = 0; i < m->ncrypto; i++)

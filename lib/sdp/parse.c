@@ -36,11 +36,6 @@ static int once(char t)
 	return strchr("vosiuczk", t) != NULL;
 }
 
-static struct sip_str mkstr(const char *a, const char *b)
-{
-	return (struct sip_str){ a, (size_t)(b - a) };
-}
-
 /* The line at p: its value after "x=" in *v, *type its letter; returns
  * the start of the next line, NULL when malformed. */
 static const char *next_line(const char *p, const char *end, char *type,
@@ -61,7 +56,7 @@ static const char *next_line(const char *p, const char *end, char *type,
 			return NULL;
 	}
 	*type = p[0];
-	*v = mkstr(p + 2, q);
+	*v = sdp_mkstr(p + 2, q);
 	if (q < end && *q == '\r')
 		q++;
 	return q < end ? q + 1 : end;
@@ -107,9 +102,9 @@ static int parse_bw(struct sip_str v, uint16_t *nbw, struct sdp_bw *bw)
 		return -EBADMSG;
 	if (*nbw >= SDP_MAX_BW)
 		return -E2BIG;
-	bw[*nbw].type = mkstr(v.p, colon);
+	bw[*nbw].type = sdp_mkstr(v.p, colon);
 	if (!sdp_is_token(bw[*nbw].type) ||
-	    sdp_uint(mkstr(colon + 1, v.p + v.len), UINT32_MAX, &n))
+	    sdp_uint(sdp_mkstr(colon + 1, v.p + v.len), UINT32_MAX, &n))
 		return -EBADMSG;
 	bw[(*nbw)++].value = (uint32_t)n;
 	return 0;
@@ -177,12 +172,12 @@ static int parse_media(struct sip_str v, struct sdp_media *m)
 		return -EBADMSG;
 	m->nports = 1;
 	slash = memchr(port.p, '/', port.len);
-	m->port_s = slash ? mkstr(port.p, slash) : port;
+	m->port_s = slash ? sdp_mkstr(port.p, slash) : port;
 	if (sdp_uint(m->port_s, 65535, &n))
 		return -EBADMSG;
 	m->port = (uint16_t)n;
 	if (slash) {
-		if (sdp_uint(mkstr(slash + 1, port.p + port.len), 65535, &n) ||
+		if (sdp_uint(sdp_mkstr(slash + 1, port.p + port.len), 65535, &n) ||
 		    n == 0)
 			return -EBADMSG;
 		m->nports = (uint16_t)n;
@@ -213,8 +208,8 @@ static int parse_attr(struct sip_str v, struct sdp_attr *a)
 {
 	const char *colon = memchr(v.p, ':', v.len);
 
-	a->name = colon ? mkstr(v.p, colon) : v;
-	a->value = colon ? mkstr(colon + 1, v.p + v.len) : SIP_STR_NULL;
+	a->name = colon ? sdp_mkstr(v.p, colon) : v;
+	a->value = colon ? sdp_mkstr(colon + 1, v.p + v.len) : SIP_STR_NULL;
 	if (!sdp_is_token(a->name) || (colon && !a->value.len))
 		return -EBADMSG;
 	if (!colon)

@@ -14,6 +14,12 @@ struct sdp_cur {
 	const char *p, *end;
 };
 
+/* The slice [a, b). */
+static inline struct sip_str sdp_mkstr(const char *a, const char *b)
+{
+	return (struct sip_str){ a, (size_t)(b - a) };
+}
+
 /* RFC 8866 token-char. */
 int sdp_is_token_char(unsigned char c);
 /* The next SP-separated field (non-empty); the single SP after it is

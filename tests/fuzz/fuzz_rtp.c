@@ -59,7 +59,8 @@ static void check_rtcp_pkt(const struct rtcp_pkt *p)
 	struct rtcp_sdes_item it;
 	struct rtcp_bye b;
 	struct rtcp_app a;
-	size_t off = 0, n = 0;
+	struct rtcp_sdes_iter iter = { 0 };
+	size_t n = 0, steps = 0;
 
 	switch (p->pt) {
 	case RTCP_SR:
@@ -73,9 +74,9 @@ static void check_rtcp_pkt(const struct rtcp_pkt *p)
 			abort();
 		return;
 	case RTCP_SDES:
-		while (rtcp_sdes_next(p, &off, &it) == 0) {
+		while (rtcp_sdes_next(p, &iter, &it) == 0) {
 			inside(it.text, it.len);
-			if (off > p->len)
+			if (iter.off > p->len || ++steps > p->len)
 				abort();
 		}
 		return;

@@ -412,7 +412,8 @@ static void t_rtcp_sdes_app(void **s)
 	struct rtcp_pkt p;
 	struct rtcp_sdes_item it;
 	struct rtcp_app a;
-	size_t off = 0, io = 0;
+	struct rtcp_sdes_iter io = { 0 };
+	size_t off = 0;
 	(void)s;
 
 	assert_int_equal(rtcp_next(sdes, sizeof(sdes), &off, &p), 0);
@@ -467,16 +468,17 @@ static void t_rtcp_malformed(void **s)
 	struct rtcp_rpt r;
 	struct rtcp_sdes_item it;
 	struct rtcp_bye b;
-	size_t off, io;
+	struct rtcp_sdes_iter io;
+	size_t off;
 	(void)s;
 
 	off = 0;
 	assert_int_equal(rtcp_next(rr_short, sizeof(rr_short), &off, &p), 0);
 	assert_int_equal(rtcp_rpt_parse(&p, &r), -EBADMSG);
-	off = 0, io = 0;
+	off = 0, io = (struct rtcp_sdes_iter){ 0 };
 	assert_int_equal(rtcp_next(sdes_long, sizeof(sdes_long), &off, &p), 0);
 	assert_int_equal(rtcp_sdes_next(&p, &io, &it), -EBADMSG);
-	off = 0, io = 0;
+	off = 0, io = (struct rtcp_sdes_iter){ 0 };
 	assert_int_equal(rtcp_next(sdes_noend, sizeof(sdes_noend), &off, &p), 0);
 	assert_int_equal(rtcp_sdes_next(&p, &io, &it), 0);
 	assert_int_equal(rtcp_sdes_next(&p, &io, &it), -EBADMSG);
