@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dataline/agent.h"
+#include "dataline/hpres.h"
 
 struct cli_opts {
 	const char *state_dir;   /* resolved state directory */
@@ -24,6 +25,12 @@ struct cli_opts {
 	uint32_t keepalive;      /* --keepalive */
 	uint32_t retry_base;     /* --retry-base */
 	const char *log_file;    /* --log-file */
+	/* daemon presence (daemon_pres.c, docs/presence.md) */
+	const char *probe;       /* --probe ADDR:PORT|off; NULL: derived */
+	uint32_t probe_interval; /* --probe-interval S, 0: netq's 300 */
+	uint32_t probe_budget;   /* --probe-budget BYTES/hour, 0: 1 MB */
+	int probe_over_budget;   /* --probe-over-budget */
+	const char *netq_pin_dir;/* --netq-pin-dir DIR */
 	/* test hooks (docs/handset.md): daemon --selftest-send NUMBER TEXT
 	 * sends TEXT once registered; --selftest-inbox accepts and logs
 	 * incoming texts (without it they are refused, 405, as the server
@@ -55,6 +62,10 @@ void cli_trust_from_state(json_t *st, struct agent_trust *trust);
 int cmd_register(struct cli_opts *o);
 int cmd_verify(struct cli_opts *o);
 int cmd_daemon(struct cli_opts *o);
+/* daemon_pres.c: hpres for the daemon's agent, started; 0 or -errno
+ * (the reason printed). */
+int daemon_pres_new(struct cli_opts *o, json_t *acct, struct event_base *base,
+		    struct agent *a, struct hpres **out);
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
 int cmd_modem_sms(struct cli_opts *o);

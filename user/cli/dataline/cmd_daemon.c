@@ -26,6 +26,7 @@ struct daemon_ctx {
 	struct cli_opts *o;
 	struct event_base *base;   /* owned by cmd_daemon */
 	struct agent *agent;       /* owned by cmd_daemon */
+	struct hpres *hp;          /* presence (hpres): owned, freed first */
 	enum agent_transport tp;
 	json_t *st;                /* state.json, owned */
 	int stopped;
@@ -105,6 +106,7 @@ static void daemon_state_cb(void *arg, enum agent_state s, int status)
 	struct daemon_ctx *d = arg;
 
 	daemon_write_status(d, s, status);
+	hpres_agent_state(d->hp, s);   /* presence: feed the agent's state */
 	if (s == AGENT_REGISTERED && d->o->selftest_to && !d->selftest_sent)
 		daemon_selftest_send(d);
 	if (s == AGENT_STOPPED) {
@@ -137,6 +139,7 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("daemon: signal %d, unregistering", (int)sig);
+	hpres_stop(d->hp);             /* presence: remove the publication */
 	/* A repeated signal while unregistering (e.g. timeout(1) signals the
 	 * child and its group) changes nothing: the stop has a deadline. */
 	if (agent_stop(d->agent, DAEMON_STOP_MS) < 0 &&
@@ -238,6 +241,10 @@ int cmd_daemon(struct cli_opts *o)
 		fprintf(stderr, "dataline: bad account data: %s\n", strerror(-r));
 		goto out;
 	}
+	/* ---- presence (hpres, docs/presence.md): probe + PUBLISH ---- */
+	if (daemon_pres_new(o, acct, d.base, d.agent, &d.hp) < 0)
+		goto out;
+	/* ---- end presence ---- */
 	if (agent_on_text(d.agent, o->selftest_inbox ? daemon_selftest_text
 						      : daemon_text_later, &d) < 0)
 		goto out;
@@ -257,6 +264,7 @@ out:
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	hpres_free(d.hp);              /* presence: before its agent */
 	agent_free(d.agent);
 	if (d.base)
 		event_base_free(d.base);

@@ -49,6 +49,15 @@ static const char usage[] =
 "  --keepalive S        daemon: CRLF keep-alive interval on TCP/TLS (default 120)\n"
 "  --retry-base S       daemon: retry backoff base (default 30, RFC 5626)\n"
 "  --log-file PATH      daemon: log here (SIGHUP reopens it)\n"
+"  --probe ADDR:PORT    daemon: the server's probe reflector, or off (default:\n"
+"                       the SIP URI's host at the SIP port + 10)\n"
+"  --probe-interval S   daemon: background probe interval (default 300)\n"
+"  --probe-budget B     daemon: probe bytes per rolling hour (default 1000000)\n"
+"  --probe-over-budget  daemon: accept an interval over the budget (the budget\n"
+"                       then spaces the probes)\n"
+"  --netq-pin-dir DIR   daemon: netq's pinned maps (default $DATALINE_PIN_DIR\n"
+"                       or /sys/fs/bpf/dataline); without netq the figures\n"
+"                       come from the probe alone\n"
 "  -v, --verbose        debug logging\n"
 "  -h, --help           this text\n"
 "\n"
@@ -65,6 +74,8 @@ enum {
 	OPT_STATE_DIR = 256, OPT_SERVER, OPT_CA, OPT_PIN, OPT_INSECURE,
 	OPT_NO_MODEM, OPT_TRANSPORT, OPT_EXPIRES, OPT_KEEPALIVE, OPT_RETRY,
 	OPT_LOG_FILE, OPT_SELFTEST_SEND, OPT_SELFTEST_INBOX,
+	OPT_PROBE, OPT_PROBE_INTERVAL, OPT_PROBE_BUDGET, OPT_PROBE_OVER,
+	OPT_NETQ_PIN_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +91,11 @@ static const struct option long_opts[] = {
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 	{ "retry-base", required_argument, NULL, OPT_RETRY },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+	{ "probe-budget", required_argument, NULL, OPT_PROBE_BUDGET },
+	{ "probe-over-budget", no_argument, NULL, OPT_PROBE_OVER },
+	{ "netq-pin-dir", required_argument, NULL, OPT_NETQ_PIN_DIR },
 	/* test hooks, not in the usage text (docs/handset.md) */
 	{ "selftest-send", required_argument, NULL, OPT_SELFTEST_SEND },
 	{ "selftest-inbox", no_argument, NULL, OPT_SELFTEST_INBOX },
@@ -130,6 +146,11 @@ int main(int argc, char **argv)
 		case OPT_KEEPALIVE: r = parse_u32(optarg, &o.keepalive); break;
 		case OPT_RETRY: r = parse_u32(optarg, &o.retry_base); break;
 		case OPT_LOG_FILE: o.log_file = optarg; break;
+		case OPT_PROBE: o.probe = optarg; break;
+		case OPT_PROBE_INTERVAL: r = parse_u32(optarg, &o.probe_interval); break;
+		case OPT_PROBE_BUDGET: r = parse_u32(optarg, &o.probe_budget); break;
+		case OPT_PROBE_OVER: o.probe_over_budget = 1; break;
+		case OPT_NETQ_PIN_DIR: o.netq_pin_dir = optarg; break;
 		case OPT_SELFTEST_SEND: o.selftest_to = optarg; break;
 		case OPT_SELFTEST_INBOX: o.selftest_inbox = 1; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
