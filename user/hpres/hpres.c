@@ -38,6 +38,7 @@
 
 #define HPRES_NETQ_RETRY_MS 60000  /* netq_open() retried this often */
 #define HPRES_DOC_MAX 2048
+#define HPRES_SCHED_SLACK_MS 5000  /* a probe's time, beyond the interval */
 
 /* One probe, filled by the thread; read by the loop after the join. */
 struct hpres_job {
@@ -187,7 +188,10 @@ static void hpres_publish(struct hpres *h, const struct pidf_netq *f,
 	h->published_ms = now_ms();
 	evtimer_del(h->gap_ev);
 	evtimer_del(h->sched_ev);
-	timer_ms(h->sched_ev, (uint64_t)h->cfg.publish_interval_s * 1000);
+	/* the next probe normally re-publishes first (done_cb); this one
+	 * covers probes deferred or off */
+	timer_ms(h->sched_ev, (uint64_t)h->cfg.publish_interval_s * 1000 +
+		 HPRES_SCHED_SLACK_MS);
 	log_info("hpres: publishing (%s): link %s, rate %s%u kbit/s%s, rtt %s%u ms, "
 		 "loss %s%u ppm, age %u s", why,
 		 !(f->have & PIDF_NETQ_LINK) ? "?" : f->link == PIDF_LINK_UP ? "up" : "down",
@@ -334,7 +338,10 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!h->stopped)
 		timer_ms(h->probe_ev, (uint64_t)h->cfg.probe_interval_s * 1000);
-	hpres_evaluate(h, !h->published_ms, "probe");
+	/* the schedule: fresh figures re-published once the published ones
+	 * are a publish interval old (a second of slack for timer skew) */
+	hpres_evaluate(h, !h->published_ms || now + 1000 >= h->published_ms +
+		       (uint64_t)h->cfg.publish_interval_s * 1000, "probe");
 }
 
 /* ------------------------------------------------------------ life */
