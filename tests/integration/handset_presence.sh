@@ -9,7 +9,8 @@
 # lets the budget space them) and PUBLISHes; a watcher (presua.py,
 # helpers/hpres_watch.py) SUBSCRIBEs and sees a probed rate on the unshaped
 # link, then a rate under 1,500 kbit/s once a0 is shaped to 1 Mbit/s, then
-# the figures gone when the daemon stops. The probe bytes are counted
+# the figures gone when the daemon stops (once it has deferred a probe
+# over the budget). The probe bytes are counted
 # independently by nftables counters in the handset's namespace (both
 # directions, L3 + 14 bytes of Ethernet a packet) and must stay within the
 # budget; the daemon must have deferred the probes over it. An interval
@@ -93,7 +94,9 @@ DAEMON_PID=${NQ_BG[-1]}
 
 nx "$B_NS" python3 "$ROOT/tests/integration/helpers/hpres_watch.py" "$B_IP" $SIP "$W_NUM" \
   "$W_USER" "$W_PASS" "$A_NUM" $HIGH $LOW \
-  --shape "$NETNS shape $A_NS a0 1mbit" --stop "kill -TERM $DAEMON_PID" || T_FAILED=1
+  --shape "$NETNS shape $A_NS a0 1mbit" \
+  --stop "bash -c 'for ((i = 0; i < 600; i++)); do grep -q \"probe deferred\" $tmp/daemon.log && break; sleep 0.1; done; kill -TERM $DAEMON_PID'" ||
+  T_FAILED=1
 wait "$DAEMON_PID" 2>/dev/null; rc=$?
 DAEMON_PID=
 check "daemon exits cleanly on SIGTERM (exit $rc)" test "$rc" = 0
