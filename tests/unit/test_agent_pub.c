@@ -6,7 +6,8 @@
  * expiry, a changed document sent as a modifying PUBLISH, an unchanged one
  * not sent, 412 -> a fresh initial PUBLISH, 423 -> Min-Expires, failures
  * backed off (Retry-After honoured, no retry before it), the removal
- * (Expires: 0), and one publication per agent.
+ * (Expires: 0), the document sent again after the agent re-formed its
+ * flow (TCP closed by the server), and one publication per agent.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,13 @@ static struct {
 	const char *script_hdr[16];
 	int nscript;
 	int etags;          /* entity tags handed out */
+	/* TCP mode: a listener, one connection at a time */
+	int lfd, cfd;
+	struct event *lev, *cev;
+	char in[16384];
+	size_t inlen;
+	int accepted;       /* connections accepted */
+	struct event *wake; /* wakes the loop so LOOP_UNTIL's deadline holds */
 	int outcomes, last_status, last_published;
 } P;
 
@@ -67,24 +75,24 @@ static void pub_reply(const struct sip_msg *req, int status, const char *hdrs)
 	if (hdrs)
 		sip_buf_adds(&b, hdrs);
 	assert_int_equal(sip_msg_end(&b, NULL, NULL, 0, &len), 0);
-	assert_true(sendto(P.fd, buf, len, 0, (struct sockaddr *)&P.peer,
-			   P.peer_len) == (ssize_t)len);
+	if (P.cfd > 0)
+		assert_true(write(P.cfd, buf, len) == (ssize_t)len);
+	else
+		assert_true(sendto(P.fd, buf, len, 0, (struct sockaddr *)&P.peer,
+				   P.peer_len) == (ssize_t)len);
 }
 
-static void pub_srv_cb(evutil_socket_t fd, short what, void *arg)
+/* One message from the agent: REGISTER answered 200, PUBLISH by script. */
+static void pub_srv_msg(const char *raw, size_t len, int stream)
 {
 	struct pub_seen *g = &P.pubs[P.npubs < 16 ? P.npubs : 15];
 	char hdr[128];
 	int i, status;
-	ssize_t n;
 
-	P.peer_len = sizeof(P.peer);
-	n = recvfrom(fd, g->raw, sizeof(g->raw), 0, (struct sockaddr *)&P.peer,
-		     &P.peer_len);
-	if (n <= 0)
-		return;
-	g->len = (size_t)n;
-	assert_int_equal(sip_msg_parse(g->raw, g->len, SIP_PARSE_DGRAM, &g->m, NULL), 0);
+	memcpy(g->raw, raw, len);
+	g->len = len;
+	assert_int_equal(sip_msg_parse(g->raw, g->len, stream ? SIP_PARSE_STREAM
+					: SIP_PARSE_DGRAM, &g->m, NULL), 0);
 	if (!g->m.is_request)
 		return;
 	if (g->m.method_id == SIP_METHOD_REGISTER) {
@@ -102,6 +110,61 @@ static void pub_srv_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		pub_reply(&g->m, status, i < P.nscript ? P.script_hdr[i] : NULL);
 	}
+}
+
+static void pub_srv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[8192];
+	ssize_t n;
+
+	P.peer_len = sizeof(P.peer);
+	n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&P.peer, &P.peer_len);
+	if (n > 0)
+		pub_srv_msg(buf, (size_t)n, 0);
+}
+
+static void pub_conn_drop(void)
+{
+	event_free(P.cev);
+	P.cev = NULL;
+	close(P.cfd);
+	P.cfd = 0;
+	P.inlen = 0;
+}
+
+static void pub_conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_frame f;
+	ssize_t n = read(fd, P.in + P.inlen, sizeof(P.in) - P.inlen);
+
+	if (n <= 0) {
+		pub_conn_drop();
+		return;
+	}
+	P.inlen += (size_t)n;
+	while (sip_frame(P.in, P.inlen, sizeof(P.in), &f) == 0) {
+		if (f.kind == SIP_FRAME_MSG)
+			pub_srv_msg(P.in, f.len, 1);
+		memmove(P.in, P.in + f.len, P.inlen - f.len);
+		P.inlen -= f.len;
+	}
+}
+
+static void pub_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int c = accept(fd, NULL, NULL);
+
+	assert_true(c > 0);
+	if (P.cev)
+		pub_conn_drop();
+	P.cfd = c;
+	P.accepted++;
+	P.cev = event_new(P.base, c, EV_READ | EV_PERSIST, pub_conn_cb, NULL);
+	event_add(P.cev, NULL);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
 }
 
 static void on_pub(void *arg, int status, int published)
@@ -147,6 +210,8 @@ static int pub_setup(void **state)
 	assert_int_equal(getsockname(P.fd, (struct sockaddr *)&sa, &len), 0);
 	P.ev = event_new(P.base, P.fd, EV_READ | EV_PERSIST, pub_srv_cb, NULL);
 	event_add(P.ev, NULL);
+	P.wake = event_new(P.base, -1, EV_PERSIST, wake_cb, NULL);
+	event_add(P.wake, &(struct timeval){ .tv_usec = 100000 });
 	cfg.port = ntohs(sa.sin_port);
 	assert_int_equal(agent_new(P.base, &cfg, NULL, NULL, &A), 0);
 	assert_int_equal(agent_pub_new(A, &pc, on_pub, NULL, &PB), 0);
@@ -157,6 +222,13 @@ static int pub_teardown(void **state)
 {
 	agent_pub_free(PB);
 	agent_free(A);
+	if (P.cev)
+		pub_conn_drop();
+	if (P.lev) {
+		event_free(P.lev);
+		close(P.lfd);
+	}
+	event_free(P.wake);
 	event_free(P.ev);
 	close(P.fd);
 	event_base_free(P.base);
@@ -309,6 +381,49 @@ static void test_remove(void **state)
 	assert_false(P.last_published);
 }
 
+/* Over TCP: the server closes the flow; the agent re-forms it and
+ * re-registers, and the publication goes again (modifying, with the tag
+ * it held), since the server drops a device's publication with its flow. */
+static void test_resent_on_new_flow(void **state)
+{
+	static const char doc[] = "<a/>";
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct agent_config cfg = {
+		.transport = AGENT_TP_TCP, .host = "127.0.0.1", .domain = DOMAIN,
+		.user = NUMBER, .username = "u1", .password = "p1", .retry_base = 60,
+	};
+	int one = 1;
+
+	agent_pub_free(PB);
+	agent_free(A);
+	P.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	setsockopt(P.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(P.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(P.lfd, 4), 0);
+	assert_int_equal(getsockname(P.lfd, (struct sockaddr *)&sa, &len), 0);
+	P.lev = event_new(P.base, P.lfd, EV_READ | EV_PERSIST, pub_accept_cb, NULL);
+	event_add(P.lev, NULL);
+	cfg.port = ntohs(sa.sin_port);
+	assert_int_equal(agent_new(P.base, &cfg, NULL, NULL, &A), 0);
+	assert_int_equal(agent_pub_new(A, NULL, on_pub, NULL, &PB), 0);
+	start_registered();
+	assert_int_equal(agent_pub_set(PB, doc, strlen(doc)), 0);
+	LOOP_UNTIL(P.outcomes == 1);
+	assert_null(hdr(0, "SIP-If-Match"));
+
+	pub_conn_drop();                               /* the flow dies */
+	LOOP_UNTIL(P.accepted == 2 && P.outcomes == 2);
+	assert_int_equal(agent_state(A), AGENT_REGISTERED);
+	assert_string_equal(hdr(1, "SIP-If-Match"), "e1");
+	assert_true(sip_str_eq(P.pubs[1].m.body, doc));
+	assert_string_equal(agent_pub_etag(PB), "e2");
+	/* a refreshing REGISTER on the same flow sends nothing more */
+	loop_for(200);
+	assert_int_equal(P.npubs, 2);
+}
+
 /* One publication per agent; bad arguments. */
 static void test_one_per_agent(void **state)
 {
@@ -339,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_423_min_expires, pub_setup, pub_teardown),
 		cmocka_unit_test_setup_teardown(test_failure_backoff, pub_setup, pub_teardown),
 		cmocka_unit_test_setup_teardown(test_remove, pub_setup, pub_teardown),
+		cmocka_unit_test_setup_teardown(test_resent_on_new_flow, pub_setup, pub_teardown),
 		cmocka_unit_test_setup_teardown(test_one_per_agent, pub_setup, pub_teardown),
 		cmocka_unit_test(test_refresh_delay),
 	};
