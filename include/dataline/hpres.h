@@ -78,8 +78,8 @@ int hpres_start(struct hpres *h);
 void hpres_agent_state(struct hpres *h, enum agent_state st);
 /* Removes the publication (Expires: 0) and stops probing. */
 void hpres_stop(struct hpres *h);
-/* Waits for a probe running on its thread (at most its timeout), then
- * frees everything. */
+/* Frees everything; a probe still running on its thread is left to end
+ * on its own (detached; it frees what it shares). Never blocks. */
 void hpres_free(struct hpres *h);
 void hpres_status(const struct hpres *h, struct hpres_status *out);
 

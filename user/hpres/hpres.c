@@ -40,13 +40,20 @@
 #define HPRES_DOC_MAX 2048
 #define HPRES_SCHED_SLACK_MS 5000  /* a probe's time, beyond the interval */
 
-/* One probe, filled by the thread; read by the loop after the join. */
+/*
+ * The probe's job, shared by the loop and the probe thread: the thread
+ * fills r and rc, signals efd and lets go; the loop reads them after the
+ * join. Freed (with efd) by whichever lets go last, so hpres_free() need
+ * not wait for a probe still running: it detaches the thread instead.
+ */
 struct hpres_job {
+	int refs;                      /* atomic: the loop + a running thread */
 	char hostport[256];
+	char pin_dir[512];             /* o.pin_dir points here (or NULL) */
 	struct netq_probe_opts o;
 	struct netq_probe_result r;
 	int rc;
-	int efd;                       /* signalled when done */
+	int efd;                       /* owned: signalled when done */
 };
 
 struct hpres {
@@ -65,8 +72,8 @@ struct hpres {
 	struct event *probe_ev;        /* owned: next probe */
 	struct event *gap_ev;          /* owned: a change waiting for the gap */
 	struct event *sched_ev;        /* owned: scheduled re-publish */
-	struct event *done_ev;         /* owned: job.efd readable */
-	struct hpres_job job;
+	struct event *done_ev;         /* owned: job->efd readable */
+	struct hpres_job *job;         /* shared with the thread (refs) */
 	pthread_t thr;
 	int running;                   /* a probe thread exists */
 
@@ -268,6 +275,15 @@ static void pub_cb(void *arg, int status, int published)
 
 /* ------------------------------------------------------------ probe */
 
+static void job_put(struct hpres_job *j)
+{
+	if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (j->efd >= 0)
+			close(j->efd);
+		free(j);
+	}
+}
+
 static void *probe_thread(void *arg)
 {
 	struct hpres_job *j = arg;
@@ -276,6 +292,7 @@ static void *probe_thread(void *arg)
 	j->rc = netq_probe(j->hostport, &j->o, &j->r);
 	if (write(j->efd, &one, sizeof(one)) != sizeof(one))
 		log_warn("hpres: cannot signal the probe's end");
+	job_put(j);
 	return NULL;
 }
 
@@ -300,10 +317,11 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	h->deferring = 0;
-	h->job.o.pin_dir = h->pin_dir;
-	h->job.o.no_bpf = !h->q;
-	r = pthread_create(&h->thr, NULL, probe_thread, &h->job);
+	h->job->o.no_bpf = !h->q;
+	__atomic_add_fetch(&h->job->refs, 1, __ATOMIC_ACQ_REL);
+	r = pthread_create(&h->thr, NULL, probe_thread, h->job);
 	if (r) {
+		__atomic_sub_fetch(&h->job->refs, 1, __ATOMIC_ACQ_REL);
 		log_warn("hpres: no probe thread: %s", strerror(r));
 		timer_ms(h->probe_ev, (uint64_t)h->cfg.probe_interval_s * 1000);
 		return;
@@ -314,7 +332,7 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hpres *h = arg;
-	struct hpres_job *j = &h->job;
+	struct hpres_job *j = h->job;
 	uint64_t v, now = now_ms();
 
 	if (read(fd, &v, sizeof(v)) != sizeof(v) || !h->running)
@@ -391,9 +409,11 @@ int hpres_new(struct event_base *base, struct agent *a,
 	struct hpres *h;
 	int r, bad = 0;
 
-	if (!base || !a || !cfg || !cfg->entity || !out ||
-	    (cfg->probe && (!cfg->probe[0] || !strchr(cfg->probe, ':') ||
-			    strlen(cfg->probe) >= sizeof(h->job.hostport))))
+	if (!base || !a || !cfg || !cfg->entity || !out)
+		return -EINVAL;
+	if ((cfg->probe && (!cfg->probe[0] || !strchr(cfg->probe, ':') ||
+			    strlen(cfg->probe) >= sizeof(h->job->hostport))) ||
+	    (cfg->netq_pin_dir && strlen(cfg->netq_pin_dir) >= sizeof(h->job->pin_dir)))
 		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -401,7 +421,13 @@ int hpres_new(struct event_base *base, struct agent *a,
 	h->base = base;
 	h->a = a;
 	h->cfg = *cfg;
-	h->job.efd = -1;
+	h->job = calloc(1, sizeof(*h->job));
+	if (!h->job) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->job->refs = 1;
+	h->job->efd = -1;
 	if (!h->cfg.probe_interval_s)
 		h->cfg.probe_interval_s = NETQ_PROBE_INTERVAL_S;
 	if (!h->cfg.budget)
@@ -415,9 +441,13 @@ int hpres_new(struct event_base *base, struct agent *a,
 	r = -ENOMEM;
 	if (bad)
 		goto fail;
-	h->job.o.count = cfg->probe_count;
-	h->job.o.size = cfg->probe_size;
-	h->cost = netq_probe_cost(&h->job.o);
+	h->job->o.count = cfg->probe_count;
+	h->job->o.size = cfg->probe_size;
+	if (h->pin_dir) {
+		snprintf(h->job->pin_dir, sizeof(h->job->pin_dir), "%s", h->pin_dir);
+		h->job->o.pin_dir = h->job->pin_dir;
+	}
+	h->cost = netq_probe_cost(&h->job->o);
 	hpres_budget_init(&h->budget, h->cfg.budget);
 	if (h->probe) {
 		r = -E2BIG;
@@ -432,17 +462,17 @@ int hpres_new(struct event_base *base, struct agent *a,
 		}
 		if (r < 0)
 			goto fail;
-		snprintf(h->job.hostport, sizeof(h->job.hostport), "%s", h->probe);
+		snprintf(h->job->hostport, sizeof(h->job->hostport), "%s", h->probe);
 	}
 	r = -ENOMEM;
-	h->job.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	h->job->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	h->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, h);
 	h->probe_ev = evtimer_new(base, probe_cb, h);
 	h->gap_ev = evtimer_new(base, gap_cb, h);
 	h->sched_ev = evtimer_new(base, sched_cb, h);
-	if (h->job.efd < 0 || !h->tick_ev || !h->probe_ev || !h->gap_ev || !h->sched_ev)
+	if (h->job->efd < 0 || !h->tick_ev || !h->probe_ev || !h->gap_ev || !h->sched_ev)
 		goto fail;
-	h->done_ev = event_new(base, h->job.efd, EV_READ | EV_PERSIST, done_cb, h);
+	h->done_ev = event_new(base, h->job->efd, EV_READ | EV_PERSIST, done_cb, h);
 	if (!h->done_ev)
 		goto fail;
 	pc.expires = cfg->expires;
@@ -500,13 +530,12 @@ void hpres_free(struct hpres *h)
 	evs[4] = &h->sched_ev;
 	evs[5] = &h->done_ev;
 	if (h->running)
-		pthread_join(h->thr, NULL);
+		pthread_detach(h->thr);   /* it frees the job if last */
 	agent_pub_free(h->pub);
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (*evs[i])
 			event_free(*evs[i]);
-	if (h->job.efd >= 0)
-		close(h->job.efd);
+	job_put(h->job);
 	if (h->q)
 		netq_close(h->q);
 	free(h->probe);
