@@ -3,9 +3,10 @@
  * patent steps C2/C3). Three jobs:
  *
  *   probe    netq_probe() to the server's reflector every probe interval
- *            and right after registering when the last result is older
- *            than that. netq_probe blocks for up to its timeout, so it
- *            runs on a thread of its own (one at a time); the thread
+ *            and right after registering when the newest result (ours or
+ *            one in netq's maps) is older than that. netq_probe blocks
+ *            for up to its timeout, so it runs on a thread of its own
+ *            (one at a time); the thread
  *            writes the result into h->job and signals an eventfd, and the
  *            loop joins it. Before each probe the rolling-hour budget
  *            (hpres_rules.c) is asked with the probe's full cost; after
@@ -151,6 +152,20 @@ static void hpres_current(const struct hpres *h, struct pidf_netq *out)
 	}
 	hpres_figures(h->q ? s : NULL, n, h->last_ms ? &h->last : NULL,
 		      h->last_ms ? now - h->last_ms : 0, out);
+}
+
+/* Age of the newest probe result: ours, or one in netq's maps (another
+ * prober's, e.g. `dataline-netq probe --every`); UINT64_MAX if none. */
+static uint64_t hpres_probe_age_ms(const struct hpres *h)
+{
+	struct netq_snapshot s[NETQ_MAX_IFACES];
+	uint64_t age = h->last_ms ? now_ms() - h->last_ms : UINT64_MAX;
+	int n = h->q ? netq_snapshot_all(h->q, s, NETQ_MAX_IFACES) : 0;
+
+	for (int i = 0; i < n; i++)
+		if (s[i].have_probe && s[i].probe_recv && s[i].probe_age_ms < age)
+			age = s[i].probe_age_ms;
+	return age;
 }
 
 /* ------------------------------------------------------------ publish */
@@ -366,8 +381,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 
 void hpres_agent_state(struct hpres *h, enum agent_state st)
 {
-	uint64_t now = now_ms();
-	int due;
+	uint64_t age, ival;
 
 	if (!h || h->stopped)
 		return;
@@ -379,16 +393,18 @@ void hpres_agent_state(struct hpres *h, enum agent_state st)
 	if (h->registered)
 		return;
 	h->registered = 1;
-	due = h->probe && !h->running &&
-	      (!h->last_ms || now - h->last_ms >= (uint64_t)h->cfg.probe_interval_s * 1000);
-	if (due) {
-		/* the probe's end publishes (see done_cb) */
-		evtimer_del(h->probe_ev);
-		probe_cb(-1, 0, h);
-		if (h->running)
-			return;
-	} else if (h->probe && !h->running && !evtimer_pending(h->probe_ev, NULL)) {
-		timer_ms(h->probe_ev, h->last_ms + (uint64_t)h->cfg.probe_interval_s * 1000 - now);
+	if (h->probe && !h->running) {
+		age = hpres_probe_age_ms(h);
+		ival = (uint64_t)h->cfg.probe_interval_s * 1000;
+		if (age >= ival) {
+			/* the probe's end publishes (see done_cb) */
+			evtimer_del(h->probe_ev);
+			probe_cb(-1, 0, h);
+			if (h->running)
+				return;
+		} else if (!evtimer_pending(h->probe_ev, NULL)) {
+			timer_ms(h->probe_ev, ival - age);
+		}
 	}
 	hpres_evaluate(h, !h->published_ms, "registered");
 }
