@@ -19,6 +19,8 @@ dataline-server (embedded defaults; state in $VAR/)
   SMS spool    $VAR/sms.spool (one line per SMS: time, number, text)
   TLS cert     $VAR/tls/server.crt (self-signed, made on first run)
   metrics      curl -s http://127.0.0.1:8080/metrics
+  probe        udp 127.0.0.1:5070 (netq reflector for registered handsets:
+               the SIP port + 10, where \`dataline daemon\` looks by default)
 
 Register a handset (another terminal):
   1. ask for a code:
@@ -45,4 +47,4 @@ Register a handset (another terminal):
 
 Stop with Ctrl-C (SIGTERM works too; SIGHUP reopens --log-file).
 TXT
-exec "$SRV" --var-dir "$VAR" "$@"
+exec "$SRV" --var-dir "$VAR" --probe-udp 127.0.0.1:5070 "$@"

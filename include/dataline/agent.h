@@ -4,7 +4,8 @@
  * s.17.1) with digest 401/407 answered once for every method, incoming
  * requests handed to the handler registered for their method (s.8.2, s.17.2
  * retransmissions absorbed) -- and clients on top of it: registration,
- * texts (RFC 3428 MESSAGE out and in).
+ * texts (RFC 3428 MESSAGE out and in), presence publication (RFC 3903
+ * PUBLISH).
  *
  * Registration keeps one binding alive at the dataline registrar over UDP, TCP or TLS:
  * REGISTER with digest authentication (RFC 3261 s.22, RFC 8760 SHA-256 or
@@ -214,6 +215,53 @@ struct agent_text_in {
  * the hook (MESSAGE is then answered 405). 0 or -errno. */
 typedef int (*agent_text_in_fn)(void *arg, const struct agent_text_in *t);
 int agent_on_text(struct agent *a, agent_text_in_fn fn, void *arg);
+
+
+/* ------------------------------------------------------------ presence
+ * RFC 3903 publication of the handset's own presence (Event: presence,
+ * application/pidf+xml) to sip:USER@DOMAIN, one per agent. The document
+ * set last is published with an initial PUBLISH; the SIP-ETag of each 2xx
+ * is kept, the publication refreshed (SIP-If-Match, no body) before the
+ * granted expiry, a new document sent as a modifying PUBLISH (SIP-If-Match
+ * + body). 412 -> a fresh initial PUBLISH; 423 -> again with Min-Expires;
+ * other failures retried with RFC 5626-style back-off (Retry-After wins);
+ * a flow lost -> sent again once the agent has re-registered. After the
+ * agent registers on a new flow the document is re-sent (modifying, so
+ * 412 if the server dropped it). Nothing is sent while not registered.
+ * Documents sent while one PUBLISH is in flight are coalesced: only the
+ * newest goes. Free the publication before its agent.
+ */
+struct agent_pub_config {
+	uint32_t expires;        /* requested lifetime (s), 0 -> 3600 */
+	uint32_t retry_base;     /* back-off base (s), 0 -> 10 */
+	uint32_t retry_max;      /* back-off cap (s), 0 -> 900 */
+};
+/* Every final outcome: STATUS (local 503/408 included) and whether a
+ * publication is now in place at the server (an entity tag is held). */
+typedef void (*agent_pub_cb)(void *arg, int status, int published);
+
+struct agent_pub;
+
+/* -EBUSY if the agent has a publication already. CFG and CB may be NULL. */
+int agent_pub_new(struct agent *a, const struct agent_pub_config *cfg,
+		  agent_pub_cb cb, void *arg, struct agent_pub **out);
+/* The document to publish (copied; at most AGENT_BODY_MAX). Sent now if
+ * registered and idle, else as soon as possible. A document equal to the
+ * one in place sends nothing. -EMSGSIZE, -EINVAL, -ESHUTDOWN after
+ * agent_pub_remove(). */
+int agent_pub_set(struct agent_pub *p, const char *doc, size_t len);
+/* Removes the publication (Expires: 0 with SIP-If-Match) once any PUBLISH
+ * in flight is answered; nothing more is sent afterwards. -EALREADY if
+ * called before. */
+int agent_pub_remove(struct agent_pub *p);
+/* Cancels the PUBLISH in flight and the timers; no callback runs. */
+void agent_pub_free(struct agent_pub *p);
+/* The entity tag held ("" if none) and the granted lifetime (s). */
+const char *agent_pub_etag(const struct agent_pub *p);
+uint32_t agent_pub_granted(const struct agent_pub *p);
+/* Pure: seconds after a 2xx to refresh a publication granted GRANTED s:
+ * 80 % of it, but at least 5 s before the end (and never below 1 s). */
+uint32_t agent_pub_refresh_delay(uint32_t granted);
 
 /*
  * Pure helpers, exposed for tests.

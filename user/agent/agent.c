@@ -56,7 +56,7 @@ const char *agent_state_name(enum agent_state st)
 		agent_state_names[st] : "?";
 }
 
-static uint32_t agent_rand32(void)
+uint32_t agent_rand32(void)
 {
 	uint32_t v = 0;
 
@@ -151,6 +151,7 @@ void agent_on_connected(struct agent *a)
 	a->pong_seen = 0;
 	a->ping_out = 0;
 	a->outbound = 0;
+	a->flow_gen++;
 	a->reg_retries = 0;
 	agent_send_register(a, a->stopping ? 0 : a->expires);
 }
@@ -202,6 +203,8 @@ void agent_registered(struct agent *a)
 	agent_timer_ms(a->timer, (uint64_t)agent_refresh_delay(a->granted) * 1000);
 	if (!a->ping_out)
 		agent_ka_arm(a);
+	if (a->pub)
+		agent_pub_on_registered(a->pub);
 }
 
 void agent_finish_stop(struct agent *a)

@@ -13,6 +13,7 @@
  *   agent.c        the flow's life: connect, keep-alive, backoff, stop
  *   agent_reg.c    REGISTER client (s.10.2) on top of the core
  *   agent_text.c   MESSAGE client and incoming-MESSAGE hook (RFC 3428)
+ *   agent_pub.c    PUBLISH client: the agent's presence (RFC 3903)
  */
 #ifndef DATALINE_AGENT_PRIV_H
 #define DATALINE_AGENT_PRIV_H
@@ -122,6 +123,10 @@ struct agent {
 	int reg_retries;              /* 423 retries in this round */
 	int outbound;                 /* the 200 said Require: outbound */
 
+	/* presence publication (agent_pub.c) */
+	struct agent_pub *pub;        /* the caller's, not owned; NULL if none */
+	uint32_t flow_gen;            /* + 1 at each new flow */
+
 	/* texts (agent_text.c) */
 	agent_text_in_fn text_fn;
 	void *text_arg;
@@ -141,6 +146,7 @@ void agent_on_pong(struct agent *a);
 void agent_fail(struct agent *a, const char *why);
 void agent_finish_stop(struct agent *a);
 void agent_registered(struct agent *a);
+uint32_t agent_rand32(void);
 
 /* agent_core.c */
 int agent_core_init(struct agent *a);       /* events; 0 or -errno */
@@ -165,5 +171,8 @@ int agent_conn_is_open(const struct agent *a);
 /* agent_reg.c */
 void agent_send_register(struct agent *a, uint32_t expires);
 void agent_reg_abort(struct agent *a);      /* drops the REGISTER in flight */
+
+/* agent_pub.c: the agent is registered (after any REGISTER's 2xx) */
+void agent_pub_on_registered(struct agent_pub *p);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "dataline/agent.h"
+#include "dataline/hpres.h"
 
 struct cli_opts {
 	const char *state_dir;   /* resolved state directory */
@@ -37,6 +38,11 @@ struct cli_opts {
 	uint32_t timeout;        /* send --timeout S */
 	uint32_t contacts_sync;  /* daemon --contacts-sync S (0: default) */
 	int contacts_sync_set;
+	/* daemon presence (daemon_pres.c, docs/presence.md) */
+	const char *probe;       /* --probe ADDR:PORT|off; NULL: derived */
+	uint32_t probe_interval; /* --probe-interval S, 0: netq's 300 */
+	uint32_t probe_budget;   /* --probe-budget BYTES/hour, 0: 1 MB */
+	int probe_over_budget;   /* --probe-over-budget */
 	int argc;                /* positional arguments after the command */
 	char **argv;
 };
@@ -62,6 +68,10 @@ void cli_trust_from_state(json_t *st, struct agent_trust *trust);
 int cmd_register(struct cli_opts *o);
 int cmd_verify(struct cli_opts *o);
 int cmd_daemon(struct cli_opts *o);
+/* daemon_pres.c: hpres for the daemon's agent, started; 0 or -errno
+ * (the reason printed). */
+int daemon_pres_new(struct cli_opts *o, json_t *acct, struct event_base *base,
+		    struct agent *a, struct hpres **out);
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
 int cmd_modem_sms(struct cli_opts *o);

@@ -31,6 +31,7 @@ struct daemon_ctx {
 	struct cli_opts *o;
 	struct event_base *base;   /* owned by cmd_daemon */
 	struct agent *agent;       /* owned by cmd_daemon */
+	struct hpres *hp;          /* presence (hpres): owned, freed first */
 	enum agent_transport tp;
 	json_t *st;                /* state.json, owned */
 	struct hstore *hs;         /* owned */
@@ -65,6 +66,7 @@ static void daemon_state_cb(void *arg, enum agent_state s, int status)
 	daemon_write_status(d, s, status);
 	if (d->svc)
 		svc_agent_state(d->svc, s);
+	hpres_agent_state(d->hp, s);   /* presence: feed the agent's state */
 	if (s == AGENT_STOPPED) {
 		d->stopped = 1;
 		event_base_loopbreak(d->base);
@@ -95,6 +97,7 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("daemon: signal %d, unregistering", (int)sig);
+	hpres_stop(d->hp);             /* presence: remove the publication */
 	/* A repeated signal while unregistering (e.g. timeout(1) signals the
 	 * child and its group) changes nothing: the stop has a deadline. */
 	if (agent_stop(d->agent, DAEMON_STOP_MS) < 0 &&
@@ -242,6 +245,10 @@ int cmd_daemon(struct cli_opts *o)
 		fprintf(stderr, "dataline: bad account data: %s\n", strerror(-r));
 		goto out;
 	}
+	/* ---- presence (hpres, docs/presence.md): probe + PUBLISH ---- */
+	if (daemon_pres_new(o, acct, d.base, d.agent, &d.hp) < 0)
+		goto out;
+	/* ---- end presence ---- */
 	if (daemon_svc_start(&d, acct) < 0)
 		goto out;
 	for (int i = 0; signums[i]; i++) {
@@ -261,6 +268,7 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	svc_free(d.svc);
+	hpres_free(d.hp);              /* presence: before its agent */
 	agent_free(d.agent);
 	hstore_close(d.hs);
 	cli_daemon_bus_stop(d.bus_pid);

@@ -61,7 +61,6 @@ static const char usage[] =
 "                       D-Bus address\n"
 "  --carrier B          daemon: carrier SMS backend, modem (default) or log\n"
 "  --country-code CC    daemon: for national numbers (e.g. 49)\n"
-"  --netq-pin-dir DIR   daemon: netq's pinned maps (default /sys/fs/bpf/dataline)\n"
 "  --contacts-sync S    daemon: re-sync the contacts' marks every S seconds\n"
 "                       (default 21600; 0: only when asked)\n"
 "  --fallback F         send: when not connected to the data network: ask\n"
@@ -70,6 +69,15 @@ static const char usage[] =
 "  --timeout S          send: wait this long for the server's answer (30)\n"
 "  --json               inbox, outbox, contacts list: JSON\n"
 "  --limit N            inbox, outbox, contacts list: at most N rows (100)\n"
+"  --probe ADDR:PORT    daemon: the server's probe reflector, or off (default:\n"
+"                       the SIP URI's host at the SIP port + 10)\n"
+"  --probe-interval S   daemon: background probe interval (default 300)\n"
+"  --probe-budget B     daemon: probe bytes per rolling hour (default 1000000)\n"
+"  --probe-over-budget  daemon: accept an interval over the budget (the budget\n"
+"                       then spaces the probes)\n"
+"  --netq-pin-dir DIR   daemon: netq's pinned maps (default $DATALINE_PIN_DIR\n"
+"                       or /sys/fs/bpf/dataline); without netq the figures\n"
+"                       come from the probe alone\n"
 "  -v, --verbose        debug logging\n"
 "  -h, --help           this text\n"
 "\n"
@@ -90,6 +98,7 @@ enum {
 	OPT_RETRY_MAX,
 	OPT_LOG_FILE, OPT_BUS, OPT_CARRIER, OPT_CC, OPT_PIN_DIR, OPT_FALLBACK,
 	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT, OPT_CSYNC,
+	OPT_PROBE, OPT_PROBE_INTERVAL, OPT_PROBE_BUDGET, OPT_PROBE_OVER,
 };
 
 static const struct option long_opts[] = {
@@ -116,6 +125,10 @@ static const struct option long_opts[] = {
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "contacts-sync", required_argument, NULL, OPT_CSYNC },
+	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+	{ "probe-budget", required_argument, NULL, OPT_PROBE_BUDGET },
+	{ "probe-over-budget", no_argument, NULL, OPT_PROBE_OVER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -177,6 +190,10 @@ int main(int argc, char **argv)
 			r = parse_u32(optarg, &o.contacts_sync);
 			o.contacts_sync_set = 1;
 			break;
+		case OPT_PROBE: o.probe = optarg; break;
+		case OPT_PROBE_INTERVAL: r = parse_u32(optarg, &o.probe_interval); break;
+		case OPT_PROBE_BUDGET: r = parse_u32(optarg, &o.probe_budget); break;
+		case OPT_PROBE_OVER: o.probe_over_budget = 1; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
