@@ -9,7 +9,11 @@
  * (good, per-entry errors, garbage JSON, oversize, answers that do not fit
  * the request), state.json, country codes; the asynchronous job: its
  * callback on the loop's thread, a refused connection, and a cancel while
- * a server holds the connection unanswered (no callback, nothing stored).
+ * a server holds the connection unanswered (no callback, nothing stored);
+ * a whole sync against a scripted HTTPS server (self-signed, pinned):
+ * digest challenge (SHA-256 chosen over MD5, the response verified), the
+ * nonce reused with nc counting up, renewed after stale=true, batches of
+ * 1,000, and a 429 mid-sync (Retry-After reported, answered marks kept).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,8 +32,13 @@
 #include <event2/event.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "dataline/csync.h"
+#include "dataline/sip.h"
 
 #define PORT_REFUSED 28391	/* nothing listens here (our range) */
 #define PORT_SILENT 28392	/* accepts and never answers */
@@ -638,6 +647,237 @@ static void test_job_cancel(void **state)
 	usleep(100000);	/* the worker lets go of the job */
 }
 
+/* ------------------------------------------- a scripted HTTPS server */
+
+#define PORT_MOCK 28393		/* the mock discovery server */
+#define MOCK_MAX 8
+
+/* One connection's answer: STATUS with HEADERS, and for 200 a body made
+ * from the request's numbers (every even one registered). */
+struct mock_step {
+	int status;
+	const char *headers;	/* extra lines, each ending in \r\n */
+	const char *body;	/* NULL: the 200 results */
+};
+
+struct mock {
+	int ls;
+	SSL_CTX *ctx;
+	const struct mock_step *steps;
+	size_t nsteps;
+	char authz[MOCK_MAX][1024];	/* Authorization of each request */
+	size_t nnumbers[MOCK_MAX];	/* numbers in each request */
+	char pin[AGENT_PIN_LEN];	/* its certificate's */
+};
+
+/* A self-signed P-256 certificate for the mock. */
+static SSL_CTX *mock_ctx(char pin[AGENT_PIN_LEN])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n = X509_get_subject_name(x);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned char md[32];
+	unsigned int len;
+
+	assert_non_null(k);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"mock", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, k), 1);
+	X509_digest(x, EVP_sha256(), md, &len);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(pin + 2 * i, 3, "%02x", md[i]);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return ctx;
+}
+
+/* Reads one request (headers, then Content-Length bytes) into BUF. */
+static size_t mock_read(SSL *ssl, char *buf, size_t cap)
+{
+	size_t len = 0, want = 0;
+	char *end;
+
+	for (;;) {
+		int r = SSL_read(ssl, buf + len, (int)(cap - 1 - len));
+
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (end && !want) {
+			char *cl = strcasestr(buf, "Content-Length:");
+
+			want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+		}
+		if (want && len >= want)
+			break;
+	}
+	return len;
+}
+
+/* The 200 answer to the request body BODY. */
+static char *mock_results(const char *body, size_t *nnum)
+{
+	json_t *req = json_loads(body, 0, NULL), *res = json_array(), *o;
+	json_t *nums = json_object_get(req, "numbers"), *v;
+	size_t i;
+	char *s;
+
+	json_array_foreach(nums, i, v) {
+		json_array_append_new(res, json_pack("{s:O,s:O,s:b,s:[]}",
+			"input", v, "number", v, "registered", i % 2 == 0,
+			"capabilities"));
+	}
+	*nnum = json_array_size(nums);
+	o = json_pack("{s:o,s:i}", "results", res, "remaining_today", 4000);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	json_decref(req);
+	return s;
+}
+
+static void *mock_thread(void *arg)
+{
+	struct mock *m = arg;
+	static char buf[256 * 1024];
+
+	for (size_t i = 0; i < m->nsteps && i < MOCK_MAX; i++) {
+		const struct mock_step *st = &m->steps[i];
+		int fd = accept(m->ls, NULL, NULL);
+		SSL *ssl = SSL_new(m->ctx);
+		char *body = NULL, *a, head[512];
+		size_t len;
+
+		SSL_set_fd(ssl, fd);
+		if (SSL_accept(ssl) == 1) {
+			len = mock_read(ssl, buf, sizeof(buf));
+			a = strcasestr(buf, "\r\nAuthorization: ");
+			if (a)
+				snprintf(m->authz[i], sizeof(m->authz[i]), "%.*s",
+					 (int)strcspn(a + 17, "\r"), a + 17);
+			if (st->status == 200 && strstr(buf, "\r\n\r\n"))
+				body = mock_results(strstr(buf, "\r\n\r\n") + 4,
+						    &m->nnumbers[i]);
+			len = (size_t)snprintf(head, sizeof(head),
+				"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+				"%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+				st->status, st->headers ? st->headers : "",
+				strlen(body ? body : st->body ? st->body : ""));
+			SSL_write(ssl, head, (int)len);
+			SSL_write(ssl, body ? body : st->body ? st->body : "",
+				  (int)strlen(body ? body : st->body ? st->body : ""));
+			SSL_shutdown(ssl);
+		}
+		free(body);
+		SSL_free(ssl);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Digest checks of the mock's I-th request: nonce and nonce-count, and
+ * the response right for the account's password. */
+static void assert_authz(const struct mock *m, size_t i, const char *nonce,
+			 const char *nc)
+{
+	struct sip_digest_credentials c;
+	char ha1[SIP_DIGEST_HEX_MAX];
+
+	assert_int_equal(sip_digest_credentials_decode(
+		(struct sip_str){ m->authz[i], strlen(m->authz[i]) }, &c), 0);
+	assert_true(sip_str_eq(c.nonce, nonce));
+	assert_true(sip_str_eq(c.nc, nc));
+	assert_true(sip_str_eq(c.uri, CSYNC_PATH));
+	assert_int_equal(c.alg, SIP_DIGEST_SHA256);
+	assert_int_equal(sip_digest_ha1(c.alg, "u", "mock.realm", "p", ha1), 0);
+	assert_int_equal(sip_digest_verify(&c, (struct sip_str){ "POST", 4 },
+					   ha1), 0);
+}
+
+#define CHAL(nonce, extra) "WWW-Authenticate: Digest realm=\"mock.realm\", " \
+	"nonce=\"" nonce "\", algorithm=MD5, qop=\"auth\"\r\n"               \
+	"WWW-Authenticate: Digest realm=\"mock.realm\", nonce=\"" nonce      \
+	"\", algorithm=SHA-256, qop=\"auth\"" extra "\r\n"
+
+/* 2,500 numbers against the script: challenge, batch 1 (nc 1), batch 2
+ * refused as stale, answered with the new nonce (nc 1 again), batch 3
+ * 429. The two answered batches' marks are stored, the 429 reported. */
+static void test_sync_digest_batches_429(void **state)
+{
+	static const struct mock_step steps[] = {
+		{ 401, CHAL("n1", ""), "{\"error\":\"unauthorized\"}" },
+		{ 200, NULL, NULL },
+		{ 401, CHAL("n2", ", stale=true"), "{\"error\":\"unauthorized\"}" },
+		{ 200, NULL, NULL },
+		{ 429, "Retry-After: 120\r\n",
+		  "{\"error\":\"rate_limited\",\"retry_after\":120}" },
+	};
+	struct fx *f = *state;
+	struct mock m = { .steps = steps, .nsteps = 5 };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(PORT_MOCK) };
+	struct hstore_contact_put p[2500];
+	char nums[2500][E164_MAX];
+	struct csync_account a;
+	struct csync_result r;
+	enum hstore_mark mark;
+	pthread_t t;
+	int one = 1;
+
+	for (size_t i = 0; i < 2500; i++) {
+		snprintf(nums[i], E164_MAX, "+4940%07zu", i);
+		p[i] = (struct hstore_contact_put){ nums[i], "x", NULL };
+	}
+	assert_int_equal(hstore_contacts_put(f->h, p, 2500, 1), 0);
+	m.ctx = mock_ctx(m.pin);
+	m.ls = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(m.ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(m.ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(m.ls, 8), 0);
+	assert_int_equal(pthread_create(&t, NULL, mock_thread, &m), 0);
+	account(&a, PORT_MOCK);
+	strcpy(a.pin, m.pin);	/* pinned: the mock's own certificate */
+
+	assert_int_equal(csync_sync(&a, f->h, 50, &r), -EAGAIN);
+	pthread_join(t, NULL);
+	close(m.ls);
+	SSL_CTX_free(m.ctx);
+	assert_int_equal(r.http_status, 429);
+	assert_string_equal(r.error, "rate_limited");
+	assert_int_equal(r.retry_after, 120);
+	assert_int_equal(r.contacts, 2500);
+	assert_int_equal(r.batches, 2);
+	assert_int_equal(r.asked, 2000);
+	assert_int_equal(r.counts.registered, 1000);
+	assert_int_equal(r.counts.not_registered, 1000);
+	assert_int_equal(r.counts.remaining_today, 4000);
+	assert_int_equal(r.marks_changed, 2000);
+	assert_string_equal(r.pin_seen, m.pin);
+	assert_string_equal(m.authz[0], "");	/* the first goes without */
+	assert_authz(&m, 1, "n1", "00000001");
+	assert_authz(&m, 2, "n1", "00000002");	/* the nonce reused */
+	assert_authz(&m, 3, "n2", "00000001");	/* renewed after stale */
+	assert_authz(&m, 4, "n2", "00000002");
+	assert_int_equal(m.nnumbers[1], 1000);
+	assert_int_equal(m.nnumbers[3], 1000);
+	assert_int_equal(contact(f, nums[0], NULL, 0, &mark), 0);
+	assert_int_equal(mark, HSTORE_MARK_YES);
+	assert_int_equal(contact(f, nums[1], NULL, 0, &mark), 0);
+	assert_int_equal(mark, HSTORE_MARK_NO);
+	assert_int_equal(contact(f, nums[2499], NULL, 0, &mark), 0);
+	assert_int_equal(mark, HSTORE_MARK_UNKNOWN);	/* never answered */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_empty_and_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_digest_batches_429, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
