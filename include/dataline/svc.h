@@ -28,6 +28,7 @@
 
 #include "dataline/agent.h"
 #include "dataline/carrier.h"
+#include "dataline/hpres.h"
 #include "dataline/hstore.h"
 
 struct event_base;
@@ -57,6 +58,9 @@ struct svc_config {
 	const char *bus;            /* "system", "session", a D-Bus address, or
 				     * NULL for no bus (tests of the core) */
 	const char *state_dir;      /* state.json: the account for contact sync */
+	/* the network figures for GetStatus (the daemon's hpres); may be NULL */
+	void (*figures)(void *arg, struct hpres_status *out);
+	void *figures_arg;
 	uint32_t contacts_sync_s;   /* re-sync interval; 0: only on request */
 };
 

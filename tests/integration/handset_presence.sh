@@ -91,6 +91,16 @@ nq_bg "$A_NS" "$DL" --state-dir "$ST" --log-file "$tmp/daemon.log" -v daemon \
   --transport udp --probe-interval 4 --probe-budget $BUDGET --probe-over-budget \
   --netq-pin-dir "$PIN"
 DAEMON_PID=${NQ_BG[-1]}
+# `dataline status` shows what the daemon publishes (GetStatus on D-Bus)
+for ((i = 0; i < 200; i++)); do
+  grep -qs "PUBLISH (initial) answered 200" "$tmp/daemon.log" && break; sleep 0.1
+done
+st_out=$(nx "$A_NS" "$DL" --state-dir "$ST" status 2>&1)
+echo "$st_out" | grep -E "^(data|figures|probing):" | sed 's/^/# /'
+check "dataline status shows the published figures" \
+  grep -Eq "^figures: +link up, rate [0-9]+ kbit/s \(probed\).*, published" <<<"$st_out"
+check "dataline status shows the probe bytes against the budget" \
+  grep -Eq "^probing: +[0-9]+ of $BUDGET bytes" <<<"$st_out"
 
 nx "$B_NS" python3 "$ROOT/tests/integration/helpers/hpres_watch.py" "$B_IP" $SIP "$W_NUM" \
   "$W_USER" "$W_PASS" "$A_NUM" $HIGH $LOW \

@@ -215,6 +215,8 @@ int svc_new(const struct svc_config *cfg, struct svc **out)
 	svc_copy(s->carrier_dir, sizeof(s->carrier_dir), cfg->carrier.state_dir);
 	svc_copy(s->state_dir, sizeof(s->state_dir), cfg->state_dir);
 	s->contacts_sync_s = cfg->contacts_sync_s;
+	s->figures = cfg->figures;
+	s->figures_arg = cfg->figures_arg;
 	/* national numbers: the configured country code, else our own */
 	if (!s->cc[0])
 		csync_country_code(s->number, s->cc);

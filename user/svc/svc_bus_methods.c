@@ -35,6 +35,16 @@ static int kv_i(sd_bus_message *m, const char *k, int32_t v)
 	return sd_bus_message_append(m, "{sv}", k, "i", v);
 }
 
+static int kv_u(sd_bus_message *m, const char *k, uint32_t v)
+{
+	return sd_bus_message_append(m, "{sv}", k, "u", v);
+}
+
+static int kv_t(sd_bus_message *m, const char *k, uint64_t v)
+{
+	return sd_bus_message_append(m, "{sv}", k, "t", v);
+}
+
 static int kv_b(sd_bus_message *m, const char *k, int v)
 {
 	return sd_bus_message_append(m, "{sv}", k, "b", v);
@@ -420,6 +430,36 @@ static int m_check_data(sd_bus_message *m, void *ud, sd_bus_error *err)
 	return sd_bus_reply_method_return(m, "bs", ok, why);
 }
 
+/* The figures the daemon publishes (hpres), only those it has. */
+static int status_figures(struct svc *s, sd_bus_message *rep)
+{
+	struct hpres_status st;
+	const struct pidf_netq *q = &st.netq;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	s->figures(s->figures_arg, &st);
+	r = kv_b(rep, "published", st.published);
+	if (r >= 0)
+		r = kv_t(rep, "probe_bytes_hour", st.spent_hour);
+	if (r >= 0)
+		r = kv_t(rep, "probe_budget", st.budget);
+	if (r >= 0 && (q->have & PIDF_NETQ_LINK))
+		r = kv_s(rep, "link", q->link == PIDF_LINK_UP ? "up" : "down");
+	if (r >= 0 && (q->have & PIDF_NETQ_RATE)) {
+		r = kv_u(rep, "rate_kbps", q->rate_kbps);
+		if (r >= 0)
+			r = kv_b(rep, "rate_probed", q->probed);
+	}
+	if (r >= 0 && (q->have & PIDF_NETQ_RTT))
+		r = kv_u(rep, "rtt_ms", q->rtt_ms);
+	if (r >= 0 && (q->have & PIDF_NETQ_LOSS))
+		r = kv_u(rep, "loss_ppm", q->loss_ppm);
+	if (r >= 0 && (q->have & PIDF_NETQ_AGE))
+		r = kv_u(rep, "figures_age_s", q->age_s);
+	return r;
+}
+
 static int m_status(sd_bus_message *m, void *ud, sd_bus_error *err)
 {
 	struct svc *s = ud;
@@ -443,6 +483,8 @@ static int m_status(sd_bus_message *m, void *ud, sd_bus_error *err)
 		r = kv_b(rep, "netq", s->nq != NULL);
 	if (r >= 0)
 		r = kv_s(rep, "carrier", carrier_backend_name(s->carrier.backend));
+	if (r >= 0 && s->figures)
+		r = status_figures(s, rep);
 	if (r >= 0)
 		r = sd_bus_message_close_container(rep);
 	if (r >= 0)

@@ -71,6 +71,9 @@ struct svc {
 
 	struct svc_bus *bus;
 
+	void (*figures)(void *arg, struct hpres_status *out);
+	void *figures_arg;
+
 	/* contacts (svc_contacts.c) */
 	char state_dir[4096];
 	uint32_t contacts_sync_s;   /* 0: no periodic sync */

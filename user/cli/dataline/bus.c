@@ -76,6 +76,13 @@ static int bus_value(sd_bus_message *m, json_t **out)
 		*out = json_integer(v);
 		break;
 	}
+	case 't': {
+		uint64_t v;
+
+		r = sd_bus_message_read_basic(m, 't', &v);
+		*out = json_integer((json_int_t)v);
+		break;
+	}
 	case 'u': {
 		uint32_t v;
 
@@ -99,7 +106,7 @@ static int bus_value(sd_bus_message *m, json_t **out)
 	return r;
 }
 
-/* One a{sv} into a JSON object. */
+/* One a{sv}'s entries into a JSON object. */
 static int bus_dict(sd_bus_message *m, json_t *obj)
 {
 	int r;
@@ -148,4 +155,15 @@ int cli_bus_rows(sd_bus_message *m, json_t **out)
 	}
 	*out = arr;
 	return 0;
+}
+
+int cli_bus_dict(sd_bus_message *m, json_t *obj)
+{
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+
+	if (r >= 0)
+		r = bus_dict(m, obj);
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	return r;
 }

@@ -93,6 +93,8 @@ int cli_bus_open(struct cli_opts *o, struct sd_bus **out);
 /* Prints a failed call's error ("the daemon is not running" for a name
  * nobody owns). */
 void cli_bus_perror(const char *what, int r, const char *name, const char *msg);
+/* Reads an a{sv} (GetStatus) into the JSON object OBJ. */
+int cli_bus_dict(struct sd_bus_message *m, json_t *obj);
 /* Reads an aa{sv} (the list methods' reply) into a JSON array. */
 int cli_bus_rows(struct sd_bus_message *m, json_t **out);
 

@@ -105,6 +105,14 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->base);
 }
 
+static void daemon_figures(void *arg, struct hpres_status *out)
+{
+	struct daemon_ctx *d = arg;
+
+	if (d->hp)
+		hpres_status(d->hp, out);
+}
+
 /* The local store and the service on top of it (texts, D-Bus). */
 static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 {
@@ -131,6 +139,8 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	sc.carrier.state_dir = d->o->state_dir;
 	sc.netq_pin_dir = d->o->netq_pin_dir;
 	sc.state_dir = d->o->state_dir;
+	sc.figures = daemon_figures;
+	sc.figures_arg = d;
 	sc.contacts_sync_s = d->o->contacts_sync_set ? d->o->contacts_sync
 						     : DAEMON_CONTACTS_SYNC_S;
 	r = cli_daemon_bus(d->o, d->bus, sizeof(d->bus), &d->bus_pid);

@@ -12,8 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <systemd/sd-bus.h>
+
 #include "cli.h"
+#include "dataline/svc.h"
 #include "dataline/modem.h"
+
+static void status_service(struct cli_opts *o);
 
 int cmd_status(struct cli_opts *o)
 {
@@ -71,11 +76,54 @@ int cmd_status(struct cli_opts *o)
 	       cli_json_str(d, "contact") ? cli_json_str(d, "contact") : "-",
 	       (long long)json_integer_value(json_object_get(d, "expires")),
 	       when);
+	if (alive)
+		status_service(o);
 	r = 0;
 out:
 	json_decref(d);
 	json_decref(st);
 	return r;
+}
+
+/* What the running daemon says on D-Bus (GetStatus): the C22 check and
+ * the network figures it publishes. */
+static void status_service(struct cli_opts *o)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus_message *rep = NULL;
+	json_t *st = json_object();
+	sd_bus *bus = NULL;
+	json_t *v;
+
+	if (cli_bus_open(o, &bus) < 0)
+		goto out;
+	if (sd_bus_call_method(bus, SVC_BUS_NAME, SVC_BUS_PATH, SVC_BUS_IFACE,
+			       "GetStatus", &err, &rep, "") < 0 ||
+	    cli_bus_dict(rep, st) < 0) {
+		cli_bus_perror("status", -EIO, err.name, err.message);
+		goto out;
+	}
+	printf("data:      %s (%s)\n", json_is_true(json_object_get(st, "data")) ?
+	       "connected" : "not connected", cli_json_str(st, "reason"));
+	printf("figures:   link %s", cli_json_str(st, "link") ? cli_json_str(st, "link") : "?");
+	if ((v = json_object_get(st, "rate_kbps")))
+		printf(", rate %lld kbit/s%s", (long long)json_integer_value(v),
+		       json_is_true(json_object_get(st, "rate_probed")) ? " (probed)" : "");
+	if ((v = json_object_get(st, "rtt_ms")))
+		printf(", rtt %lld ms", (long long)json_integer_value(v));
+	if ((v = json_object_get(st, "loss_ppm")))
+		printf(", loss %lld ppm", (long long)json_integer_value(v));
+	printf(", %s\n", json_is_true(json_object_get(st, "published")) ? "published"
+								       : "not published");
+	if ((v = json_object_get(st, "probe_budget")))
+		printf("probing:   %lld of %lld bytes in the last hour\n",
+		       (long long)json_integer_value(json_object_get(st, "probe_bytes_hour")),
+		       (long long)json_integer_value(v));
+out:
+	json_decref(st);
+	sd_bus_error_free(&err);
+	sd_bus_message_unref(rep);
+	sd_bus_flush_close_unref(bus);
 }
 
 int cmd_modem(struct cli_opts *o)
