@@ -168,8 +168,8 @@ On a VM that flushes the TLB at every kernel entry, each memory region a
 program touches per packet costs a page walk (~25-50 ns here), and that
 includes the page of the program's own JIT code: whichever program runs
 first after the flush pays it, so an empty program that runs after netq on
-the same code page (the first row) is cheaper than one alone (the last
-rows). On this veth path the ingress programs run in the sender's kernel
+netq's code page (the first rows, when the facts below say the page is
+shared) is cheaper than one alone (the last rows). On this veth path the ingress programs run in the sender's kernel
 entry right after netq_xmit has run on the sending interface from that same
 page, so ingress finds the code page warm; a packet from a real NIC does
 not. The figures of machines of one kind differ with these facts
