@@ -39,6 +39,10 @@ SEC("tc") int v_lookup_read(struct __sk_buff *skb)
 { struct netq_stream *s = stream(skb); if (s && READ_ONCE(s->a) == 12345) return 0; return -1; }
 SEC("tc") int v_plain2(struct __sk_buff *skb)
 { struct netq_stream *s = stream(skb); if (s) { s->a += skb->len; s->b += 1; } return -1; }
+/* the floor of counting: one plain add of the length, nothing else */
+SEC("tc") int v_plain1(struct __sk_buff *skb)
+{ __u32 k = 0; struct netq_iface *st = bpf_map_lookup_elem(&ifaces, &k);
+  if (st) st->tx.a += skb->len; return -1; }
 SEC("tc") int v_atomic1(struct __sk_buff *skb)
 { struct netq_stream *s = stream(skb); if (s) __sync_fetch_and_add(&s->a, skb->len); return -1; }
 SEC("tc") int v_atomic2(struct __sk_buff *skb)
