@@ -20,6 +20,7 @@ NETNS=$ROOT/scripts/netns.sh
 P=demo
 PIN=/sys/fs/bpf/dataline-demo
 WORK=$(mktemp -d /tmp/dataline-demo.XXXXXX)
+PEER=+8613900000001
 NUMBER=+8613800138000
 SRV_PID= DAEMON_PID= ECHO_PID=
 
@@ -80,7 +81,8 @@ say "A3: the handset confirms the code; the server issues SIP credentials"
 run handset --no-modem verify "$CODE"
 
 say "SIP: the daemon registers over TLS (certificate pinned at A1)"
-handset daemon --transport tls --log-file "$WORK/daemon.log" &
+handset daemon --transport tls --netq-pin-dir "$PIN" --carrier log \
+  --log-file "$WORK/daemon.log" &
 DAEMON_PID=$!
 for _ in $(seq 50); do
   handset status 2>/dev/null | grep -qi 'registered' && break
@@ -100,15 +102,33 @@ run netq probe "$B_IP:7007"
 run netq decide voice; echo "exit status $? (3 = ask: carrier network or quit)"
 "$NETNS" shape "$P-a" a0 off >/dev/null
 
-say "C11/C22: text instruction; is the data network connected?"
-run netq decide text; echo "exit status $?"
+say "Claim 3: another number registers; the handset's address book marks it"
+api() { in_b curl -s -X POST -d "$2" "http://127.0.0.1:8080$1"; }
+SESSION=$(api /v1/registrations "{\"number\":\"$PEER\"}" | grep -o '"session":"[0-9a-f]*"' | cut -d'"' -f4)
+PCODE=$(tail -n 1 "$WORK/server/sms.spool" | grep -o '[0-9]\{6\}$')
+api /v1/registrations/verify "{\"number\":\"$PEER\",\"code\":\"$PCODE\",\"session\":\"$SESSION\"}" >/dev/null
+printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Peer\r\nTEL:%s\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Not on dataline\r\nTEL:+8613900000099\r\nEND:VCARD\r\n' \
+  "$PEER" > "$WORK/book.vcf"
+run handset contacts import "$WORK/book.vcf"
+run handset contacts sync
+run handset contacts list
+
+say "C11/C22/C33: a text; connected, so over data; the server stores it until $PEER connects"
+run handset send "$PEER" "hello over data" --fallback ask
+run handset outbox
+echo "server's view:"
+in_b curl -s http://127.0.0.1:8080/metrics | grep -E '^dataline_queue_depth\{queue="text"\}'
+
+say "C22: the uplink goes down: not connected; the user chose carrier SMS"
 in_a ip link set a0 down
 sleep 0.3
 run netq decide text; echo "exit status $? (3 = ask: carrier SMS or quit)"
+run handset send "$PEER" "hello by SMS" --fallback carrier
+echo "(no modem here: the log backend; with a modem, ModemManager's Messaging.Create and Send)"
+run tail -n 1 "$WORK/handset/carrier-sms.log"
 in_a ip link set a0 up
 
-say "Not in this build yet (later issues): B contact marks (claim 3),"
-echo "C3 the callee's rate checked at the server, C33 store-and-forward texts,"
-echo "D the call itself (media), carrier fallback through ModemManager."
+say "Not in this build yet (issue 9): C3 the callee's rate checked at the"
+echo "server, D the call itself (media), carrier fallback for calls."
 
 say "Done: stopping the daemon (it unregisters), the server, and removing the namespaces"
