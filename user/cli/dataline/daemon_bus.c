@@ -3,11 +3,12 @@
  * `--bus system|session|ADDRESS` is used as given. Without it ("auto"):
  * the system bus when the daemon may own the name there (a phone with
  * dist/dbus/org.dataline.Handset1.conf installed); otherwise a private
- * bus of its own, a dbus-daemon child listening on STATE_DIR/bus, so that
+ * bus of its own, a dbus-daemon child listening on STATE_DIR/bus.PID, so that
  * `dataline daemon` works out of the box on a machine without a system
  * bus or without our policy file. The address goes into daemon.json, where
  * the client commands find it (docs/handset.md "D-Bus interface").
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -44,7 +45,32 @@ static int system_bus_usable(void)
 	return r >= 0;
 }
 
-/* Starts dbus-daemon on STATE_DIR/bus; its pid in *pid. */
+/* Removes the sockets of private buses whose daemon is gone. */
+static void stale_buses(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[4096];
+		long pid;
+
+		if (sscanf(e->d_name, "bus.%ld", &pid) != 1 || pid <= 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;   /* not ours, or its daemon still runs */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Starts dbus-daemon on STATE_DIR/bus.PID; its pid in *pid. The socket is
+ * named after this daemon: the bus of a daemon that was killed may still
+ * be shutting down (it goes with its parent, PR_SET_PDEATHSIG), and a new
+ * daemon must never reach it.
+ */
 static int private_bus(const char *state_dir, char *addr, size_t len, pid_t *pid)
 {
 	char path[4096], dir[PATH_MAX];
@@ -54,7 +80,9 @@ static int private_bus(const char *state_dir, char *addr, size_t len, pid_t *pid
 	/* absolute: clients elsewhere read the address from daemon.json */
 	if (!realpath(state_dir, dir))
 		return -errno;
-	if (snprintf(path, sizeof(path), "%s/bus", dir) >= (int)sizeof(path))
+	stale_buses(dir);
+	if (snprintf(path, sizeof(path), "%s/bus.%ld", dir, (long)getpid()) >=
+	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	unlink(path);
 	snprintf(addr, len, "unix:path=%s", path);
