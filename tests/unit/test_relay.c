@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,16 +74,18 @@ static size_t rtp(uint8_t *p, uint16_t seq, uint8_t fill, size_t n)
 	return n;
 }
 
-struct ended { int n; uint64_t id; enum relay_end why; struct relay_stats st; };
+/* Written on the relay thread, read by the test: N is published last
+ * (release), so a reader that sees it (acquire) sees the rest. */
+struct ended { _Atomic int n; uint64_t id; enum relay_end why; struct relay_stats st; };
 
 static void on_end(void *arg, uint64_t id, enum relay_end why, const struct relay_stats *st)
 {
 	struct ended *e = arg;
 
-	e->n++;
 	e->id = id;
 	e->why = why;
 	e->st = *st;
+	atomic_fetch_add_explicit(&e->n, 1, memory_order_release);
 }
 
 static struct relay *mk(uint16_t lo_port, uint16_t hi_port, uint32_t tmo)
@@ -111,7 +114,7 @@ static void test_forward_latch_strangers(void **state)
 	    a_rtcp = udp_on(28761), stranger = udp_on(28770);
 	uint8_t pkt[172], got[2048];
 	struct relay_stats st;
-	struct ended e = { 0 };
+	struct ended e = { .n = 0 };
 	uint16_t ports[2], from;
 	uint64_t id;
 	ssize_t n;
@@ -210,7 +213,7 @@ static void test_timeout_and_free(void **state)
 {
 	struct relay *r = mk(28700, 28739, 1);
 	struct relay_leg_params pa = leg(28750, "0.0.0.0"), pb = leg(28752, "0.0.0.0");
-	struct ended e1 = { 0 }, e2 = { 0 };
+	struct ended e1 = { .n = 0 }, e2 = { .n = 0 };
 	uint16_t ports[2];
 	uint64_t id1, id2;
 
