@@ -49,6 +49,8 @@ wait_for() {
   return 1
 }
 status_has() { "$DL" --state-dir "$1" status 2>/dev/null | grep -q "$2"; }
+# the daemon of pid $2 is the one daemon.json speaks for (not a stale file)
+daemon_is() { status_has "$1" "running (pid $2)"; }
 
 check "server_started" start_server
 CRT=$tmp/var/tls/server.crt
@@ -121,6 +123,7 @@ kill -KILL $dpid; wait $dpid 2>/dev/null
 check "kill9_binding_left" metric_is dataline_registrations 1
 "$DL" --state-dir "$ST" daemon --transport udp --log-file "$tmp/daemon_k2.log" &
 dpid=$!; pids+=($dpid)
+wait_for 20 daemon_is "$ST" $dpid
 check "kill9_second_registered" wait_for 20 status_has "$ST" "registered over udp"
 check "kill9_old_binding_replaced" metric_is dataline_registrations 1
 out=$("$DL" --state-dir "$ST" daemon --transport tcp 2>&1); rc=$?

@@ -10,6 +10,8 @@
  * loop, on STATE_DIR/messages.db.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +38,7 @@ struct daemon_ctx {
 	json_t *st;                /* state.json, owned */
 	struct hstore *hs;         /* owned */
 	struct svc *svc;           /* owned */
+	int lock_fd;               /* STATE_DIR/daemon.lock, flock'ed */
 	char bus[4200];            /* the bus served on (daemon.json "bus") */
 	pid_t bus_pid;             /* our private dbus-daemon, 0 if none */
 	int stopped;
@@ -160,6 +163,27 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	return r;
 }
 
+/* Takes STATE_DIR/daemon.lock (kept open, close-on-exec). -EWOULDBLOCK:
+ * another daemon holds it. */
+static int daemon_lock(const char *dir, int *fd)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/daemon.lock", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return -errno;
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = -errno;
+
+		close(*fd);
+		*fd = -1;
+		return e;
+	}
+	return 0;
+}
+
 /* Finds the server URI for TP among the account's sip_uris. */
 static int daemon_pick_uri(json_t *acct, enum agent_transport tp, char *host,
 			   size_t hostlen, uint16_t *port)
@@ -179,7 +203,7 @@ static int daemon_pick_uri(json_t *acct, enum agent_transport tp, char *host,
 
 int cmd_daemon(struct cli_opts *o)
 {
-	struct daemon_ctx d = { .o = o };
+	struct daemon_ctx d = { .o = o, .lock_fd = -1 };
 	struct agent_config cfg = { 0 };
 	struct agent_events ev = { daemon_state_cb, daemon_pin_cb };
 	struct event *sigs[4] = { 0 };
@@ -223,18 +247,31 @@ int cmd_daemon(struct cli_opts *o)
 	cli_trust_from_state(d.st, &cfg.trust);
 	/* A previous daemon killed without unregistering left its Contact
 	 * bound; the agent removes it with its first REGISTER. */
-	if (cli_state_load(o->state_dir, CLI_STATUS_FILE, &prev) == 0) {
-		json_int_t pid = json_integer_value(json_object_get(prev, "pid"));
-		const char *pst = cli_json_str(prev, "state");
+	/* One daemon per state directory: an flock held for the daemon's
+	 * life (a pid in daemon.json alone would race two starts). */
+	r = daemon_lock(o->state_dir, &d.lock_fd);
+	if (r < 0) {
+		json_int_t pid = 0;
 
-		if (pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-			fprintf(stderr, "dataline: a daemon (pid %lld) already runs for %s\n",
-				(long long)pid, o->state_dir);
+		if (r != -EWOULDBLOCK) {
+			fprintf(stderr, "dataline: cannot lock %s/daemon.lock: %s\n",
+				o->state_dir, strerror(-r));
 			goto out;
 		}
+		if (cli_state_load(o->state_dir, CLI_STATUS_FILE, &prev) == 0)
+			pid = json_integer_value(json_object_get(prev, "pid"));
+		fprintf(stderr, "dataline: a daemon (pid %lld) already runs for %s\n",
+			(long long)pid, o->state_dir);
+		goto out;
+	}
+	if (cli_state_load(o->state_dir, CLI_STATUS_FILE, &prev) == 0) {
+		const char *pst = cli_json_str(prev, "state");
+
 		if (!pst || strcmp(pst, "stopped") != 0)
 			cfg.stale_contact = cli_json_str(prev, "contact");
 	}
+	/* ours from now on: no one reads the last daemon's state as ours */
+	daemon_write_status(&d, AGENT_IDLE, 0);
 	if (o->ca_file)
 		cfg.trust = (struct agent_trust){ .ca_file = o->ca_file };
 	if (o->pin) {
@@ -282,6 +319,8 @@ out:
 	agent_free(d.agent);
 	hstore_close(d.hs);
 	cli_daemon_bus_stop(d.bus_pid);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
 	if (d.base)
 		event_base_free(d.base);
 	json_decref(prev);
