@@ -152,8 +152,11 @@ int netq_lstate_open(struct netq *q)
 {
 	int err;
 
-	err = nl_cache_mngr_alloc(NULL, NETLINK_ROUTE, NL_AUTO_PROVIDE,
-				  &q->mngr);
+	/* Flags 0, not NL_AUTO_PROVIDE: a provided cache is libnl's global
+	 * state, and with two handles in one process (the daemon's service and
+	 * its presence prober each open one) libnl 3.7 leaked the caches of
+	 * the handle freed last. Nothing here looks a link up by name. */
+	err = nl_cache_mngr_alloc(NULL, NETLINK_ROUTE, 0, &q->mngr);
 	if (err < 0)
 		goto fail;
 	err = nl_cache_mngr_add(q->mngr, "route/link", change_cb, q,
