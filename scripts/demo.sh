@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # demo.sh: what `make demo` runs. Walks through the patent's flow
-# (shared/brief/patent.md) across two network namespaces, with the real
-# binaries: a handset (demo-a) and a server (demo-b) joined by a veth pair.
+# (shared/brief/patent.md) across network namespaces, with the real
+# binaries: handset A, the server S, and handset B behind a NAT router R
+# (tests/integration/helpers/texts_topo.sh draws it):
 #
-#   A1-A3  register the number, code by SMS (the server's spool), verify
-#   SIP    the handset's daemon registers over TLS with the issued credentials
-#   C2     own network rate vs threshold 1: data on a fast link, fallback
-#          ("carrier network or quit") once the link is shaped below it
-#   C22    text: connected -> data; link down -> fallback
-# Steps that later issues build (B contact marks, C3 peer rate at the
-# server, C33 store-and-forward texts, D calls) are listed, not faked.
+#   A1-A3  A and B register their numbers, the code read from the SMS spool
+#   SIP    both daemons register over TLS with the issued credentials
+#   B      claim 3: A's address book marks the contacts who are registered
+#   C11-C33  a text to B while B is offline: stored, delivered when B connects
+#   C22    A's link down: the text goes by carrier SMS (the log backend)
+#   C1/C2  A's own rate vs threshold 1, with the link fast and then shaped
+#   C3/D   in scripts/demo_calls.sh when the call steps are built (issue 9)
 # Needs root (namespaces, BPF). Removes everything it made.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,26 +21,32 @@ NETNS=$ROOT/scripts/netns.sh
 P=demo
 PIN=/sys/fs/bpf/dataline-demo
 WORK=$(mktemp -d /tmp/dataline-demo.XXXXXX)
-PEER=+8613900000001
-NUMBER=+8613800138000
-SRV_PID= DAEMON_PID= ECHO_PID=
+SIP=198.18.30.1
+NA=+8613800138000 NB=+8613900000001
+SRV_PID= APID= BPID=
+BG=()
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (namespaces, BPF)" >&2; exit 1; }
+source "$ROOT/tests/integration/helpers/texts_topo.sh"
 
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run()  { printf '$ %s\n' "$*"; "$@"; }
-in_a() { nsenter --net=/var/run/netns/$P-a "$@"; }
-in_b() { nsenter --net=/var/run/netns/$P-b "$@"; }
-netq() { in_a "$OUT/dataline-netq" --pin-dir "$PIN" "$@"; }
-handset() { in_a "$OUT/dataline" --state-dir "$WORK/handset" "$@"; }
+in_ns() { local ns=$1; shift; nsenter --net="/var/run/netns/$ns" "$@"; }
+netq() { in_ns "$TT_A" "$OUT/dataline-netq" --pin-dir "$PIN" "$@"; }
+# the handsets' CLIs, each in its namespace and on its daemon's bus
+A() { in_ns "$TT_A" "$OUT/dataline" --state-dir "$WORK/a" --bus "unix:path=$WORK/a.bus" "$@"; }
+B() { in_ns "$TT_B" "$OUT/dataline" --state-dir "$WORK/b" --bus "unix:path=$WORK/b.bus" "$@"; }
+wait_for() { local i; for ((i = 0; i < $1 * 10; i++)); do "${@:2}" && return 0; sleep 0.1; done; return 1; }
+registered() { grep -qs '"registered"' "$WORK/$1/daemon.json"; }
 
 cleanup() {
-  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-  [ -n "$ECHO_PID" ] && kill "$ECHO_PID" 2>/dev/null
+  local p
+  for p in $APID $BPID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
   [ -e "$PIN" ] && netq detach >/dev/null 2>&1
   rm -rf "$PIN"
-  "$NETNS" down "$P" >/dev/null 2>&1
+  tt_down "$P"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -48,87 +55,93 @@ for b in dataline dataline-netq dataline-server; do
   [ -x "$OUT/$b" ] || { echo "demo: $OUT/$b not built (make all)" >&2; exit 1; }
 done
 
-say "Topology: handset namespace $P-a (198.18.0.1) <-> server namespace $P-b (198.18.0.2)"
-"$NETNS" down "$P" >/dev/null 2>&1
-"$NETNS" up "$P" >/dev/null || exit 1
-eval "$("$NETNS" env "$P")"
+say "Topology: A (198.18.30.2) -- S, the server (198.18.30.1) -- R, a NAT router -- B (10.77.0.2)"
+tt_up "$P" || exit 1
+tt_exec "$TT_R" ip route add default via 198.18.31.1
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-say "Server: dataline-server in $P-b (SIP on 198.18.0.2, HTTPS API on :8443)"
-mkdir -p "$WORK/server"
-in_b "$OUT/dataline-server" --var-dir "$WORK/server" --workers 1 \
-  --sip-udp "$B_IP:5060" --sip-tcp "$B_IP:5060" --sip-tls "$B_IP:5061" \
-  --https "$B_IP:8443" --http 127.0.0.1:8080 \
-  --log-file "$WORK/server/server.log" &
-SRV_PID=$!
-in_b "$OUT/dataline-netq" echo "$B_IP:7007" 2>/dev/null &
-ECHO_PID=$!
-for _ in $(seq 50); do
-  in_a bash -c "exec 3<>/dev/tcp/$B_IP/8443" 2>/dev/null && break
-  sleep 0.1
+for h in a b; do   # each handset's D-Bus (a phone has its system bus)
+  dbus-daemon --session --address="unix:path=$WORK/$h.bus" --nofork --nopidfile \
+    >/dev/null 2>&1 & BG+=($!)
 done
-echo "server pid $SRV_PID, probe echo on $B_IP:7007"
 
-say "netq: attach the eBPF programs to the handset's uplink a0"
+say "Server: dataline-server in S (SIP on $SIP, HTTPS API on :8443, probe reflector on :5070)"
+mkdir -p "$WORK/server"
+in_ns "$TT_S" "$OUT/dataline-server" --var-dir "$WORK/server" --workers 1 \
+  --sip-udp "$SIP:5060" --sip-tcp "$SIP:5060" --sip-tls "$SIP:5061" \
+  --https "$SIP:8443" --http 127.0.0.1:8080 --probe-udp "$SIP:5070" \
+  --keepalive-interval 5 --log-file "$WORK/server/server.log" &
+SRV_PID=$!
+wait_for 10 in_ns "$TT_S" curl -sf http://127.0.0.1:8080/healthz -o /dev/null
+echo "server pid $SRV_PID"
+metrics() { in_ns "$TT_S" curl -s http://127.0.0.1:8080/metrics | grep -E "$1"; }
+
+say "netq: the eBPF programs on A's uplink a0"
 run netq attach a0
 
-say "A1: the handset asks to register its number (no modem here: --no-modem)"
-run handset --no-modem register "$NUMBER" --server "https://$B_IP:8443" --insecure
+say "A1: A asks to register its number (no modem here: --no-modem)"
+run A --no-modem register "$NA" --server "https://$SIP:8443" --insecure
 say "A2: the server sent the code by SMS (spool gateway: one line per SMS)"
 run tail -n 1 "$WORK/server/sms.spool"
 CODE=$(tail -n 1 "$WORK/server/sms.spool" | grep -o '[0-9]\{6\}$')
-say "A3: the handset confirms the code; the server issues SIP credentials"
-run handset --no-modem verify "$CODE"
+say "A3: A confirms the code; the server issues SIP credentials"
+run A --no-modem verify "$CODE"
+say "A1-A3 for B, behind the NAT"
+B --no-modem register "$NB" --server "https://$SIP:8443" --insecure >/dev/null
+B --no-modem verify "$(tail -n 1 "$WORK/server/sms.spool" | grep -o '[0-9]\{6\}$')"
 
-say "SIP: the daemon registers over TLS (certificate pinned at A1)"
-handset daemon --transport tls --netq-pin-dir "$PIN" --carrier log \
-  --log-file "$WORK/daemon.log" &
-DAEMON_PID=$!
-for _ in $(seq 50); do
-  handset status 2>/dev/null | grep -qi 'registered' && break
-  sleep 0.2
-done
-run handset status
-echo "server's view:"
-in_b curl -s http://127.0.0.1:8080/metrics | grep -E '^dataline_(registrations|accounts|devices) '
+say "SIP: A's daemon registers over TLS (certificate pinned at A1); B stays offline"
+in_ns "$TT_A" "$OUT/dataline" --state-dir "$WORK/a" --bus "unix:path=$WORK/a.bus" daemon \
+  --transport tls --netq-pin-dir "$PIN" --carrier log --log-file "$WORK/a-daemon.log" &
+APID=$!
+wait_for 20 registered a
+run A status
 
-say "C1/C2: voice call instruction; own rate vs threshold 1 (100 kbit/s)"
-run netq probe "$B_IP:7007"
-run netq decide voice; echo "exit status $? (0 = call over data)"
+say "B (claim 3): A's address book marks the contacts who are registered"
+printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nTEL:%s\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Not on dataline\r\nTEL:+8613900000099\r\nEND:VCARD\r\n' \
+  "$NB" > "$WORK/book.vcf"
+run A contacts import "$WORK/book.vcf"
+run A contacts sync
+run A contacts list
 
-say "C2 again with the uplink shaped to 64 kbit/s (below threshold 1)"
-"$NETNS" shape "$P-a" a0 64kbit >/dev/null
-run netq probe "$B_IP:7007"
-run netq decide voice; echo "exit status $? (3 = ask: carrier network or quit)"
-"$NETNS" shape "$P-a" a0 off >/dev/null
+say "C11/C22: A texts B; A is connected, so over data. C33: B is offline, the server stores it"
+run A send "$NB" "hello over data" --fallback ask
+run A outbox
+metrics '^dataline_queue_depth\{queue="text"\}'
+say "C33: B's daemon starts (it registers through the NAT); the server delivers the stored text"
+in_ns "$TT_B" "$OUT/dataline" --state-dir "$WORK/b" --bus "unix:path=$WORK/b.bus" daemon \
+  --transport tls --carrier log --log-file "$WORK/b-daemon.log" &
+BPID=$!
+wait_for 20 registered b
+inbox_has() { B inbox 2>/dev/null | grep -q "$1"; }
+outbox_has() { A outbox 2>/dev/null | grep -q "$1"; }
+wait_for 20 inbox_has 'hello over data'
+run B inbox
+wait_for 10 outbox_has delivered
+run A outbox
 
-say "Claim 3: another number registers; the handset's address book marks it"
-api() { in_b curl -s -X POST -d "$2" "http://127.0.0.1:8080$1"; }
-SESSION=$(api /v1/registrations "{\"number\":\"$PEER\"}" | grep -o '"session":"[0-9a-f]*"' | cut -d'"' -f4)
-PCODE=$(tail -n 1 "$WORK/server/sms.spool" | grep -o '[0-9]\{6\}$')
-api /v1/registrations/verify "{\"number\":\"$PEER\",\"code\":\"$PCODE\",\"session\":\"$SESSION\"}" >/dev/null
-printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Peer\r\nTEL:%s\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Not on dataline\r\nTEL:+8613900000099\r\nEND:VCARD\r\n' \
-  "$PEER" > "$WORK/book.vcf"
-run handset contacts import "$WORK/book.vcf"
-run handset contacts sync
-run handset contacts list
-
-say "C11/C22/C33: a text; connected, so over data; the server stores it until $PEER connects"
-run handset send "$PEER" "hello over data" --fallback ask
-run handset outbox
-echo "server's view:"
-in_b curl -s http://127.0.0.1:8080/metrics | grep -E '^dataline_queue_depth\{queue="text"\}'
-
-say "C22: the uplink goes down: not connected; the user chose carrier SMS"
-in_a ip link set a0 down
+say "C22: A's uplink goes down: not connected; the user chose carrier SMS"
+tt_exec "$TT_A" ip link set a0 down
 sleep 0.3
 run netq decide text; echo "exit status $? (3 = ask: carrier SMS or quit)"
-run handset send "$PEER" "hello by SMS" --fallback carrier
+run A send "$NB" "hello by SMS" --fallback carrier
 echo "(no modem here: the log backend; with a modem, ModemManager's Messaging.Create and Send)"
-run tail -n 1 "$WORK/handset/carrier-sms.log"
-in_a ip link set a0 up
+run tail -n 1 "$WORK/a/carrier-sms.log"
+tt_exec "$TT_A" ip link set a0 up
+tt_exec "$TT_A" ip route replace default via 198.18.30.1
 
-say "Not in this build yet (issue 9): C3 the callee's rate checked at the"
-echo "server, D the call itself (media), carrier fallback for calls."
+say "C1/C2: a voice call instruction; A's own rate vs threshold 1"
+run netq probe "$SIP:5070"
+run netq decide voice; echo "exit status $? (0 = call over data)"
+say "C2 again with A's uplink shaped to 64 kbit/s (below threshold 1)"
+"$NETNS" shape "$TT_A" a0 64kbit >/dev/null
+run netq probe "$SIP:5070"
+run netq decide voice; echo "exit status $? (3 = ask: carrier network or quit)"
+"$NETNS" shape "$TT_A" a0 off >/dev/null
 
-say "Done: stopping the daemon (it unregisters), the server, and removing the namespaces"
+if [ -x "$ROOT/scripts/demo_calls.sh" ]; then
+  source "$ROOT/scripts/demo_calls.sh"
+else
+  say "Not in this build yet (issue 9): C3 the callee's rate at the server, D the call"
+fi
+
+say "Done: stopping the daemons (they unregister), the server, and removing the namespaces"
