@@ -24,6 +24,7 @@ PKGS=(
   # benchmarks
   gnuplot-nox
   libosip2-dev      # SIP parser contender in tests/bench/sip_parse.sh
+  rtpengine-daemon  # media relay contender in tests/bench/relay_fwd.sh
 )
 
 missing=()
@@ -43,9 +44,11 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Kamailio's package enables a system service; the tests and benchmarks
-# start their own instances on private ports, so keep the system one down.
+# Kamailio's and rtpengine's packages enable system services; the tests
+# and benchmarks start their own instances on private ports, so keep the
+# system ones down.
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now rtpengine-daemon >/dev/null 2>&1 || true
 fi
 echo "install-deps: done"

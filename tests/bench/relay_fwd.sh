@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# tests/bench/relay_fwd.sh: the media relay (server/relay, io_uring) vs
+# rtpengine (Debian's rtpengine-daemon, userspace forwarding: --table=-1)
+# on the same RTP traffic in one run (issue 9): packets forwarded per
+# CPU-second of the relay's process and the one-way delay the relay adds,
+# at fixed offered rates and unpaced (saturation). The driver is
+# tests/bench/relay_fwd.c (its header says how it measures); rtpengine's
+# sessions are set up through its ng protocol by the driver.
+# Everything runs in a network namespace of its own (loopback only), so
+# the relays' media port ranges (800 ports each for 200 calls) cannot
+# collide with anything else on the machine; the ng port and the
+# generator's sockets still sit in this bench's range 29300-29499.
+# Knobs: RELAY_BENCH_CALLS (200), RELAY_BENCH_SECS (5 per run),
+# RELAY_BENCH_RATES ("50000 100000 200000 0", 0 = unpaced),
+# RELAY_BENCH_ONEWAY=1 (A->B only; default both ways).
+# Prints a markdown section (contract: scripts/bench.sh).
+set -uo pipefail
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+OUT=${OUT:-$ROOT/build}
+case "$OUT" in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+CALLS=${RELAY_BENCH_CALLS:-200}
+SECS=${RELAY_BENCH_SECS:-5}
+RATES=${RELAY_BENCH_RATES:-50000 100000 200000 0}
+NG=29300          # rtpengine's ng listener; 29301 the driver's ng socket
+GEN=29302         # the driver's A and B sockets from here (8 ports)
+OURS=40000:40999  # our relay's media ports (inside the namespace)
+RTPE_MIN=42000 RTPE_MAX=42999
+NS=dl-relaybench-$$
+RPID=
+LOGDIR=$OUT/bench-logs
+RLOG=$LOGDIR/relay_fwd-rtpengine.log
+
+fail() { echo "relay_fwd: $*" >&2; exit 1; }
+cleanup() {
+  if [ -n "$RPID" ] && kill -0 "$RPID" 2>/dev/null; then
+    kill "$RPID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$RPID" 2>/dev/null
+  fi
+  ip netns del "$NS" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+bin=$OUT/bench/relay_fwd
+[ -x "$bin" ] || fail "missing $bin (make OUT=$OUT all)"
+command -v rtpengine >/dev/null || fail "rtpengine not installed (scripts/install-deps.sh: rtpengine-daemon)"
+mkdir -p "$LOGDIR"
+
+ip netns add "$NS" || fail "cannot create network namespace $NS"
+ip -n "$NS" link set lo up || fail "no loopback in $NS"
+
+# rtpengine in the foreground, userspace only (--table=-1: no kernel
+# forwarding module), no config file, its default worker threads (one
+# per CPU); started directly so that $! is its pid (ip netns exec execs it)
+ip netns exec "$NS" rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
+  --listen-ng=127.0.0.1:$NG --port-min=$RTPE_MIN --port-max=$RTPE_MAX \
+  --timeout=3600 --delete-delay=0 --foreground --log-stderr --log-level=6 \
+  >"$RLOG" 2>&1 &
+RPID=$!
+for _ in $(seq 100); do
+  grep -q 'Startup complete' "$RLOG" 2>/dev/null && break
+  kill -0 "$RPID" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$RPID" 2>/dev/null && grep -q 'Startup complete' "$RLOG" ||
+  fail "rtpengine did not start; its log ($RLOG): $(tail -n 5 "$RLOG")"
+rver=$(rtpengine --version 2>&1 | awk '{print $2}')
+echo "relay_fwd: rtpengine $rver pid $RPID in $NS" >&2
+
+oneway=; [ "${RELAY_BENCH_ONEWAY:-}" = 1 ] && oneway=-1
+res=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$RATES" $oneway \
+  -g $GEN -o $OURS -e $NG -p "$RPID") || fail "the driver failed (see above)"
+echo "$res" >&2
+kill -0 "$RPID" 2>/dev/null || fail "rtpengine died during the runs"
+
+kv() { # KEY LINE
+  tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'
+}
+line() { grep "^run=$1 rate=$2 " <<<"$res"; }
+
+cat <<EOF
+## Media relay: packets forwarded per CPU-second, ours vs rtpengine
+
+$CALLS calls, RTP $( [ -n "$oneway" ] && echo "one way (A->B)" || echo "both ways (A->B and B->A)"),
+100-byte packets (RTP header + 88 bytes, the size of SRTP-protected Opus
+at 20 ms), sent with sendmmsg at a fixed total offered rate (the calls
+round-robin; "unpaced": as fast as the generator goes) for $SECS s per
+run, from the caller's and callee's sockets to the relay, which forwards
+each packet to the other side. Contenders, one after the other at each
+rate, the same traffic: "direct" (generator to sink, no relay: the
+baseline for delay), **dataline relay** (\`server/relay\`: one io_uring
+thread, multishot recvmsg over a provided-buffer ring, in a child process
+of the driver, \`relay_new\` + \`relay_open\` per call) and
+**rtpengine $rver** (Debian's rtpengine-daemon in userspace mode,
+\`--table=-1\`, its default worker threads, sessions set up over its ng
+protocol: offer/answer per call). "relay CPU": utime+stime of the relay's
+process (all threads, /proc/PID/stat) over the run and its 0.3 s drain;
+the kernel's loopback delivery to the sink runs in the sender's context,
+so it is part of each relay's CPU time, as it would be on a real NIC's
+transmit path. "per CPU-s": forwarded packets / relay CPU seconds. Delay:
+one-way, generator send time (CLOCK_REALTIME in the payload) to the
+sink's kernel receive timestamp (SO_TIMESTAMPNS), 1 us buckets; "added" =
+the relay's percentile minus direct's at the same rate. "lost": sent but
+never arrived (the relay's socket queues overflowed; the sink's own drops
+are counted apart and were $(awk '{for(i=1;i<=NF;i++) if($i ~ /^sinkdrop=/){split($i,a,"="); s+=a[2]}} END{print s+0}' <<<"$res") in all).
+All in a private network namespace, on the same $(nproc)-CPU machine as
+the generator and the sink (their threads compete with the relay for the
+CPUs: an unpaced run measures the relay with the CPU it can get).
+Source: tests/bench/relay_fwd.{c,sh}. Target (issue 9): at least 1.5x
+rtpengine per CPU-second, p99 added under 1 ms below saturation.
+
+| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | added p50 / p99 us | ours / rtpengine per CPU-s |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+EOF
+ok=1
+for rate in $RATES; do
+  d=$(line direct "$rate"); o=$(line ours "$rate"); e=$(line rtpengine "$rate")
+  [ -n "$d" ] && [ -n "$o" ] && [ -n "$e" ] || { ok=0; continue; }
+  label=$rate; [ "$rate" = 0 ] && label=unpaced
+  ratio=$(awk -v a="$(kv pps_cpu "$o")" -v b="$(kv pps_cpu "$e")" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+  for who in direct ours rtpengine; do
+    l=$(line "$who" "$rate")
+    name=direct; [ "$who" = ours ] && name="dataline relay"; [ "$who" = rtpengine ] && name="rtpengine $rver"
+    sent=$(kv sent "$l"); recv=$(kv recv "$l"); lost=$(kv lost "$l")
+    lostp=$(awk -v l="$lost" -v s="$sent" 'BEGIN { printf "%d (%.1f%%)", l, s ? 100 * l / s : 0 }')
+    if [ "$who" = direct ]; then
+      cpu=-; per=-; added=-; r=
+    else
+      cpu=$(kv cpu "$l"); per=$(kv pps_cpu "$l")
+      added="$(( $(kv p50_us "$l") - $(kv p50_us "$d") )) / $(( $(kv p99_us "$l") - $(kv p99_us "$d") ))"
+      r=; [ "$who" = ours ] && r=$ratio
+    fi
+    echo "| $label | $name | $sent | $recv | $lostp | $cpu | $per | $(kv p50_us "$l") | $(kv p99_us "$l") | $added | $r |"
+  done
+done
+echo
+echo "Delays are capped at 200,000 us (the histogram's last bucket): a value of 199999 means a queue that grew for the whole run."
+[ "$ok" = 1 ]
