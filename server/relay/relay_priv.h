@@ -48,6 +48,7 @@ struct relay {
 	pthread_t th;
 	int th_up;
 	struct io_uring ring;
+	int disabled;               /* created R_DISABLED: rl_main enables it */
 	struct io_uring_buf_ring *br;
 	size_t br_len;
 	unsigned char *bufs;

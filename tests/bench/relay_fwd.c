@@ -24,8 +24,15 @@
  * Exit 2 (and a message) if a relay cannot be set up or forwards nothing
  * for some flow in the check before the runs: never a made-up figure.
  *
- * usage: relay_fwd [-n CALLS] [-d SECS] [-r "RATES"] [-1] [-s SOCKS]
- *   [-g GENPORT] [-o PORTMIN:PORTMAX] [-e NGPORT -p RTPENGINE_PID]
+ * Each rate is run ROUNDS times, the contenders alternating in each round
+ * (direct, ours, rtpengine), so that a burst of load from elsewhere on a
+ * shared machine hits one round, not one contender.
+ *
+ * usage: relay_fwd [-n CALLS] [-d SECS] [-r "RATES"] [-R ROUNDS] [-1]
+ *   [-s SOCKS] [-b BURST] [-g GENPORT] [-o PORTMIN:PORTMAX]
+ *   [-e NGPORT -p RTPENGINE_PID]
+ * BURST: packets per sendmmsg when paced (4): the generator sleeps until
+ * that many are due, so the relay sees small bursts, not a smooth stream.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,7 +62,7 @@
 #define MAXF 8192
 #define MAXS 64
 
-static int ncalls = 200, nsock = 4, both = 1, nflows;
+static int ncalls = 200, nsock = 4, both = 1, nflows, burst = 4, rounds = 1;
 static double secs = 5;
 static uint16_t genport = 29301;
 static int sfd[2 * MAXS];                 /* A sockets, then B sockets */
@@ -323,8 +330,8 @@ static uint64_t gen(const struct run *r, uint32_t run, uint64_t rate, double dur
 			uint64_t due = (uint64_t)((double)(now - t0) * (double)rate / 1e9);
 
 			if (due <= tried) {
-				/* sleep until about 16 packets are due */
-				uint64_t at = t0 + (uint64_t)((double)(tried + 16) * 1e9 / (double)rate);
+				/* sleep until about `burst` packets are due */
+				uint64_t at = t0 + (uint64_t)((double)(tried + burst) * 1e9 / (double)rate);
 				struct timespec ts = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
 
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
@@ -679,25 +686,33 @@ int main(int argc, char **argv)
 	pid_t rtpe_pid = 0;
 	char *save, *tok, *rl;
 
-	while ((opt = getopt(argc, argv, "n:d:r:1s:g:o:e:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:r:R:1s:g:o:e:p:b:")) != -1) {
 		switch (opt) {
 		case 'n': ncalls = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'r': rates = optarg; break;
+		case 'R': rounds = atoi(optarg); break;
 		case '1': both = 0; break;
 		case 's': nsock = atoi(optarg); break;
 		case 'g': genport = (uint16_t)atoi(optarg); break;
 		case 'o': sscanf(optarg, "%u:%u", &pmin, &pmax); break;
 		case 'e': ngport = (unsigned)atoi(optarg); break;
 		case 'p': rtpe_pid = atoi(optarg); break;
+		case 'b': burst = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-n CALLS] [-d SECS] [-r \"RATES\"] [-1] [-s SOCKS]"
-				" [-g GENPORT] [-o PORTMIN:PORTMAX] [-e NGPORT -p PID]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n CALLS] [-d SECS] [-r \"RATES\"] [-R ROUNDS] [-1] [-s SOCKS]"
+				" [-b BURST] [-g GENPORT] [-o PORTMIN:PORTMAX] [-e NGPORT -p PID]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (ncalls < 1 || nsock < 1 || nsock > MAXS || 2 * ncalls > MAXF || secs <= 0)
 		die("bad arguments");
+	if (rounds < 1)
+		die("-R: at least 1");
+	if (burst < 1 || burst > BATCH)
+		die("-b: 1 to %d", BATCH);
+	/* the generator's sleeps end on time, not up to 50 us late */
+	prctl(PR_SET_TIMERSLACK, 1UL);
 	if (nsock > ncalls)
 		nsock = ncalls;
 	if (ngport && !rtpe_pid)
@@ -731,11 +746,13 @@ int main(int argc, char **argv)
 	for (tok = strtok_r(rl, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
 		uint64_t rate = strtoull(tok, NULL, 10);
 
-		measure(&direct, rate, secs, 0);
-		if (pmin)
-			measure(&ours, rate, secs, 0);
-		if (ngport)
-			measure(&rtpe, rate, secs, 0);
+		for (int k = 0; k < rounds; k++) {
+			measure(&direct, rate, secs, 0);
+			if (pmin)
+				measure(&ours, rate, secs, 0);
+			if (ngport)
+				measure(&rtpe, rate, secs, 0);
+		}
 	}
 	free(rl);
 	if (ngport)

@@ -10,7 +10,8 @@
 # the relays' media port ranges (800 ports each for 200 calls) cannot
 # collide with anything else on the machine; the ng port and the
 # generator's sockets still sit in this bench's range 29300-29499.
-# Knobs: RELAY_BENCH_CALLS (200), RELAY_BENCH_SECS (5 per run),
+# Knobs: RELAY_BENCH_CALLS (200), RELAY_BENCH_SECS (3 per run),
+# RELAY_BENCH_ROUNDS (3: each figure is the median of the rounds),
 # RELAY_BENCH_RATES ("50000 100000 200000 0", 0 = unpaced),
 # RELAY_BENCH_ONEWAY=1 (A->B only; default both ways).
 # Prints a markdown section (contract: scripts/bench.sh).
@@ -19,7 +20,8 @@ ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUT=${OUT:-$ROOT/build}
 case "$OUT" in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 CALLS=${RELAY_BENCH_CALLS:-200}
-SECS=${RELAY_BENCH_SECS:-5}
+SECS=${RELAY_BENCH_SECS:-3}
+ROUNDS=${RELAY_BENCH_ROUNDS:-3}
 RATES=${RELAY_BENCH_RATES:-50000 100000 200000 0}
 NG=29300          # rtpengine's ng listener; 29301 the driver's ng socket
 GEN=29302         # the driver's A and B sockets from here (8 ports)
@@ -70,15 +72,18 @@ rver=$(rtpengine --version 2>&1 | awk '{print $2}')
 echo "relay_fwd: rtpengine $rver pid $RPID in $NS" >&2
 
 oneway=; [ "${RELAY_BENCH_ONEWAY:-}" = 1 ] && oneway=-1
-res=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$RATES" $oneway \
+res=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$RATES" -R "$ROUNDS" $oneway \
   -g $GEN -o $OURS -e $NG -p "$RPID") || fail "the driver failed (see above)"
 echo "$res" >&2
 kill -0 "$RPID" 2>/dev/null || fail "rtpengine died during the runs"
 
-kv() { # KEY LINE
-  tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'
+# vals WHO RATE KEY: the KEY of every round, in run order
+vals() {
+  awk -v w="run=$1" -v r="rate=$2" -v k="$3" '$1 == w && $2 == r {
+      for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' <<<"$res"
 }
-line() { grep "^run=$1 rate=$2 " <<<"$res"; }
+med() { vals "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+list() { vals "$@" | paste -sd, - | sed 's/,/, /g'; }
 
 cat <<EOF
 ## Media relay: packets forwarded per CPU-second, ours vs rtpengine
@@ -86,10 +91,12 @@ cat <<EOF
 $CALLS calls, RTP $( [ -n "$oneway" ] && echo "one way (A->B)" || echo "both ways (A->B and B->A)"),
 100-byte packets (RTP header + 88 bytes, the size of SRTP-protected Opus
 at 20 ms), sent with sendmmsg at a fixed total offered rate (the calls
-round-robin; "unpaced": as fast as the generator goes) for $SECS s per
-run, from the caller's and callee's sockets to the relay, which forwards
+round-robin, 4 packets per sendmmsg; "unpaced": 64 per sendmmsg, as fast
+as the generator goes) for $SECS s per run, from the caller's and callee's sockets to the relay, which forwards
 each packet to the other side. Contenders, one after the other at each
-rate, the same traffic: "direct" (generator to sink, no relay: the
+rate, the same traffic, $ROUNDS rounds (the contenders alternate within
+each round; every figure is the median of the rounds, the p99 of each
+round is listed to show the noise): "direct" (generator to sink, no relay: the
 baseline for delay), **dataline relay** (\`server/relay\`: one io_uring
 thread, multishot recvmsg over a provided-buffer ring, in a child process
 of the driver, \`relay_new\` + \`relay_open\` per call) and
@@ -111,28 +118,29 @@ CPUs: an unpaced run measures the relay with the CPU it can get).
 Source: tests/bench/relay_fwd.{c,sh}. Target (issue 9): at least 1.5x
 rtpengine per CPU-second, p99 added under 1 ms below saturation.
 
-| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | added p50 / p99 us | ours / rtpengine per CPU-s |
-| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | p99 us by round | added p50 / p99 us | ours / rtpengine per CPU-s |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |
 EOF
 ok=1
 for rate in $RATES; do
-  d=$(line direct "$rate"); o=$(line ours "$rate"); e=$(line rtpengine "$rate")
-  [ -n "$d" ] && [ -n "$o" ] && [ -n "$e" ] || { ok=0; continue; }
+  [ -n "$(med direct "$rate" recv)" ] && [ -n "$(med ours "$rate" recv)" ] &&
+    [ -n "$(med rtpengine "$rate" recv)" ] || { ok=0; continue; }
   label=$rate; [ "$rate" = 0 ] && label=unpaced
-  ratio=$(awk -v a="$(kv pps_cpu "$o")" -v b="$(kv pps_cpu "$e")" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
+  ratio=$(awk -v a="$(med ours "$rate" pps_cpu)" -v b="$(med rtpengine "$rate" pps_cpu)" \
+    'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }')
   for who in direct ours rtpengine; do
-    l=$(line "$who" "$rate")
     name=direct; [ "$who" = ours ] && name="dataline relay"; [ "$who" = rtpengine ] && name="rtpengine $rver"
-    sent=$(kv sent "$l"); recv=$(kv recv "$l"); lost=$(kv lost "$l")
+    sent=$(med "$who" "$rate" sent); lost=$(med "$who" "$rate" lost)
     lostp=$(awk -v l="$lost" -v s="$sent" 'BEGIN { printf "%d (%.1f%%)", l, s ? 100 * l / s : 0 }')
+    p50=$(med "$who" "$rate" p50_us); p99=$(med "$who" "$rate" p99_us)
     if [ "$who" = direct ]; then
       cpu=-; per=-; added=-; r=
     else
-      cpu=$(kv cpu "$l"); per=$(kv pps_cpu "$l")
-      added="$(( $(kv p50_us "$l") - $(kv p50_us "$d") )) / $(( $(kv p99_us "$l") - $(kv p99_us "$d") ))"
+      cpu=$(med "$who" "$rate" cpu); per=$(med "$who" "$rate" pps_cpu)
+      added="$((p50 - $(med direct "$rate" p50_us))) / $((p99 - $(med direct "$rate" p99_us)))"
       r=; [ "$who" = ours ] && r=$ratio
     fi
-    echo "| $label | $name | $sent | $recv | $lostp | $cpu | $per | $(kv p50_us "$l") | $(kv p99_us "$l") | $added | $r |"
+    echo "| $label | $name | $sent | $(med "$who" "$rate" recv) | $lostp | $cpu | $per | $p50 | $p99 | $(list "$who" "$rate" p99_us) | $added | $r |"
   done
 done
 echo
