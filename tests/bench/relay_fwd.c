@@ -20,7 +20,9 @@
  *
  * Prints one line per contender and rate:
  *   run=NAME rate=R sent= recv= lost= sinkdrop= secs= cpu= pps_cpu=
- *   p50_us= p99_us= gencpu=
+ *   p50_us= p99_us= gencpu= stuck=
+ * (stuck: flows that forward nothing in a short check right after the
+ * run, i.e. a relay the overload left wedged)
  * Exit 2 (and a message) if a relay cannot be set up or forwards nothing
  * for some flow in the check before the runs: never a made-up figure.
  *
@@ -361,19 +363,24 @@ static uint64_t gen(const struct run *r, uint32_t run, uint64_t rate, double dur
 	return sent;
 }
 
-/* One measured run; prints its line. CHECK: a short run at a low rate
- * that fails unless every flow got through (sessions really set up). */
-static void measure(const struct run *r, uint64_t rate, double dur, int check)
+/* A short run at a low rate (20 packets per flow): the flows that got
+ * nothing through. */
+static int dead_flows(const struct run *r, int *first);
+
+/* One measured run; prints its line, with the flows that forward nothing
+ * in a check right after it (a relay wedged by the overload). */
+static void measure(const struct run *r, uint64_t rate, double dur)
 {
-	static uint32_t run_id;
-	pthread_t th;
+	static char out[512];
 	uint64_t sent, fail = 0, drops0, drops, t0;
 	double c0 = 0, c1 = 0, g0, g1, el;
+	pthread_t th;
+	int first;
 
 	memset(hist, 0, sizeof(hist));
 	memset(rx_flow, 0, sizeof(rx_flow));
 	rx_count = 0;
-	rx_run = ++run_id;
+	rx_run++;
 	atomic_store(&rx_stop, 0);
 	if (pthread_create(&th, NULL, rx_main, NULL))
 		die("thread: %s", strerror(errno));
@@ -392,24 +399,54 @@ static void measure(const struct run *r, uint64_t rate, double dur, int check)
 		c1 = proc_cpu(r->pid);
 	g1 = self_cpu();
 	drops = sink_drops() - drops0;
-	if (check) {
-		for (int f = 0; f < nflows; f++)
-			if (!rx_flow[f])
-				die("%s: call %d, direction %s: nothing forwarded (%" PRIu64
-				    " of %" PRIu64 " packets arrived in all): session not set up",
-				    r->name, flow_call[f], flow_dir[f] ? "B->A" : "A->B",
-				    rx_count, sent);
-		fprintf(stderr, "relay_fwd: %s: all %d flows forward (%" PRIu64 "/%" PRIu64 ")\n",
-			r->name, nflows, rx_count, sent);
-		return;
-	}
-	printf("run=%s rate=%" PRIu64 " sent=%" PRIu64 " recv=%" PRIu64 " lost=%" PRIu64
-	       " sinkdrop=%" PRIu64 " sendfail=%" PRIu64 " secs=%.2f cpu=%.2f pps_cpu=%.0f"
-	       " p50_us=%u p99_us=%u gencpu=%.2f\n",
-	       r->name, rate, sent, rx_count, sent - rx_count, drops, fail, el, c1 - c0,
-	       r->pid && c1 > c0 ? (double)rx_count / (c1 - c0) : 0.0,
-	       pct(rx_count, 0.50), pct(rx_count, 0.99), g1 - g0);
+	snprintf(out, sizeof(out),
+		 "run=%s rate=%" PRIu64 " sent=%" PRIu64 " recv=%" PRIu64 " lost=%" PRIu64
+		 " sinkdrop=%" PRIu64 " sendfail=%" PRIu64 " secs=%.2f cpu=%.2f pps_cpu=%.0f"
+		 " p50_us=%u p99_us=%u gencpu=%.2f",
+		 r->name, rate, sent, rx_count, sent - rx_count, drops, fail, el, c1 - c0,
+		 r->pid && c1 > c0 ? (double)rx_count / (c1 - c0) : 0.0,
+		 pct(rx_count, 0.50), pct(rx_count, 0.99), g1 - g0);
+	printf("%s stuck=%d\n", out, dead_flows(r, &first));
 	fflush(stdout);
+}
+
+static int dead_flows(const struct run *r, int *first)
+{
+	uint64_t fail = 0;
+	pthread_t th;
+	int dead = 0;
+
+	memset(rx_flow, 0, sizeof(rx_flow));
+	rx_count = 0;
+	rx_run++;
+	atomic_store(&rx_stop, 0);
+	if (pthread_create(&th, NULL, rx_main, NULL))
+		die("thread: %s", strerror(errno));
+	gen(r, rx_run, 20000, 20.0 * nflows / 20000, &fail);
+	usleep(300000);
+	atomic_store(&rx_stop, 1);
+	pthread_join(th, NULL);
+	*first = -1;
+	for (int f = 0; f < nflows; f++)
+		if (!rx_flow[f]) {
+			if (*first < 0)
+				*first = f;
+			dead++;
+		}
+	return dead;
+}
+
+/* Before the runs: every session must forward, or there is nothing to
+ * measure. */
+static void check(const struct run *r)
+{
+	int first, dead = dead_flows(r, &first);
+
+	if (dead)
+		die("%s: %d of %d flows forward nothing (the first: call %d, %s):"
+		    " sessions not set up", r->name, dead, nflows, flow_call[first],
+		    flow_dir[first] ? "B->A" : "A->B");
+	fprintf(stderr, "relay_fwd: %s: all %d flows forward\n", r->name, nflows);
 }
 
 /* ------------------------------------------------------------ our relay */
@@ -737,21 +774,21 @@ int main(int argc, char **argv)
 	fprintf(stderr, "relay_fwd: %d calls, %s, %d flows, %d+%d sockets, %.1f s per run\n",
 		ncalls, both ? "both ways" : "one way", nflows, nsock, both ? nsock : 0, secs);
 	/* check every session, and warm up: 20 packets per flow */
-	measure(&direct, 20000, 20.0 * nflows / 20000, 1);
+	check(&direct);
 	if (pmin)
-		measure(&ours, 20000, 20.0 * nflows / 20000, 1);
+		check(&ours);
 	if (ngport)
-		measure(&rtpe, 20000, 20.0 * nflows / 20000, 1);
+		check(&rtpe);
 	rl = strdup(rates);
 	for (tok = strtok_r(rl, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
 		uint64_t rate = strtoull(tok, NULL, 10);
 
 		for (int k = 0; k < rounds; k++) {
-			measure(&direct, rate, secs, 0);
+			measure(&direct, rate, secs);
 			if (pmin)
-				measure(&ours, rate, secs, 0);
+				measure(&ours, rate, secs);
 			if (ngport)
-				measure(&rtpe, rate, secs, 0);
+				measure(&rtpe, rate, secs);
 		}
 	}
 	free(rl);

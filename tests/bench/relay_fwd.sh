@@ -56,26 +56,45 @@ ip -n "$NS" link set lo up || fail "no loopback in $NS"
 # rtpengine in the foreground, userspace only (--table=-1: no kernel
 # forwarding module), no config file, its default worker threads (one
 # per CPU); started directly so that $! is its pid (ip netns exec execs it)
-ip netns exec "$NS" rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
-  --listen-ng=127.0.0.1:$NG --port-min=$RTPE_MIN --port-max=$RTPE_MAX \
-  --timeout=3600 --delete-delay=0 --foreground --log-stderr --log-level=6 \
-  >"$RLOG" 2>&1 &
-RPID=$!
-for _ in $(seq 100); do
-  grep -q 'Startup complete' "$RLOG" 2>/dev/null && break
-  kill -0 "$RPID" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$RPID" 2>/dev/null && grep -q 'Startup complete' "$RLOG" ||
-  fail "rtpengine did not start; its log ($RLOG): $(tail -n 5 "$RLOG")"
+rtpe_start() {
+  ip netns exec "$NS" rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
+    --listen-ng=127.0.0.1:$NG --port-min=$RTPE_MIN --port-max=$RTPE_MAX \
+    --timeout=3600 --delete-delay=0 --foreground --log-stderr --log-level=6 \
+    >>"$RLOG" 2>&1 &
+  RPID=$!
+  for _ in $(seq 100); do
+    [ "$(grep -c 'Startup complete' "$RLOG" 2>/dev/null)" -gt "$1" ] && break
+    kill -0 "$RPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$RPID" 2>/dev/null && [ "$(grep -c 'Startup complete' "$RLOG")" -gt "$1" ] ||
+    fail "rtpengine did not start; its log ($RLOG): $(tail -n 5 "$RLOG")"
+}
+rtpe_stop() {
+  kill "$RPID" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$RPID" 2>/dev/null && fail "rtpengine $RPID does not stop"
+  RPID=
+}
+: >"$RLOG"
 rver=$(rtpengine --version 2>&1 | awk '{print $2}')
-echo "relay_fwd: rtpengine $rver pid $RPID in $NS" >&2
 
+# Each rate on a fresh rtpengine and a fresh relay child (the driver
+# makes its own per invocation), so an overload at one rate cannot leave
+# the next one a wedged relay; "stuck" in the rows says whether a run did.
 oneway=; [ "${RELAY_BENCH_ONEWAY:-}" = 1 ] && oneway=-1
-res=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$RATES" -R "$ROUNDS" $oneway \
-  -g $GEN -o $OURS -e $NG -p "$RPID") || fail "the driver failed (see above)"
-echo "$res" >&2
-kill -0 "$RPID" 2>/dev/null || fail "rtpengine died during the runs"
+res=
+n=0
+for rate in $RATES; do
+  rtpe_start $n; n=$((n + 1))
+  echo "relay_fwd: rate $rate: rtpengine $rver pid $RPID in $NS" >&2
+  r=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$rate" -R "$ROUNDS" $oneway \
+    -g $GEN -o $OURS -e $NG -p "$RPID") || fail "the driver failed at rate $rate (see above)"
+  echo "$r" >&2
+  kill -0 "$RPID" 2>/dev/null || fail "rtpengine died during the runs at rate $rate"
+  rtpe_stop
+  res+="$r"$'\n'
+done
 
 # vals WHO RATE KEY: the KEY of every round, in run order
 vals() {
@@ -94,7 +113,8 @@ at 20 ms), sent with sendmmsg at a fixed total offered rate (the calls
 round-robin, 4 packets per sendmmsg; "unpaced": 64 per sendmmsg, as fast
 as the generator goes) for $SECS s per run, from the caller's and callee's sockets to the relay, which forwards
 each packet to the other side. Contenders, one after the other at each
-rate, the same traffic, $ROUNDS rounds (the contenders alternate within
+rate (each rate on a freshly started rtpengine and relay), the same
+traffic, $ROUNDS rounds (the contenders alternate within
 each round; every figure is the median of the rounds, the p99 of each
 round is listed to show the noise): "direct" (generator to sink, no relay: the
 baseline for delay), **dataline relay** (\`server/relay\`: one io_uring
@@ -115,11 +135,14 @@ are counted apart and were $(awk '{for(i=1;i<=NF;i++) if($i ~ /^sinkdrop=/){spli
 All in a private network namespace, on the same $(nproc)-CPU machine as
 the generator and the sink (their threads compete with the relay for the
 CPUs: an unpaced run measures the relay with the CPU it can get).
+"stuck flows": after each run, 20 packets per flow at a low
+rate; the flows that got none through (a relay the run's overload left
+wedged; later rounds at that rate then forward less).
 Source: tests/bench/relay_fwd.{c,sh}. Target (issue 9): at least 1.5x
 rtpengine per CPU-second, p99 added under 1 ms below saturation.
 
-| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | p99 us by round | added p50 / p99 us | ours / rtpengine per CPU-s |
-| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |
+| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | p99 us by round | added p50 / p99 us | stuck flows by round | ours / rtpengine per CPU-s |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |
 EOF
 ok=1
 for rate in $RATES; do
@@ -133,14 +156,15 @@ for rate in $RATES; do
     sent=$(med "$who" "$rate" sent); lost=$(med "$who" "$rate" lost)
     lostp=$(awk -v l="$lost" -v s="$sent" 'BEGIN { printf "%d (%.1f%%)", l, s ? 100 * l / s : 0 }')
     p50=$(med "$who" "$rate" p50_us); p99=$(med "$who" "$rate" p99_us)
+    stuck=$(list "$who" "$rate" stuck)
     if [ "$who" = direct ]; then
-      cpu=-; per=-; added=-; r=
+      cpu=-; per=-; added=-; r=; stuck=-
     else
       cpu=$(med "$who" "$rate" cpu); per=$(med "$who" "$rate" pps_cpu)
       added="$((p50 - $(med direct "$rate" p50_us))) / $((p99 - $(med direct "$rate" p99_us)))"
       r=; [ "$who" = ours ] && r=$ratio
     fi
-    echo "| $label | $name | $sent | $(med "$who" "$rate" recv) | $lostp | $cpu | $per | $p50 | $p99 | $(list "$who" "$rate" p99_us) | $added | $r |"
+    echo "| $label | $name | $sent | $(med "$who" "$rate" recv) | $lostp | $cpu | $per | $p50 | $p99 | $(list "$who" "$rate" p99_us) | $added | $stuck | $r |"
   done
 done
 echo
