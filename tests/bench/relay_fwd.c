@@ -367,6 +367,26 @@ static uint64_t gen(const struct run *r, uint32_t run, uint64_t rate, double dur
  * nothing through. */
 static int dead_flows(const struct run *r, int *first);
 
+/* The sink for one run: counters cleared, a new run id, its thread. */
+static void rx_begin(pthread_t *th)
+{
+	memset(hist, 0, sizeof(hist));
+	memset(rx_flow, 0, sizeof(rx_flow));
+	rx_count = 0;
+	rx_run++;
+	atomic_store(&rx_stop, 0);
+	if (pthread_create(th, NULL, rx_main, NULL))
+		die("thread: %s", strerror(errno));
+}
+
+/* After the generator: 0.3 s for what is still queued, then the sink stops. */
+static void rx_end(pthread_t th)
+{
+	usleep(300000);
+	atomic_store(&rx_stop, 1);
+	pthread_join(th, NULL);
+}
+
 /* One measured run; prints its line, with the flows that forward nothing
  * in a check right after it (a relay wedged by the overload). */
 static void measure(const struct run *r, uint64_t rate, double dur)
@@ -377,13 +397,7 @@ static void measure(const struct run *r, uint64_t rate, double dur)
 	pthread_t th;
 	int first;
 
-	memset(hist, 0, sizeof(hist));
-	memset(rx_flow, 0, sizeof(rx_flow));
-	rx_count = 0;
-	rx_run++;
-	atomic_store(&rx_stop, 0);
-	if (pthread_create(&th, NULL, rx_main, NULL))
-		die("thread: %s", strerror(errno));
+	rx_begin(&th);
 	usleep(20000);
 	drops0 = sink_drops();
 	if (r->pid)
@@ -391,9 +405,7 @@ static void measure(const struct run *r, uint64_t rate, double dur)
 	g0 = self_cpu();
 	t0 = clk(CLOCK_MONOTONIC);
 	sent = gen(r, rx_run, rate, dur, &fail);
-	usleep(300000);                   /* drain: what is still queued arrives */
-	atomic_store(&rx_stop, 1);
-	pthread_join(th, NULL);
+	rx_end(th);
 	el = (double)(clk(CLOCK_MONOTONIC) - t0) / 1e9;
 	if (r->pid)
 		c1 = proc_cpu(r->pid);
@@ -416,16 +428,9 @@ static int dead_flows(const struct run *r, int *first)
 	pthread_t th;
 	int dead = 0;
 
-	memset(rx_flow, 0, sizeof(rx_flow));
-	rx_count = 0;
-	rx_run++;
-	atomic_store(&rx_stop, 0);
-	if (pthread_create(&th, NULL, rx_main, NULL))
-		die("thread: %s", strerror(errno));
+	rx_begin(&th);
 	gen(r, rx_run, 20000, 20.0 * nflows / 20000, &fail);
-	usleep(300000);
-	atomic_store(&rx_stop, 1);
-	pthread_join(th, NULL);
+	rx_end(th);
 	*first = -1;
 	for (int f = 0; f < nflows; f++)
 		if (!rx_flow[f]) {
