@@ -115,8 +115,9 @@ as the generator goes) for $SECS s per run, from the caller's and callee's socke
 each packet to the other side. Contenders, one after the other at each
 rate (each rate on a freshly started rtpengine and relay), the same
 traffic, $ROUNDS rounds (the contenders alternate within
-each round; every figure is the median of the rounds, the p99 of each
-round is listed to show the noise): "direct" (generator to sink, no relay: the
+each round; every column is the median of its own values over the
+rounds, so sent - forwarded need not equal lost; the p99 of each round is
+listed to show the noise): "direct" (generator to sink, no relay: the
 baseline for delay), **dataline relay** (\`server/relay\`: one io_uring
 thread, multishot recvmsg over a provided-buffer ring, in a child process
 of the driver, \`relay_new\` + \`relay_open\` per call) and
@@ -137,7 +138,9 @@ the generator and the sink (their threads compete with the relay for the
 CPUs: an unpaced run measures the relay with the CPU it can get).
 "stuck flows": after each run, 20 packets per flow at a low
 rate; the flows that got none through (a relay the run's overload left
-wedged; later rounds at that rate then forward less).
+wedged; later rounds at that rate then forward less, and a median of 0
+per CPU-s makes the ratio n/a). rtpengine 10.5 wedges that way once its
+sockets overflow; ours has not.
 Source: tests/bench/relay_fwd.{c,sh}. Target (issue 9): at least 1.5x
 rtpengine per CPU-second, p99 added under 1 ms below saturation.
 
