@@ -55,7 +55,11 @@ int me_send_rtp(struct media_session *s, const uint8_t *payload, size_t len,
 
 	if (e)
 		return e;
-	if (s->tx) {
+	if (s->gcm.ctx) {
+		e = me_gcm_protect(&s->gcm, pkt, n - len, &n, sizeof(pkt));
+		if (e)
+			return e;
+	} else if (s->tx) {
 		int l = (int)n;
 
 		if (srtp_protect(s->tx, pkt, &l) != srtp_err_status_ok)

@@ -63,6 +63,23 @@ size_t me_suite_keylen(enum media_suite s);
 int me_srtp_new(srtp_t *out, enum media_suite s, const uint8_t *key,
 		int inbound);
 
+/* media_gcm.c: SRTP AEAD_AES_128_GCM sending (RFC 7714) with OpenSSL */
+struct me_gcm {
+	void *ctx;		/* owned EVP_CIPHER_CTX *, session key set */
+	uint8_t salt[12];	/* session salt */
+	uint32_t roc;		/* rollover counter */
+	uint16_t last_seq;
+	int started;
+};
+
+/* key_salt: the 16-octet master key then the 12-octet master salt. */
+int me_gcm_init(struct me_gcm *g, const uint8_t *key_salt);
+void me_gcm_free(struct me_gcm *g);
+/* Protects the RTP packet pkt (*len octets, header hdr_len) in place,
+ * appending the 16-octet tag (cap: room in pkt). */
+int me_gcm_protect(struct me_gcm *g, uint8_t *pkt, size_t hdr_len,
+		   size_t *len, size_t cap);
+
 /* ---------------------------------------------------- jitter buffer */
 
 #define ME_JB_SLOTS 32
@@ -191,6 +208,7 @@ struct media_session {
 
 	/* running (engine thread, under e->mu) */
 	srtp_t tx, rx;		/* owned, NULL for RTP/AVP */
+	struct me_gcm gcm;	/* GCM: RTP sending (tx does SRTCP) */
 	struct me_codec cod;
 	struct me_audio_in ain;
 	struct me_audio_out aout;

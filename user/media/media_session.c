@@ -116,6 +116,7 @@ static void release(struct media_session *s)
 	me_audio_in_close(&s->ain);
 	me_audio_out_close(&s->aout);
 	me_codec_close(&s->cod);
+	me_gcm_free(&s->gcm);
 	if (s->tx)
 		srtp_dealloc(s->tx);
 	if (s->rx)
@@ -135,6 +136,8 @@ int me_sess_prepare(struct media_session *s)
 		e = me_srtp_new(&s->tx, s->suite, s->tx_key, 0);
 		if (!e)
 			e = me_srtp_new(&s->rx, s->suite, s->rx_key, 1);
+		if (!e && s->suite == MEDIA_SUITE_AEAD_AES_128_GCM)
+			e = me_gcm_init(&s->gcm, s->tx_key);
 	}
 	if (!e)
 		e = me_audio_in_open(&s->ain, s->audio_in, s->cod.rate, s->cfg.loop_in);
