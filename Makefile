@@ -49,11 +49,9 @@ endif
 
 LIBS := -lbpf -lelf -lz -luring -lnl-route-3 -lnl-3 \
         -levent_openssl -levent_pthreads -levent -lssl -lcrypto \
-        -lsqlite3 -ljansson -lsystemd -lopus -lsrtp2 -lnss3 -lasound -lpthread -lm
+        -lsqlite3 -ljansson -lsystemd -lopus -lsrtp2 -lasound -lpthread -lm
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
 CFLAGS += $(NL_CFLAGS)
-# NSS: the media engine sets up the NSS that Debian's libsrtp2 runs on
-CFLAGS += $(shell pkg-config --cflags nss 2>/dev/null)
 
 ifeq ($(V),1)
 Q =

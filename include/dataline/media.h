@@ -212,5 +212,13 @@ int media_pcm_resample(const struct media_pcm *in, unsigned rate,
  */
 int media_xcorr(const struct media_pcm *a, const struct media_pcm *b,
 		size_t max_lag, double *corr, size_t *lag);
+/*
+ * The same per window of a (win samples; windows with less than 1% of
+ * a's mean energy, or past the end of b, are left out), each at its best lag within lag +- slack:
+ * the mean over the windows. An adaptive jitter buffer moves the delay by
+ * a frame in silences, which one global lag cannot follow.
+ */
+int media_xcorr_seg(const struct media_pcm *a, const struct media_pcm *b,
+		    size_t lag, size_t slack, size_t win, double *mean);
 
 #endif /* DATALINE_MEDIA_H */

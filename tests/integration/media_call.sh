@@ -36,10 +36,10 @@ run() {
   echo "$out" | sed 's/^/# /'
   a=$(grep '^A ' <<<"$out"); b=$(grep '^B ' <<<"$out"); c=$(grep '^corr_ab' <<<"$out")
   if [ -z "$c" ]; then fail "$name - mediacall failed"; return; fi
-  if ge "$(field corr_ab "$c")" "$min" && ge "$(field corr_ba "$c")" "$min"; then
-    ok "$name correlation $(field corr_ab "$c")/$(field corr_ba "$c") >= $min, delay $(field delay_ab_ms "$c")/$(field delay_ba_ms "$c") ms"
+  if ge "$(field seg_ab "$c")" "$min" && ge "$(field seg_ba "$c")" "$min"; then
+    ok "$name correlation $(field seg_ab "$c")/$(field seg_ba "$c") >= $min (whole signal $(field corr_ab "$c")/$(field corr_ba "$c")), delay $(field delay_ab_ms "$c")/$(field delay_ba_ms "$c") ms"
   else
-    fail "$name - correlation $(field corr_ab "$c")/$(field corr_ba "$c") < $min"
+    fail "$name - correlation $(field seg_ab "$c")/$(field seg_ba "$c") < $min"
   fi
   LAST_A=$a LAST_B=$b
 }

@@ -123,6 +123,13 @@ int me_jb_put(struct me_jb *jb, uint16_t seq, uint32_t ts,
 	return 0;
 }
 
+/* The next packet buffered, e, follows the last one played without a
+ * sequence gap: the sender was silent (DTX), nothing was lost. */
+static int jb_dtx(const struct me_jb *jb, const struct me_jb_slot *e)
+{
+	return jb->have_last && e->seq == (uint16_t)(jb->last_seq + 1);
+}
+
 static void jb_take(struct me_jb *jb, struct me_jb_slot *s,
 		    struct me_jb_out *out)
 {
@@ -139,6 +146,7 @@ enum me_jb_act me_jb_get(struct me_jb *jb, uint64_t now_ns,
 {
 	uint32_t ideal = ns_to_ts(jb, now_ns) - jb->min_transit - jb->target;
 	int32_t off, f = (int32_t)jb->frame;
+	int quiet;
 	struct me_jb_slot *s, *e = jb_earliest(jb);
 
 	if (!jb->started) {
@@ -153,14 +161,15 @@ enum me_jb_act me_jb_get(struct me_jb *jb, uint64_t now_ns,
 		return ME_JB_WAIT;
 	}
 	s = jb_find(jb, jb->play_ts);
-	if (off >= f && (!s || off >= 3 * f)) {
+	quiet = !s && (!e || jb_dtx(jb, e));
+	if ((off >= f && quiet) || off >= 4 * f) {
 		if (s)
 			s->used = 0;
 		jb->skipped++;
 		jb->play_ts += jb->frame;
 		s = jb_find(jb, jb->play_ts);
 		e = jb_earliest(jb);
-	} else if (off <= -f && (!s || off <= -3 * f)) {
+	} else if ((off <= -f && quiet) || off <= -4 * f) {
 		jb->plc++;	/* hold: the delay grows by a frame */
 		return ME_JB_PLC;
 	}
@@ -174,7 +183,7 @@ enum me_jb_act me_jb_get(struct me_jb *jb, uint64_t now_ns,
 	jb->play_ts += jb->frame;
 	if (!e) {
 		jb->underruns++;
-	} else if (jb->have_last && e->seq == (uint16_t)(jb->last_seq + 1)) {
+	} else if (jb_dtx(jb, e)) {
 		jb->dtx++;	/* nothing lost: the sender was silent (DTX) */
 		jb->plc++;
 		return ME_JB_PLC;

@@ -5,16 +5,10 @@
  * key, 14-byte salt, 80-bit tag). One context per direction; it covers
  * both RTP and RTCP. libsrtp2 is initialised once per process.
  *
- * Debian's libsrtp2 does its crypto through NSS, and initialises NSS with
- * NSS_INIT_OPTIMIZESPACE: NSS's soft token then keeps its sessions and
- * key objects in 32-bucket hash tables, and with thousands of SRTP
- * contexts (four keys each) every packet walks long chains: 6000 streams
- * ran at a sixth of the rate of 100. We initialise NSS first, without
- * that flag (1024-bucket tables); libsrtp2's own NSS_InitContext then
- * joins the module already loaded. See docs/decisions.md.
+ * Debian's libsrtp2 does its crypto through NSS, which slows down with
+ * thousands of keys in a process: GCM sending is media_gcm.c.
  */
 #include <errno.h>
-#include <nss.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -25,14 +19,6 @@ static int srtp_init_err;
 
 static void srtp_global_init(void)
 {
-	/* kept for the life of the process, as libsrtp2's own context */
-	static NSSInitContext *nss;
-
-	nss = NSS_InitContext("", "", "", "", NULL,
-			      NSS_INIT_READONLY | NSS_INIT_NOCERTDB |
-			      NSS_INIT_NOMODDB | NSS_INIT_FORCEOPEN |
-			      NSS_INIT_NOROOTINIT);
-	(void)nss;	/* without it libsrtp2 still works, only slower */
 	srtp_init_err = srtp_init() == srtp_err_status_ok ? 0 : -EIO;
 }
 

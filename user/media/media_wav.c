@@ -1,7 +1,7 @@
 /*
  * media_wav: whole-file WAV (RIFF/WAVE, PCM 16-bit mono) read and write,
  * resampling of a whole buffer and the normalised cross-correlation the
- * tests use to compare sent and received speech. The streaming side (a
+ * tests use to compare sent and received speech (whole and by windows). The streaming side (a
  * session's audio in/out) is media_audio.c.
  */
 #include <errno.h>
@@ -198,5 +198,55 @@ int media_xcorr(const struct media_pcm *a, const struct media_pcm *b,
 	}
 	*corr = best;
 	*lag = best_lag;
+	return 0;
+}
+
+/* Normalised correlation of a[from, from + n) with b shifted by lag. */
+static double ncc(const struct media_pcm *a, const struct media_pcm *b,
+		  size_t from, size_t n, size_t lag)
+{
+	double xy = 0, xx = 0, yy = 0;
+
+	for (size_t i = from; i < from + n && i + lag < b->n; i++) {
+		double x = a->samples[i], y = b->samples[i + lag];
+
+		xy += x * y;
+		xx += x * x;
+		yy += y * y;
+	}
+	return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0;
+}
+
+int media_xcorr_seg(const struct media_pcm *a, const struct media_pcm *b,
+		    size_t lag, size_t slack, size_t win, double *mean)
+{
+	double total = 0, sum = 0;
+	size_t nwin = 0;
+
+	if (!a->n || !b->n || !win)
+		return -EINVAL;
+	for (size_t i = 0; i < a->n; i++)
+		total += (double)a->samples[i] * a->samples[i];
+	/* windows that b covers whole at lag + slack */
+	for (size_t w = 0; w + win <= a->n && w + win + lag + slack <= b->n;
+	     w += win) {
+		double e = 0, best = -1;
+
+		for (size_t i = w; i < w + win; i++)
+			e += (double)a->samples[i] * a->samples[i];
+		if (e < 0.01 * total * win / a->n)
+			continue;	/* silence */
+		for (size_t l = lag > slack ? lag - slack : 0; l <= lag + slack; l++) {
+			double c = ncc(a, b, w, win, l);
+
+			if (c > best)
+				best = c;
+		}
+		sum += best;
+		nwin++;
+	}
+	if (!nwin)
+		return -ENODATA;
+	*mean = sum / nwin;
 	return 0;
 }
