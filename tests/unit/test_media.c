@@ -6,7 +6,7 @@
  * wrong key (RFC 3711, RFC 7714), the offer (RFC 3264, RFC 4568 lines) and
  * answers picking codec and suite, refused offers and a table of malformed
  * or mismatched answers, the E-model figures, WAV write/read, resampling
- * and the cross-correlation. The whole call is tests/integration/
+ * and the cross-correlation, ALSA on the null device. The whole call is tests/integration/
  * media_call.sh.
  */
 #include <errno.h>
@@ -701,6 +701,30 @@ static void t_wav(void **st)
 	assert_int_equal(media_wav_read("/nonexistent.wav", &p), -ENOENT);
 }
 
+/* ALSA through alsa-lib's "null" device (in every alsa.conf): the streams
+ * open at the codec's rate and take and give frames without blocking (a
+ * blocking call would hang the test); a device that does not exist is an
+ * error. */
+static void t_alsa(void **st)
+{
+	struct me_audio_out o;
+	struct me_audio_in in;
+	int16_t pcm[960];
+	(void)st;
+
+	memset(pcm, 0x11, sizeof(pcm));
+	assert_int_equal(me_audio_out_open(&o, "alsa:null", 48000), 0);
+	for (int k = 0; k < 10; k++)
+		me_audio_out_write(&o, pcm, 960);
+	me_audio_out_close(&o);
+	assert_int_equal(me_audio_in_open(&in, "alsa:null", 8000, 0), 0);
+	for (int k = 0; k < 5; k++)	/* the null device's data is undefined */
+		me_audio_in_read(&in, pcm, 160);
+	me_audio_in_close(&in);
+	assert_true(me_audio_out_open(&o, "alsa:no_such_device", 8000) < 0);
+	assert_true(me_audio_in_open(&in, "/nonexistent.wav", 8000, 0) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +742,7 @@ int main(void)
 		cmocka_unit_test(t_session_args),
 		cmocka_unit_test(t_emodel),
 		cmocka_unit_test(t_wav),
+		cmocka_unit_test(t_alsa),
 	};
 	return cmocka_run_group_tests(tests, setup_engine, teardown_engine);
 }
