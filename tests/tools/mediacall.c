@@ -15,6 +15,9 @@
  *   -l  loss on both directions' RTP (per mille), -j jitter likewise
  *   -w  A's copy of B's key is corrupted: A must count auth failures and
  *       play nothing
+ * mediacall -i SENT.wav -x GOT.wav: no call, only the comparison of a
+ *   recording made elsewhere (a call between two daemons) with what was
+ *   sent: "corr=.. seg=.. delay_ms=..", the delay searched up to 2 s.
  * Writes DIR/a_out.wav (what A heard) and DIR/b_out.wav; prints key=value
  * lines "A ...", "B ...", then "corr_ab=.. seg_ab=.. delay_ab_ms=..
  * corr_ba=.. seg_ba=.. delay_ba_ms=..": corr the whole signal at one
@@ -91,6 +94,8 @@ static void print_stats(const char *who, struct media_session *s)
 }
 
 /* Correlation of `got` (a file) against the sent audio, at 8 kHz. */
+static size_t max_lag = 8000;	/* samples at 8 kHz: 1 s */
+
 static int compare(const struct media_pcm *sent8, const char *got_path,
 		   double *corr, double *seg, double *delay_ms)
 {
@@ -104,7 +109,7 @@ static int compare(const struct media_pcm *sent8, const char *got_path,
 	media_pcm_free(&got);
 	if (e)
 		return e;
-	e = media_xcorr(sent8, &got8, 8000 /* 1 s */, corr, &lag);
+	e = media_xcorr(sent8, &got8, max_lag, corr, &lag);
 	/* 0.5 s windows, each within 60 ms of the global delay */
 	if (!e)
 		e = media_xcorr_seg(sent8, &got8, lag, 480, 4000, seg);
@@ -116,7 +121,7 @@ static int compare(const struct media_pcm *sent8, const char *got_path,
 
 int main(int argc, char **argv)
 {
-	const char *in = NULL, *dir = NULL, *codec = "opus", *suite = "gcm",
+	const char *in = NULL, *dir = NULL, *xgot = NULL, *codec = "opus", *suite = "gcm",
 		   *addr = "127.0.0.1";
 	unsigned secs = 4, loss = 0, jitter = 0, port = 0, rtcp_ms = 1000;
 	int wrong = 0, opt, e;
@@ -128,7 +133,7 @@ int main(int argc, char **argv)
 	size_t n;
 	double corr_ab = 0, corr_ba = 0, d_ab = 0, d_ba = 0, seg_ab = 0, seg_ba = 0;
 
-	while ((opt = getopt(argc, argv, "i:d:t:c:s:l:j:p:r:wa:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:d:t:c:s:l:j:p:r:wa:x:")) != -1) {
 		switch (opt) {
 		case 'i': in = optarg; break;
 		case 'd': dir = optarg; break;
@@ -141,10 +146,22 @@ int main(int argc, char **argv)
 		case 'r': rtcp_ms = (unsigned)atoi(optarg); break;
 		case 'w': wrong = 1; break;
 		case 'a': addr = optarg; break;
+		case 'x': xgot = optarg; break;
 		default:
 			fprintf(stderr, "usage: see the comment in tests/tools/mediacall.c\n");
 			return 2;
 		}
+	}
+	if (in && xgot) {	/* comparison only */
+		max_lag = 16000;
+		if ((e = media_wav_read(in, &sent)) ||
+		    (e = media_pcm_resample(&sent, 8000, &sent8)) ||
+		    (e = compare(&sent8, xgot, &corr_ab, &seg_ab, &d_ab)))
+			return die("compare", e);
+		printf("corr=%.3f seg=%.3f delay_ms=%.1f\n", corr_ab, seg_ab, d_ab);
+		media_pcm_free(&sent);
+		media_pcm_free(&sent8);
+		return 0;
 	}
 	if (!in || !dir)
 		return die("-i and -d are needed", -EINVAL);
