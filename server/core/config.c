@@ -104,6 +104,13 @@ static const struct opt opts[] = {
 	I(presence_max_subscriptions, 1, 16777216, "presence subscriptions, all watchers (100000)"),
 	I(presence_max_subs_per_watcher, 1, 1000000, "presence subscriptions per subscribing device (100)"),
 	S(probe_udp, 0, "ADDR:PORT", "netq probe reflector for registered devices (off)"),
+	/* calls: docs/calls.md */
+	I(call_timeout, 1, 3600, "timer C: a ringing call not answered within s gets 408 (180)"),
+	I(call_gate, 0, 1, "C3 gate: refuse calls to a callee whose network is below --call-min-kbps (1)"),
+	I(call_min_kbps, 0, 1000000, "threshold 2: the callee's usable rate a call needs, kbit/s (48)"),
+	I(call_figures_max_age, 0, 86400, "published figures older than s are asked afresh with OPTIONS (120)"),
+	I(call_ask_ms, 10, 60000, "how long the gate waits for the OPTIONS answer, ms (1500)"),
+	I(call_no_figures_allow, 0, 1, "no figures at all: 1 lets the call through, 0 refuses it (1)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -164,6 +171,12 @@ void config_defaults(struct config *c)
 	c->presence_max_subscriptions = 100000;
 	c->presence_max_subs_per_watcher = 100;
 	strcpy(c->probe_udp, "off");
+	c->call_timeout = 180;
+	c->call_gate = 1;
+	c->call_min_kbps = 48;
+	c->call_figures_max_age = 120;
+	c->call_ask_ms = 1500;
+	c->call_no_figures_allow = 1;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "sipd.h"
+#include "call.h"
 #include "regcache.h"
 #include "../presence/reflector.h"
 #include "dataline/hostport.h"
@@ -378,6 +379,8 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	 * thread's: a commit here is a bug the metric shows */
 	store_on_commit(w->store, sipd_commit_seen, w);
 	err = pres_worker_init(w);
+	if (!err)
+		err = call_init(w);
 	if (err)
 		goto fail;
 	return 0;
@@ -389,6 +392,7 @@ fail:
 /* Tears down in reverse order of sipd_init. */
 void sipd_fini(struct sipd *w)
 {
+	call_fini(w);
 	pres_worker_fini(w);
 	if (w->flow_timer)
 		event_free(w->flow_timer);
