@@ -111,6 +111,10 @@ static const struct opt opts[] = {
 	I(call_figures_max_age, 0, 86400, "published figures older than s are asked afresh with OPTIONS (120)"),
 	I(call_ask_ms, 10, 60000, "how long the gate waits for the OPTIONS answer, ms (1500)"),
 	I(call_no_figures_allow, 0, 1, "no figures at all: 1 lets the call through, 0 refuses it (1)"),
+	S(relay_addr, 0, "IPV4", "media relay address, bound and written into SDP; off: media goes end to end (127.0.0.1)"),
+	I(relay_port_min, 1024, 65534, "first media relay port (40000)"),
+	I(relay_port_max, 1025, 65535, "last media relay port (40999)"),
+	I(relay_timeout, 1, 86400, "a call whose media stops for s is ended (60)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -177,6 +181,10 @@ void config_defaults(struct config *c)
 	c->call_figures_max_age = 120;
 	c->call_ask_ms = 1500;
 	c->call_no_figures_allow = 1;
+	strcpy(c->relay_addr, "127.0.0.1");
+	c->relay_port_min = 40000;
+	c->relay_port_max = 40999;
+	c->relay_timeout = 60;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

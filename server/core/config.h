@@ -76,6 +76,9 @@ struct config {
 	int call_figures_max_age;           /* s: older figures -> OPTIONS (120) */
 	int call_ask_ms;                    /* OPTIONS answer wait, ms (1500) */
 	int call_no_figures_allow;          /* no figures at all: 1 allow (1) */
+	char relay_addr[64];                /* media relay IPv4, "off" (127.0.0.1) */
+	int relay_port_min, relay_port_max; /* its ports (40000-40999) */
+	int relay_timeout;                  /* s without media: the call ends (60) */
 };
 
 void config_defaults(struct config *c);

@@ -97,6 +97,12 @@ static const struct {
 	{ "dataline_calls_gate_refused_total", "calls refused by the C3 gate (488 + Warning 370)" },
 	{ "dataline_calls_gate_asked_total", "C3 gate: OPTIONS sent to a callee for fresh figures" },
 	{ "dataline_calls_gate_no_figures_total", "C3 gate: no figures at all (the --call-no-figures policy decided)" },
+	{ "dataline_calls_bad_sdp_total", "INVITEs refused for a malformed SDP offer (488)" },
+	{ "dataline_calls_media_timeout_total", "calls ended by the relay's media timeout" },
+	{ "dataline_relay_packets_total", "RTP/RTCP packets the relay forwarded (both directions, counted when a call's relay session ends)" },
+	{ "dataline_relay_bytes_total", "bytes the relay forwarded (counted at the session's end)" },
+	{ "dataline_relay_lost_total", "RTP sequence gaps seen by the relay (counted at the session's end)" },
+	{ "dataline_relay_strangers_total", "packets dropped at the relay: not from the latched peer (counted at the session's end)" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -113,6 +119,7 @@ static const struct {
 	{ "dataline_presence_publications", "", "device presence publications held (PUBLISH)" },
 	{ "dataline_presence_subscriptions", "", "presence subscriptions held (SUBSCRIBE)" },
 	{ "dataline_calls_active", "", "calls not yet ended (trying, ringing, answered)" },
+	{ "dataline_relay_sessions", "", "open media relay sessions (four ports each)" },
 };
 
 /*

@@ -100,6 +100,12 @@ enum metrics_counter {
 	METRICS_CALLS_GATE_REFUSED,   /* dataline_calls_gate_refused_total (488) */
 	METRICS_CALLS_GATE_ASKED,     /* dataline_calls_gate_asked_total (OPTIONS) */
 	METRICS_CALLS_GATE_NO_FIGURES, /* dataline_calls_gate_no_figures_total */
+	METRICS_CALLS_BAD_SDP,        /* dataline_calls_bad_sdp_total (488) */
+	METRICS_CALLS_MEDIA_TIMEOUT,  /* dataline_calls_media_timeout_total */
+	METRICS_RELAY_PACKETS,        /* dataline_relay_packets_total (ended calls) */
+	METRICS_RELAY_BYTES,          /* dataline_relay_bytes_total */
+	METRICS_RELAY_LOST,           /* dataline_relay_lost_total */
+	METRICS_RELAY_STRANGERS,      /* dataline_relay_strangers_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
@@ -119,6 +125,7 @@ enum metrics_gauge {
 	METRICS_PRESENCE_PUBLICATIONS, /* dataline_presence_publications */
 	METRICS_PRESENCE_SUBSCRIPTIONS, /* dataline_presence_subscriptions */
 	METRICS_CALLS_ACTIVE,         /* dataline_calls_active (not yet ended) */
+	METRICS_RELAY_SESSIONS,       /* dataline_relay_sessions (open) */
 	METRICS_GAUGE__N
 };
 void metrics_gauge_set(enum metrics_gauge g, int64_t v);

@@ -84,6 +84,8 @@ struct call {
 	char *body_out;                  /* owned: the offer as forwarded
 					    (relay), NULL: the caller's */
 	size_t body_out_len;
+	uint64_t relay_id;               /* its relay session, 0 none */
+	uint16_t relay_port[2];          /* the relay's RTP ports: A, B */
 	char caller[E164_MAX];           /* number of the caller */
 	char callee[E164_MAX];
 	uint32_t cseq;                   /* the INVITE's CSeq number */
@@ -106,9 +108,11 @@ struct call {
 };
 
 /* The worker's calls (invite.c). */
+struct sdp_desc;
 struct call_home {
 	struct hmap calls;               /* owned struct call */
 	size_t n;
+	struct sdp_desc *sdp;            /* owned: scratch for SDP (~31 KiB) */
 };
 
 /* ---- callpick.c (pure) ---- */
@@ -216,5 +220,26 @@ void call_gate_detach(struct call *c);
  * header lines "Name: value\r\n" or NULL). */
 void call_reply_up(struct call *c, int status, const char *reason,
 		   const char *extra);
+
+/* ---- callmedia.c: the relay (docs/calls.md) ---- */
+/* At server start / stop (sipd_shared_init/fini). */
+int call_relay_start(struct sipd_shared *sh);
+void call_relay_stop(struct sipd_shared *sh);
+/* The INVITE's offer: a relay session, c->body_out the rewritten offer.
+ * 0 to go on; -1 after answering (488 Malformed SDP, 503). */
+int call_media_offer(struct call *c, const struct sip_msg *m);
+/* Ends C's relay session (if any). */
+void call_media_close(struct call *c);
+/* SDP in M from leg FROM (0 caller, 1 callee; signalling address SIG):
+ * the relay follows it and *OUT (malloc'd) is M rewritten for the other
+ * side (without our top Via when DROP_VIA). 0, -ENOENT (no SDP or no
+ * session: send M as it is), -EBADMSG, -errno. */
+int call_media_msg(struct call *c, int from, const struct sip_msg *m,
+		   const union sipd_addr *sig, int drop_via, char **out,
+		   size_t *olen);
+int call_media_sdp(struct call *c, int from, const char *body, size_t len,
+		   const union sipd_addr *sig, char **out, size_t *outlen);
+int call_replace_body(const struct sip_msg *m, int drop_via, const char *body,
+		      size_t blen, char **out, size_t *olen);
 
 #endif

@@ -327,8 +327,9 @@ void call_route_handle(struct sipd_reply *r)
 	char ruri[512], hp[80], branch[48];
 	struct call *c;
 	struct sip_buf b;
+	char *sdp = NULL;
 	size_t len;
-	int from_caller, i, ok = 0;
+	int from_caller, i, err, ok = 0;
 
 	if (call_home_of(w, m->call_id) != w->id) {
 		call_hand_over(w, call_home_of(w, m->call_id), r->peer, m->buf,
@@ -367,7 +368,15 @@ void call_route_handle(struct sipd_reply *r)
 	p.hostport = hp;
 	p.tp = to->tp;
 	p.branch = branch;
-	if (call_build_fwd(w, m, &p, &b, &len)) {
+	/* a new offer or answer (re-INVITE, UPDATE, ACK): the relay
+	 * follows the side that wrote it */
+	if (m->body.len)
+		call_media_sdp(c, from_caller ? 0 : 1, m->body.p, m->body.len,
+			       &r->peer->addr, &sdp, &p.body_len);
+	p.body = sdp;
+	err = call_build_fwd(w, m, &p, &b, &len);
+	free(sdp);
+	if (err) {
 		if (m->method_id != SIP_METHOD_ACK)
 			call_reply_req(r, 500, "Request Too Large");
 		return;
@@ -387,11 +396,17 @@ int call_route_response(struct sipd *w, struct call *c, const struct sip_msg *m)
 	if (c->answered < 0 && !from_caller)
 		return 1;
 	to = from_caller ? &c->up : &c->br[c->answered].f;
-	buf = malloc(m->len + 1);
-	if (!buf)
-		return 1;
-	if (call_strip_via(m, buf, m->len + 1, &len) == 0)
-		call_send(w, to, from_caller ? &c->up_dest : NULL, buf, len);
+	/* the answer to an in-dialog offer comes from the other side */
+	if (call_media_msg(c, from_caller ? 1 : 0, m, from_caller ?
+			   &c->br[c->answered].f.addr : &c->up.addr, 1, &buf,
+			   &len)) {
+		buf = malloc(m->len + 1);
+		if (!buf || call_strip_via(m, buf, m->len + 1, &len)) {
+			free(buf);
+			return 1;
+		}
+	}
+	call_send(w, to, from_caller ? &c->up_dest : NULL, buf, len);
 	free(buf);
 	return 1;
 }

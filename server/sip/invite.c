@@ -45,6 +45,7 @@
 #include "../core/metrics.h"
 #include "../store/store.h"
 #include "dataline/log.h"
+#include "dataline/sdp.h"
 
 /* ------------------------------------------------------------ table */
 
@@ -78,7 +79,9 @@ int call_init(struct sipd *w)
 	w->calls = calloc(1, sizeof(*w->calls));
 	if (!w->calls)
 		return -ENOMEM;
-	if (hmap_init(&w->calls->calls, 64)) {
+	w->calls->sdp = malloc(sizeof(*w->calls->sdp));
+	if (!w->calls->sdp || hmap_init(&w->calls->calls, 64)) {
+		free(w->calls->sdp);
 		free(w->calls);
 		w->calls = NULL;
 		return -ENOMEM;
@@ -95,9 +98,11 @@ static void call_free(struct call *c)
 	if (c->st != CALL_ENDED && c->st != CALL_NEW)
 		metrics_gauge_add(METRICS_CALLS_ACTIVE, -1);
 	call_gate_detach(c);
+	call_media_close(c);
 	if (c->timer)
 		event_free(c->timer);
 	free(c->invite);
+	free(c->body_out);
 	free(c->best_resp);
 	free(c);
 }
@@ -113,6 +118,7 @@ void call_fini(struct sipd *w)
 		while ((n = w->calls->calls.buckets[i]))
 			call_free(HMAP_ENTRY(n, struct call, node));
 	hmap_destroy(&w->calls->calls);
+	free(w->calls->sdp);
 	free(w->calls);
 	w->calls = NULL;
 }
@@ -165,6 +171,7 @@ void call_end(struct call *c)
 	if (c->st == CALL_ENDED)
 		return;
 	call_gate_detach(c);
+	call_media_close(c);
 	call_set_state(c, CALL_ENDED);
 	/* it stays a while: late responses to ACK, a BYE's 200 to route */
 	call_timer_arm(c, CALL_LINGER_MS);
@@ -367,6 +374,31 @@ static void branch_fail(struct call *c, int i, int status)
 	}
 }
 
+/* Response M of branch I as it goes up (malloc'd): without our Via, an
+ * answer's SDP (183, 2xx) rewritten to the relay's leg A. */
+static int call_up_msg(struct call *c, int i, const struct sip_msg *m,
+		       char **out, size_t *len)
+{
+	char *buf;
+	int err = -ENOENT;
+
+	if (m->status < 300 && m->status > 100 &&
+	    (c->answered < 0 || c->answered == i))
+		err = call_media_msg(c, 1, m, &c->br[i].f.addr, 1, out, len);
+	if (err != -ENOENT && err)
+		log_warn("call %s: answer SDP not relayed (%d): sent as is",
+			 c->call_id, err);
+	if (!err)
+		return 0;
+	buf = malloc(m->len + 1);
+	if (!buf || call_strip_via(m, buf, m->len + 1, len)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
 static void branch_response(struct call *c, int i, const struct sip_msg *m)
 {
 	struct call_branch *b = &c->br[i];
@@ -383,11 +415,8 @@ static void branch_response(struct call *c, int i, const struct sip_msg *m)
 	}
 	if (s >= 300 && b->st == BR_DONE)
 		return;
-	buf = malloc(m->len + 1);
-	if (!buf || call_strip_via(m, buf, m->len + 1, &len)) {
-		free(buf);
+	if (call_up_msg(c, i, m, &buf, &len))
 		return;
-	}
 	if (s < 200) {
 		if (b->st == BR_CALLING)
 			b->st = BR_PROCEEDING;
@@ -695,6 +724,8 @@ void call_invite_handle(struct sipd_reply *r)
 	call_set_state(c, CALL_TRYING);
 	call_reply_up(c, 100, NULL, NULL);
 	log_debug("call %s: to %s", c->call_id, c->callee);
+	if (call_media_offer(c, m)) /* malformed SDP, relay full: answered */
+		return;
 	call_timer_arm(c, (uint64_t)w->sh->cfg->call_timeout * 1000);
 	if (call_gate_check(c))
 		return; /* refused, or asking the device: resumes later */

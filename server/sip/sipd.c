@@ -192,6 +192,8 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	if (!err && !is_off(cfg->probe_udp))
 		err = reflector_new((size_t)cfg->presence_max_publications,
 				    (uint32_t)cfg->max_expires, &sh->refl);
+	if (!err)
+		err = call_relay_start(sh);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -199,6 +201,7 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 
 void sipd_shared_fini(struct sipd_shared *sh)
 {
+	call_relay_stop(sh);
 	auth_nc_free(sh->nc);
 	sh->nc = NULL;
 	regcache_free(sh->rc);

@@ -46,6 +46,7 @@ struct presence;
 struct subtab;
 struct reflector;
 struct call_home;
+struct relay;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -131,6 +132,9 @@ struct sipd_shared {
 	struct presence *pres;           /* owned: publications; locks inside */
 	struct subtab *subs;             /* owned: subscriptions; locks inside */
 	struct reflector *refl;          /* owned, NULL if --probe-udp off */
+	struct relay *relay;             /* owned: the media relay (its own
+					    io_uring thread), NULL if
+					    --relay-addr off (callmedia.c) */
 };
 
 struct sipd {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # server_calls: voice calls through dataline-server on loopback (issue 9,
 # docs/calls.md): the INVITE proxy core (RFC 3261 s.16) and the C3 gate.
-# Ports 28800-28830. Devices are tests/tools/callua.py (UAC and UAS over
+# Ports 28800-28839 (relay 28820-28839). Devices are tests/tools/callua.py (UAC and UAS over
 # UDP); figures are PUBLISHed with tests/tools/sipua.py.
 #   1. A calls B (two devices): 407 then INVITE with credentials; the gate
 #      has no figures for B and asks a device with OPTIONS (answered with
@@ -19,42 +19,9 @@
 #      and the device gets CANCEL.
 #   8. /metrics: calls started, answered, ended; none left active.
 . "$(dirname "$0")/lib.sh"
-
-SRV=$OUT/dataline-server
-SIP=28800 HTTP=28801
-TMP=$(mktemp -d /tmp/server_calls.XXXXXX)
-CUA=(python3 "$ROOT/tests/tools/callua.py" --server 127.0.0.1:$SIP)
-PID=
-UPIDS=()
-cleanup() {
-  local p
-  for p in "${UPIDS[@]}"; do kill "$p" 2>/dev/null; done
-  [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  mkdir -p "$OUT/test-logs"
-  cp "$TMP/server.log" "$OUT/test-logs/server_calls-server.log" 2>/dev/null
-  for f in "$TMP"/*.out; do cp "$f" "$OUT/test-logs/server_calls-$(basename "$f")" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-[ -x "$SRV" ] || { fail "server_calls - $SRV not built"; finish; }
-
-"$SRV" --var-dir "$TMP/var" --sip-udp 127.0.0.1:$SIP --sip-tcp 127.0.0.1:$SIP \
-  --sip-tls off --http 127.0.0.1:$HTTP --https off --workers 2 \
-  --call-timeout 3 --call-min-kbps 48 --call-figures-max-age 120 \
-  --code-resend-interval 0 --code-max-per-client-hour 100 \
-  --log-level debug --log-file "$TMP/server.log" &
-PID=$!
-check "server_calls: server up" wait_tcp $HTTP
-
-provision() { # NUMBER FILE
-  local sess code
-  sess=$(curl -s -X POST -d "{\"number\":\"$1\"}" http://127.0.0.1:$HTTP/v1/registrations |
-    python3 -c 'import json,sys;print(json.load(sys.stdin)["session"])' 2>/dev/null)
-  code=$(grep -F "$1" "$TMP/var/sms.spool" | tail -n 1 | grep -Eo '[0-9]{6}$')
-  curl -s -X POST -d "{\"number\":\"$1\",\"code\":\"$code\",\"session\":\"$sess\"}" \
-    http://127.0.0.1:$HTTP/v1/registrations/verify > "$2"
-  grep -q password "$2"
-}
+NAME=server_calls SIP=28800 HTTP=28801
+. "$(dirname "$0")/helpers/calls.sh"
+calls_start --relay-port-min 28820 --relay-port-max 28839 --call-timeout 3 --call-min-kbps 48 --call-figures-max-age 120
 NA=+8613900001001 NB=+8613900001002 NC=+8613900001003 ND=+8613900001004
 NE=+8613900001005 NF=+8613900001006
 ok_p=1
@@ -63,30 +30,11 @@ for x in "$NA a" "$NB b1" "$NB b2" "$NC c" "$ND d" "$NE e" "$NF f"; do
 done
 check "server_calls: accounts provisioned (B with two devices)" test $ok_p = 1
 
-uas() { # NAME PORT ARGS... : a registered device in the background
-  local n=$1 port=$2; shift 2
-  "${CUA[@]}" uas --creds "$TMP/$n.json" --local 127.0.0.1:$port "$@" > "$TMP/$n.out" 2>&1 &
-  UPIDS+=($!)
-  local i; for i in $(seq 50); do grep -q '"ready"' "$TMP/$n.out" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
 uac() { # OUT NUMBER ARGS...
   local out=$1 num=$2; shift 2
   "${CUA[@]}" uac --creds "$TMP/a.json" --local 127.0.0.1:28810 "$num" "$@" > "$TMP/$out.out" 2>&1
 }
 evc() { grep -c "\"ev\": \"$2\"" "$TMP/$1.out" 2>/dev/null || true; }
-final() { python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: e = json.loads(l)
-    except ValueError: continue
-    if e.get("ev") == "final": print(e["status"])' "$TMP/$1.out" | tail -n 1; }
-field() { python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    try: e = json.loads(l)
-    except ValueError: continue
-    if e.get("ev") == sys.argv[2]: print(e.get(sys.argv[3]))' "$TMP/$1.out" "$2" "$3" | tail -n 1; }
-metric() { curl -s http://127.0.0.1:$HTTP/metrics | awk -v n="$1" '$1 == n { print $2 }'; }
-stop_uas() { local p; for p in "${UPIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; UPIDS=(); }
 
 # 1. fork, 407, gate asks, b1 answers, b2 cancelled, ACK and BYE routed
 uas b1 28811 --answer 200 --answer-delay 400 --net 'rate=2000;rtt=40;loss=1000' --run 8 &&

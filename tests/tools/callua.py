@@ -25,7 +25,9 @@ import argparse
 import json
 import os
 import random
+import re
 import socket
+import struct
 import sys
 import time
 
@@ -59,6 +61,49 @@ class UA:
         self.lh, self.lp = self.s.getsockname()
         self.a = a
         self.cseq = 1
+        self.media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.media.bind((h, a.media_port or (self.lp + 100)))
+        self.mport = self.media.getsockname()[1]
+
+    def sdp(self):
+        return SDP % self.mport
+
+    def rtp(self, peer_sdp, n, hold):
+        """N RTP packets to the peer's SDP address (20 ms apart, shortened
+        to 2 ms), counting what arrives meanwhile; then --strangers
+        packets from another port (after latching, a stranger's)."""
+        ip = re.search(r"c=IN IP4 (\S+)", peer_sdp)
+        port = re.search(r"m=audio (\d+)", peer_sdp)
+        if not ip or not port:
+            ev("rtp", error="no address in the SDP")
+            return
+        dst = (ip.group(1), int(port.group(1)))
+        self.media.setblocking(False)
+        got = sent = 0
+        ssrc = random.getrandbits(32)
+        end = time.time() + hold
+        seq = random.getrandbits(16)
+        while time.time() < end:
+            if sent < n:
+                hdr = struct.pack("!BBHII", 0x80, 0, (seq + sent) & 0xffff,
+                                  sent * 160, ssrc)
+                self.media.sendto(hdr + bytes(160), dst)
+                sent += 1
+            try:
+                while True:
+                    d, _ = self.media.recvfrom(2048)
+                    got += 1
+            except BlockingIOError:
+                pass
+            time.sleep(0.002)
+        if self.a.strangers:
+            o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            o.bind((self.lh, 0))
+            for k in range(self.a.strangers):
+                o.sendto(struct.pack("!BBHII", 0x80, 0, k, 0, 1) + bytes(40),
+                         dst)
+            o.close()
+        ev("rtp", sent=sent, received=got, dst="%s:%d" % dst)
 
     def via(self, branch=None):
         return "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (
@@ -186,10 +231,11 @@ class UA:
 class UAS(UA):
     def on_invite(self, m):
         if tag_of(m.get("to")):  # a re-INVITE
-            self.reply(m, 200, "OK", [self.contact()], SDP % 40002)
+            self.reply(m, 200, "OK", [self.contact()], self.sdp())
             return
         sdp = m.body.decode(errors="replace") if m.body else ""
         ev("invite", rr=m.all("record-route"), sdp=sdp)
+        self.offer = sdp
         self.totag = rnd()
         self.dialog = m
         ans = self.a.answer
@@ -220,10 +266,12 @@ class UAS(UA):
                     if m.method == "ACK" and self.a.bye_after:
                         self.bye_at = time.time() + self.a.bye_after
                     self.serve(m)
+                    if m.method == "ACK" and self.a.rtp:
+                        self.rtp(self.offer, self.a.rtp, self.a.rtp_time)
             now = time.time()
             if self.answer_at and now >= self.answer_at and self.pending:
                 m, self.pending, self.answer_at = self.pending, None, None
-                self.reply(m, 200, "OK", [self.contact()], SDP % 40002,
+                self.reply(m, 200, "OK", [self.contact()], self.sdp(),
                            to_tag=self.totag)
                 ev("answered")
             if self.bye_at and now >= self.bye_at:
@@ -242,14 +290,14 @@ class UAS(UA):
 
 class UAC(UA):
     def on_invite(self, m):
-        self.reply(m, 200, "OK", [self.contact()], SDP % 40000)
+        self.reply(m, 200, "OK", [self.contact()], self.sdp())
 
     def run(self):
         a = self.a
         self.ended = False
         ruri = "sip:%s@%s" % (a.number, self.domain)
         self.cid, self.tag = rnd(), rnd()
-        body = open(a.sdp).read() if a.sdp else SDP % 40000
+        body = open(a.sdp).read() if a.sdp else self.sdp()
         auth = None
         for attempt in range(2):
             self.branch = "z9hG4bK" + rnd()
@@ -285,6 +333,8 @@ class UAC(UA):
         self.target = uri_of(final.get("contact"))
         self.to = final.get("to")
         self.dialog_req("ACK", self.cseq)
+        if a.rtp:
+            self.rtp(final.body.decode(errors="replace"), a.rtp, a.rtp_time)
         end = time.time() + a.hold
         while time.time() < end and not self.ended:
             m = self.recv(0.05)
@@ -360,6 +410,11 @@ def main():
     ap.add_argument("--timeout", type=float, default=15)
     ap.add_argument("--sdp")
     ap.add_argument("--no-register", action="store_true")
+    ap.add_argument("--media-port", type=int, default=0)
+    ap.add_argument("--rtp", type=int, default=0,
+                    help="RTP packets to send once the call is up")
+    ap.add_argument("--rtp-time", type=float, default=1.0)
+    ap.add_argument("--strangers", type=int, default=0)
     a = ap.parse_intermixed_args()
     ua = (UAS if a.role == "uas" else UAC)(a)
     if not a.no_register and not ua.register():
