@@ -104,6 +104,17 @@ static const struct opt opts[] = {
 	I(presence_max_subscriptions, 1, 16777216, "presence subscriptions, all watchers (100000)"),
 	I(presence_max_subs_per_watcher, 1, 1000000, "presence subscriptions per subscribing device (100)"),
 	S(probe_udp, 0, "ADDR:PORT", "netq probe reflector for registered devices (off)"),
+	/* calls: docs/calls.md */
+	I(call_timeout, 1, 3600, "timer C: a ringing call not answered within s gets 408 (180)"),
+	I(call_gate, 0, 1, "C3 gate: refuse calls to a callee whose network is below --call-min-kbps (1)"),
+	I(call_min_kbps, 0, 1000000, "threshold 2: the callee's usable rate a call needs, kbit/s (48)"),
+	I(call_figures_max_age, 0, 86400, "published figures older than s are asked afresh with OPTIONS (120)"),
+	I(call_ask_ms, 10, 60000, "how long the gate waits for the OPTIONS answer, ms (1500)"),
+	I(call_no_figures_allow, 0, 1, "no figures at all: 1 lets the call through, 0 refuses it (1)"),
+	S(relay_addr, 0, "IPV4", "media relay address, bound and written into SDP; off: media goes end to end (127.0.0.1)"),
+	I(relay_port_min, 1024, 65534, "first media relay port (40000)"),
+	I(relay_port_max, 1025, 65535, "last media relay port (40999)"),
+	I(relay_timeout, 1, 86400, "a call whose media stops for s is ended (60)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -164,6 +175,16 @@ void config_defaults(struct config *c)
 	c->presence_max_subscriptions = 100000;
 	c->presence_max_subs_per_watcher = 100;
 	strcpy(c->probe_udp, "off");
+	c->call_timeout = 180;
+	c->call_gate = 1;
+	c->call_min_kbps = 48;
+	c->call_figures_max_age = 120;
+	c->call_ask_ms = 1500;
+	c->call_no_figures_allow = 1;
+	strcpy(c->relay_addr, "127.0.0.1");
+	c->relay_port_min = 40000;
+	c->relay_port_max = 40999;
+	c->relay_timeout = 60;
 }
 
 static const struct opt *opt_find(const char *name, size_t len)

@@ -69,6 +69,16 @@ struct config {
 	int presence_max_subscriptions;     /* all watchers, 100000 */
 	int presence_max_subs_per_watcher;  /* per subscribing device, 100 */
 	char probe_udp[256];                /* netq probe reflector, "off" */
+	/* calls (issue 9): docs/calls.md */
+	int call_timeout;                   /* s: timer C (180) */
+	int call_gate;                      /* C3 gate on (1) */
+	int call_min_kbps;                  /* threshold 2, kbit/s (48) */
+	int call_figures_max_age;           /* s: older figures -> OPTIONS (120) */
+	int call_ask_ms;                    /* OPTIONS answer wait, ms (1500) */
+	int call_no_figures_allow;          /* no figures at all: 1 allow (1) */
+	char relay_addr[64];                /* media relay IPv4, "off" (127.0.0.1) */
+	int relay_port_min, relay_port_max; /* its ports (40000-40999) */
+	int relay_timeout;                  /* s without media: the call ends (60) */
 };
 
 void config_defaults(struct config *c);

@@ -90,6 +90,19 @@ static const struct {
 	{ "dataline_discover_limited_total", "contact discovery requests refused with 429 (rate or daily cap)" },
 	{ "dataline_discover_auth_failures_total", "contact discovery requests answered 401 (challenge, wrong password, stale or replayed nonce)" },
 	{ "dataline_presence_notifies_total", "presence NOTIFYs sent to watchers" },
+	{ "dataline_calls_started_total", "INVITEs that became calls (trying; docs/calls.md)" },
+	{ "dataline_calls_ringing_total", "calls that passed a 180/183 back" },
+	{ "dataline_calls_answered_total", "calls answered (a 2xx passed back)" },
+	{ "dataline_calls_ended_total", "calls ended (final non-2xx, CANCEL, BYE or timer C; statuses in dataline_sip_requests_total{method=\"INVITE\"})" },
+	{ "dataline_calls_gate_refused_total", "calls refused by the C3 gate (488 + Warning 370)" },
+	{ "dataline_calls_gate_asked_total", "C3 gate: OPTIONS sent to a callee for fresh figures" },
+	{ "dataline_calls_gate_no_figures_total", "C3 gate: no figures at all (the --call-no-figures policy decided)" },
+	{ "dataline_calls_bad_sdp_total", "INVITEs refused for a malformed SDP offer (488)" },
+	{ "dataline_calls_media_timeout_total", "calls ended by the relay's media timeout" },
+	{ "dataline_relay_packets_total", "RTP/RTCP packets the relay forwarded (both directions, counted when a call's relay session ends)" },
+	{ "dataline_relay_bytes_total", "bytes the relay forwarded (counted at the session's end)" },
+	{ "dataline_relay_lost_total", "RTP sequence gaps seen by the relay (counted at the session's end)" },
+	{ "dataline_relay_strangers_total", "packets dropped at the relay: not from the latched peer (counted at the session's end)" },
 };
 static const struct {
 	const char *name, *labels, *help;
@@ -105,6 +118,8 @@ static const struct {
 	{ "dataline_sip_transactions", "", "live SIP server transactions (UDP, all workers)" },
 	{ "dataline_presence_publications", "", "device presence publications held (PUBLISH)" },
 	{ "dataline_presence_subscriptions", "", "presence subscriptions held (SUBSCRIBE)" },
+	{ "dataline_calls_active", "", "calls not yet ended (trying, ringing, answered)" },
+	{ "dataline_relay_sessions", "", "open media relay sessions (four ports each)" },
 };
 
 /*

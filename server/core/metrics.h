@@ -93,6 +93,19 @@ enum metrics_counter {
 	METRICS_DISCOVER_LIMITED,     /* dataline_discover_limited_total */
 	METRICS_DISCOVER_AUTH_FAILURES, /* dataline_discover_auth_failures_total */
 	METRICS_PRESENCE_NOTIFIES,    /* dataline_presence_notifies_total */
+	METRICS_CALLS_STARTED,        /* dataline_calls_started_total (trying) */
+	METRICS_CALLS_RINGING,        /* dataline_calls_ringing_total */
+	METRICS_CALLS_ANSWERED,       /* dataline_calls_answered_total */
+	METRICS_CALLS_ENDED,          /* dataline_calls_ended_total */
+	METRICS_CALLS_GATE_REFUSED,   /* dataline_calls_gate_refused_total (488) */
+	METRICS_CALLS_GATE_ASKED,     /* dataline_calls_gate_asked_total (OPTIONS) */
+	METRICS_CALLS_GATE_NO_FIGURES, /* dataline_calls_gate_no_figures_total */
+	METRICS_CALLS_BAD_SDP,        /* dataline_calls_bad_sdp_total (488) */
+	METRICS_CALLS_MEDIA_TIMEOUT,  /* dataline_calls_media_timeout_total */
+	METRICS_RELAY_PACKETS,        /* dataline_relay_packets_total (ended calls) */
+	METRICS_RELAY_BYTES,          /* dataline_relay_bytes_total */
+	METRICS_RELAY_LOST,           /* dataline_relay_lost_total */
+	METRICS_RELAY_STRANGERS,      /* dataline_relay_strangers_total */
 	METRICS_COUNTER__N
 };
 void metrics_inc(enum metrics_counter c);
@@ -111,6 +124,8 @@ enum metrics_gauge {
 	METRICS_SIP_TRANSACTIONS,     /* dataline_sip_transactions (UDP server) */
 	METRICS_PRESENCE_PUBLICATIONS, /* dataline_presence_publications */
 	METRICS_PRESENCE_SUBSCRIPTIONS, /* dataline_presence_subscriptions */
+	METRICS_CALLS_ACTIVE,         /* dataline_calls_active (not yet ended) */
+	METRICS_RELAY_SESSIONS,       /* dataline_relay_sessions (open) */
 	METRICS_GAUGE__N
 };
 void metrics_gauge_set(enum metrics_gauge g, int64_t v);

@@ -224,20 +224,11 @@ struct dl_find {
 static int dl_find_cb(const struct store_binding *b, void *arg)
 {
 	struct dl_find *fd = arg;
-	struct sipd_flow f;
-	int st;
 
 	if (fd->found || strcmp(b->username, fd->username))
 		return 0;
-	if (sipd_flow_of_binding(b, &f))
+	if (sipd_flow_usable(fd->sh, b, &fd->f))
 		return 0;
-	st = flow_state(fd->sh->flows, &f, &fd->f);
-	if (st == FLOW_DEAD)
-		return 0;
-	if (st == FLOW_UNKNOWN)
-		fd->f = f;
-	if (fd->f.worker < 0 || fd->f.worker >= fd->sh->nworkers)
-		fd->f.worker = 0;
 	snprintf(fd->contact, sizeof(fd->contact), "%s", b->contact);
 	fd->found = 1;
 	return 0;

@@ -6,7 +6,7 @@
  * Order of checks for a request, each answering at most once:
  *   parse error -> 400/505/413 when a response can be built, else drop;
  *   UDP: the transaction layer absorbs retransmissions (txn.c);
- *   ACK: nothing (no INVITE server transaction is ours yet);
+ *   ACK: to a call's route (callroute.c), never answered;
  *   CSeq method != request method -> 400; Request-URI not sip/sips -> 416
  *   (unless the handler takes tel: URIs);
  *   Max-Forwards 0 on a request we would have to forward -> 483;
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "call.h"
 #include "../core/metrics.h"
 #include "dataline/log.h"
 
@@ -42,14 +43,18 @@ struct sipd_handler {
 };
 
 static void options_handle(struct sipd_reply *r);
-static void no_dialog_handle(struct sipd_reply *r);
 
+/* Calls (call.h): INVITE, CANCEL and what travels in their dialogs. */
 static const struct sipd_handler handlers[] = {
 	{ SIP_METHOD_REGISTER, reg_handle, H_NO_MAXFWD },
 	{ SIP_METHOD_OPTIONS, options_handle, H_NO_MAXFWD },
-	{ SIP_METHOD_ACK, NULL, 0 },
-	{ SIP_METHOD_CANCEL, no_dialog_handle, H_NO_REQUIRE },
-	{ SIP_METHOD_BYE, no_dialog_handle, 0 },
+	{ SIP_METHOD_INVITE, call_invite_handle, H_TEL_URI },
+	{ SIP_METHOD_ACK, call_route_handle, H_NO_REQUIRE },
+	{ SIP_METHOD_CANCEL, call_cancel_handle, H_NO_REQUIRE },
+	{ SIP_METHOD_BYE, call_route_handle, 0 },
+	{ SIP_METHOD_UPDATE, call_route_handle, 0 },
+	{ SIP_METHOD_INFO, call_route_handle, 0 },
+	{ SIP_METHOD_PRACK, call_route_handle, 0 },
 	{ SIP_METHOD_MESSAGE, msg_handle, H_TEL_URI },
 	{ SIP_METHOD_PUBLISH, pres_publish_handle, 0 },
 	{ SIP_METHOD_SUBSCRIBE, pres_subscribe_handle, 0 },
@@ -100,12 +105,6 @@ static void options_handle(struct sipd_reply *r)
 	sipd_reply_send(r);
 }
 
-/* CANCEL and BYE: the server holds no INVITE transaction or dialog yet */
-static void no_dialog_handle(struct sipd_reply *r)
-{
-	sipd_reply_simple(r, 481, NULL);
-}
-
 /* 420 when Require names an option we lack (RFC 3261 8.2.2.3). */
 static int check_require(struct sipd_reply *r)
 {
@@ -146,8 +145,12 @@ static void handle_request(struct sipd_reply *r)
 	if (sipd_txn_absorb(r))
 		return;
 	h = handler_find(m->method_id);
-	if (m->method_id == SIP_METHOD_ACK)
-		return; /* nothing of ours to acknowledge */
+	if (m->method_id == SIP_METHOD_ACK) {
+		/* never answered; an ACK for a 2xx is routed (callroute.c),
+		 * one for our own non-2xx was absorbed above */
+		h->handle(r);
+		return;
+	}
 	if (!sip_str_eq(m->cseq.method, "") &&
 	    (m->cseq.method.len != m->method.len ||
 	     memcmp(m->cseq.method.p, m->method.p, m->method.len) != 0)) {

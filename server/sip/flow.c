@@ -108,6 +108,24 @@ int sipd_flow_of_binding(const struct store_binding *b, struct sipd_flow *f)
 	return 0;
 }
 
+int sipd_flow_usable(struct sipd_shared *sh, const struct store_binding *b,
+		     struct sipd_flow *out)
+{
+	struct sipd_flow f;
+	int st;
+
+	if (sipd_flow_of_binding(b, &f))
+		return -EINVAL;
+	st = flow_state(sh->flows, &f, out);
+	if (st == FLOW_DEAD)
+		return -ENOTCONN;
+	if (st == FLOW_UNKNOWN)
+		*out = f;
+	if (out->worker < 0 || out->worker >= sh->nworkers)
+		out->worker = 0;
+	return 0;
+}
+
 void flowtab_watch(struct flowtab *t, flow_reach_fn fn, void *arg)
 {
 	t->reach = fn;

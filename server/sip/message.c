@@ -44,9 +44,8 @@
 
 #define MSG_ACCEPT "text/plain, message/cpim"
 
-/* The number a Request-URI names, E.164 (or, for one-field clients, a
- * device username standing for its number). 0 or -EINVAL. */
-static int msg_recipient(const struct sipd_shared *sh, const struct sip_msg *m,
+/* sipd.h */
+int msg_recipient(const struct sipd_shared *sh, const struct sip_msg *m,
 			 char out[E164_MAX])
 {
 	char user[64];

@@ -21,8 +21,8 @@
 #include "../core/config.h"
 #include "dataline/log.h"
 
-static int local_addr(struct sipd *w, const struct sipd_flow *f,
-		      union sipd_addr *out)
+int sipd_local_addr(struct sipd *w, const struct sipd_flow *f,
+		    union sipd_addr *out)
 {
 	socklen_t len = sizeof(*out);
 	struct stream_conn *c;
@@ -70,7 +70,7 @@ int sipd_request_begin(struct sipd *w, const struct sipd_flow *f,
 	uint16_t port;
 	int err;
 
-	err = local_addr(w, f, &la);
+	err = sipd_local_addr(w, f, &la);
 	if (err)
 		return err;
 	err = sipd_branch_for(w, branch, bcap);

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "sipd.h"
+#include "call.h"
 #include "regcache.h"
 #include "../presence/reflector.h"
 #include "dataline/hostport.h"
@@ -191,6 +192,8 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 	if (!err && !is_off(cfg->probe_udp))
 		err = reflector_new((size_t)cfg->presence_max_publications,
 				    (uint32_t)cfg->max_expires, &sh->refl);
+	if (!err)
+		err = call_relay_start(sh);
 	if (err)
 		sipd_shared_fini(sh);
 	return err;
@@ -198,6 +201,7 @@ int sipd_shared_init(struct sipd_shared *sh, const struct config *cfg,
 
 void sipd_shared_fini(struct sipd_shared *sh)
 {
+	call_relay_stop(sh);
 	auth_nc_free(sh->nc);
 	sh->nc = NULL;
 	regcache_free(sh->rc);
@@ -378,6 +382,8 @@ int sipd_init(struct sipd *w, struct sipd_shared *sh, int id,
 	 * thread's: a commit here is a bug the metric shows */
 	store_on_commit(w->store, sipd_commit_seen, w);
 	err = pres_worker_init(w);
+	if (!err)
+		err = call_init(w);
 	if (err)
 		goto fail;
 	return 0;
@@ -389,6 +395,7 @@ fail:
 /* Tears down in reverse order of sipd_init. */
 void sipd_fini(struct sipd *w)
 {
+	call_fini(w);
 	pres_worker_fini(w);
 	if (w->flow_timer)
 		event_free(w->flow_timer);

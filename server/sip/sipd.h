@@ -45,6 +45,8 @@ struct txc_ctx;
 struct presence;
 struct subtab;
 struct reflector;
+struct call_home;
+struct relay;
 
 enum sipd_tp { SIPD_UDP, SIPD_TCP, SIPD_TLS };
 
@@ -130,6 +132,9 @@ struct sipd_shared {
 	struct presence *pres;           /* owned: publications; locks inside */
 	struct subtab *subs;             /* owned: subscriptions; locks inside */
 	struct reflector *refl;          /* owned, NULL if --probe-udp off */
+	struct relay *relay;             /* owned: the media relay (its own
+					    io_uring thread), NULL if
+					    --relay-addr off (callmedia.c) */
 };
 
 struct sipd {
@@ -172,6 +177,7 @@ struct sipd {
 					    socket (owns its fd), or NULL */
 	struct txc_ctx *txc_live;        /* owned: callbacks of the client
 					    transactions still open (txc.c) */
+	struct call_home *calls;         /* owned: calls homed here (call.h) */
 };
 
 /* sipd.c: creates the worker's SIP side on BASE (binds its sockets).
@@ -293,6 +299,9 @@ void sipd_tx_metrics(struct sipd *w);
 int sipd_txn_absorb(struct sipd_reply *r);
 /* A transaction opened now for an answer R gets later, or NULL. */
 struct sip_tx *sipd_txn_open(struct sipd_reply *r);
+/* invite.c's INVITE server transaction for R (UDP), or NULL. */
+struct sip_tx *sipd_txn_invite(struct sipd_reply *r,
+			       const union sipd_addr *dest);
 /* Where R's answer goes (RFC 3261 s.18.2.2, RFC 3581). */
 void sipd_reply_dest(struct sipd_reply *r, union sipd_addr *dest);
 /* The transaction to keep R's final answer in, or NULL (stateless). */
@@ -330,6 +339,11 @@ size_t flow_sweep(struct flowtab *t, int worker, int nworkers,
  * connection id, owner). 0 or -EINVAL. */
 struct store_binding;
 int sipd_flow_of_binding(const struct store_binding *b, struct sipd_flow *f);
+/* The flow to use for binding B (its tracked copy, with its current
+ * owner; an untracked UDP flow as the binding names it): 0, -ENOTCONN
+ * when the flow is known dead, -EINVAL for a binding without one. */
+int sipd_flow_usable(struct sipd_shared *sh, const struct store_binding *b,
+		     struct sipd_flow *out);
 /* Presence: a device of NUMBER registered over the tracked flow F (a flow
  * keeps the last FLOW_NUMBERS). 0, or -ENOENT when F is not tracked. */
 #define FLOW_NUMBERS 4
@@ -356,6 +370,11 @@ struct sipd_request {
 int sipd_request_begin(struct sipd *w, const struct sipd_flow *f,
 		       struct sip_buf *b, const struct sipd_request *rq,
 		       char *branch, size_t bcap);
+/* The local address a request over F leaves from (Via, Record-Route):
+ * the stream's socket name, the bound UDP address, or for a wildcard the
+ * address the kernel routes towards F. 0 or -errno. */
+int sipd_local_addr(struct sipd *w, const struct sipd_flow *f,
+		    union sipd_addr *out);
 /* flow_ping_fn: an OPTIONS ping over F from worker ARG. */
 void sipd_ping_flow(void *arg, const struct sipd_flow *f);
 
@@ -433,6 +452,10 @@ int sipd_user_is_device(struct sip_str u, const struct store_device *dev);
 
 /* message.c: MESSAGE (texts in) */
 void msg_handle(struct sipd_reply *r);
+/* The number a Request-URI names, E.164 (or, for one-field clients, a
+ * device username standing for its number). 0 or -EINVAL. */
+int msg_recipient(const struct sipd_shared *sh, const struct sip_msg *m,
+		  char out[17]);
 /* deliver.c: texts and reports out to a number's devices. A hint that
  * NUMBER may have something to deliver (a text stored, a device came
  * back): any thread. */

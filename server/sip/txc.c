@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sipd.h"
+#include "call.h"
 #include "../core/mailbox.h"
 #include "../core/metrics.h"
 #include "dataline/log.h"
@@ -206,6 +207,8 @@ void sipd_response_in(struct sipd *w, const struct sipd_peer *peer,
 	struct sip_tx *tx = NULL;
 	int owner, err;
 
+	if (call_response_in(w, peer, m))
+		return; /* a call's branch or hop (invite.c, callroute.c) */
 	memset(&key, 0, sizeof(key));
 	key.branch.p = m->via.branch.p;
 	key.branch.len = m->via.branch.len;

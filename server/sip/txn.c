@@ -122,16 +122,14 @@ void sipd_tx_arm(struct sipd *w)
  * are answered statelessly (RFC 3261 s.8.2.7), which keeps the table (and
  * its 32 s of timer J per entry) to the requests that need it.
  */
-struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest)
+/* A UDP server transaction for R's answers to DEST, or NULL (the table
+ * refused: answer statelessly). */
+static struct sip_tx *txn_server_udp(struct sipd_reply *r,
+				     const union sipd_addr *dest)
 {
 	struct tx_blob blob;
 	struct sip_tx *tx;
 
-	if (!r->have_key || !r->proven || !r->w->tx || r->status < 200 ||
-	    (r->req->method_id != SIP_METHOD_REGISTER &&
-	     r->req->method_id != SIP_METHOD_MESSAGE) || r->status == 401 ||
-	    r->status == 407)
-		return NULL;
 	memset(&blob, 0, sizeof(blob));
 	blob.tp = SIPD_UDP;
 	blob.addr = *dest;
@@ -140,9 +138,20 @@ struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest)
 	if (sip_tx_server_new(r->w->tx, &r->key, &blob, sizeof(blob), 0,
 			      sipd_now_ms(), &tx) != 0) {
 		sipd_tx_metrics(r->w);
-		return NULL; /* answer statelessly */
+		return NULL;
 	}
 	return tx;
+}
+
+struct sip_tx *sipd_txn_keep(struct sipd_reply *r, const union sipd_addr *dest)
+{
+
+	if (!r->have_key || !r->proven || !r->w->tx || r->status < 200 ||
+	    (r->req->method_id != SIP_METHOD_REGISTER &&
+	     r->req->method_id != SIP_METHOD_MESSAGE) || r->status == 401 ||
+	    r->status == 407)
+		return NULL;
+	return txn_server_udp(r, dest);
 }
 
 static void txn_key_fill(const struct sip_msg *m, const struct sipd_peer *peer,
@@ -199,7 +208,9 @@ int sipd_txn_absorb(struct sipd_reply *r)
 	enum sip_tx_verdict v;
 
 	if (r->peer->tp != SIPD_UDP || !w->tx ||
-	    !((m->method_id == SIP_METHOD_REGISTER &&
+	    !(m->method_id == SIP_METHOD_INVITE ||
+	      m->method_id == SIP_METHOD_ACK ||
+	      (m->method_id == SIP_METHOD_REGISTER &&
 	       sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) ||
 	      (m->method_id == SIP_METHOD_MESSAGE &&
 	       sip_msg_hdr(m, SIP_HDR_PROXY_AUTHORIZATION))))
@@ -233,6 +244,19 @@ struct sip_tx *sipd_txn_open(struct sipd_reply *r)
 	r->status = 0;
 	r->have_key = 0;
 	return tx;
+}
+
+/* The caller's side of a call (invite.c): an INVITE server transaction
+ * over UDP, so that retransmitted INVITEs get the last provisional
+ * again and a final non-2xx is retransmitted until its ACK (absorbed
+ * above). NULL over streams or when the table refuses (then the call
+ * answers without one). */
+struct sip_tx *sipd_txn_invite(struct sipd_reply *r, const union sipd_addr *dest)
+{
+	if (!r->have_key || !r->w->tx || r->peer->tp != SIPD_UDP)
+		return NULL;
+	r->have_key = 0;
+	return txn_server_udp(r, dest);
 }
 
 /* The peer blob of a flow, for a client transaction. */
