@@ -75,6 +75,7 @@ int daemon_pres_new(struct cli_opts *o, json_t *acct, struct event_base *base,
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
 int cmd_modem_sms(struct cli_opts *o);
+const char *cli_carrier_error(int r);
 int cmd_send(struct cli_opts *o);
 int cmd_list(struct cli_opts *o, const char *what);
 int cmd_contacts(struct cli_opts *o);

@@ -33,6 +33,8 @@ static const char usage[] =
 "  modem                             show what ModemManager reports\n"
 "  modem sms-send NUMBER TEXT        send one SMS through ModemManager (the\n"
 "                                    carrier fallback's modem backend)\n"
+"  modem call NUMBER                 place a carrier voice call through\n"
+"                                    ModemManager (Voice.CreateCall, Start)\n"
 "  send NUMBER TEXT                  send a text over data through the daemon;\n"
 "                                    not connected: --fallback decides\n"
 "  inbox | outbox                    list received / sent texts (--json)\n"
