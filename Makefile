@@ -49,7 +49,7 @@ endif
 
 LIBS := -lbpf -lelf -lz -luring -lnl-route-3 -lnl-3 \
         -levent_openssl -levent_pthreads -levent -lssl -lcrypto \
-        -lsqlite3 -ljansson -lsystemd -lpthread -lm
+        -lsqlite3 -ljansson -lsystemd -lopus -lsrtp2 -lasound -lpthread -lm
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
 CFLAGS += $(NL_CFLAGS)
 

@@ -11,6 +11,8 @@ PKGS=(
   linux-libc-dev
   # libraries
   liburing-dev libnl-3-dev libnl-route-3-dev libevent-dev libssl-dev
+  libopus-dev libsrtp2-dev libasound2-dev   # the handset media engine
+  espeak-ng         # test speech for the media tests
   libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev libsystemd-dev
   libclang-rt-14-dev
   # network tools for tests (namespaces, shaping, peers)
