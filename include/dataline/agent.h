@@ -111,6 +111,10 @@ const char *agent_state_name(enum agent_state st);
 uint32_t agent_granted(const struct agent *a);
 /* Our Contact URI as last sent (empty before the first REGISTER). */
 const char *agent_contact(const struct agent *a);
+/* The local address of the flow ("" before it opened; IPv6 in brackets),
+ * e.g. for the media's c= line. */
+const char *agent_local_addr(const struct agent *a);
+enum agent_transport agent_transport(const struct agent *a);
 const char *agent_transport_name(enum agent_transport tp);
 int agent_transport_parse(const char *s, enum agent_transport *out);
 
