@@ -88,6 +88,8 @@ static void call_done_cb(evutil_socket_t fd, short what, void *arg)
 	enum call_report kind = c->report;
 
 	c->report = CALL_REPORT_NONE;
+	if (c->pending_487)
+		call_in_send_487(c);
 	log_info("agent: call %u %s (%s, %d)", c->id,
 		 kind == CALL_REPORT_FAILED ? "failed" : "ended",
 		 agent_call_end_name(c->why), c->status);

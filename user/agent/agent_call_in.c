@@ -324,19 +324,28 @@ static int call_serve_invite(struct agent *a, const struct sip_msg *m, struct si
 	return call_serve_new(a, m, tx);
 }
 
-static int call_serve_cancel(struct agent *a, const struct sip_msg *m)
+void call_in_send_487(struct agent_call *c)
 {
 	static __thread char buf[AGENT_MSG_MAX];
-	struct agent_call *c = call_find(a, m->call_id, (struct sip_str){ 0 }, m->from.tag);
-	const struct sip_msg *inv;
+	const struct sip_msg *inv = call_inv(c);
 	size_t len;
+
+	c->pending_487 = 0;
+	if (inv && c->a->txt)
+		call_respond(c, inv, 487, NULL, 0, &c->stx, buf, sizeof(buf), &len);
+}
+
+/* s.9.2: 200 for the CANCEL (the core sends it on return), then 487 for
+ * the INVITE from the call's report event, so they leave in that order. */
+static int call_serve_cancel(struct agent *a, const struct sip_msg *m)
+{
+	struct agent_call *c = call_find(a, m->call_id, (struct sip_str){ 0 }, m->from.tag);
 
 	if (!c || c->outgoing || m->cseq.num != c->remote_cseq)
 		return 481;
 	if (!call_in_check(c))
 		return 200; /* answered already: the CANCEL has no effect */
-	if ((inv = call_inv(c)))
-		call_respond(c, inv, 487, NULL, 0, &c->stx, buf, sizeof(buf), &len);
+	c->pending_487 = 1;
 	call_end(c, CALL_REPORT_ENDED, AGENT_CALL_END_CANCELLED, 487, NULL);
 	return 200;
 }

@@ -55,6 +55,7 @@ struct agent_call {
 	char resp[AGENT_MSG_MAX + AGENT_BODY_MAX]; /* our 2xx (resent) */
 	size_t resp_len;
 	int resp_retx;                /* 2xx out and unacknowledged */
+	int pending_487;              /* CANCELled: 487 after the CANCEL's 200 */
 	uint32_t retx_ms;             /* next interval (timer G style) */
 	uint64_t retx_end;            /* 64*T1 after the 2xx */
 
@@ -93,7 +94,9 @@ int call_build(struct agent_call *c, const char *method, const char *ruri,
 int call_send_bye(struct agent_call *c, enum agent_call_end why);
 void call_timer_ms(struct agent_call *c, uint64_t ms);
 
-/* agent_call_in.c: the retransmission timer of an unacknowledged 2xx */
+/* agent_call_in.c: the retransmission timer of an unacknowledged 2xx;
+ * the 487 of a CANCELled INVITE, sent once the CANCEL's 200 is out */
 void call_in_timer(struct agent_call *c);
+void call_in_send_487(struct agent_call *c);
 
 #endif
