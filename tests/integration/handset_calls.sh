@@ -95,15 +95,9 @@ check "handset_calls: 2. ... Voice.CreateCall got B's number" grep -q "string \"
 check "handset_calls: 2. ... and the Call was started" test -n "$path" -a \
   -n "$("${MOCK[@]}" "$path" org.freedesktop.DBus.Mock.GetMethodCalls string:Start | grep uint64)"
 check "handset_calls: 2. ... still no INVITE" test "$(invites)" -eq "$i0"
-ask() { # KEY -> the pane's text after answering
-  tmux kill-session -t "$TMUX_S" 2>/dev/null
-  tmux new-session -d -s "$TMUX_S" -x 200 -y 20 \
-    "ip netns exec $TT_A $DL --state-dir $DIR/a/state --bus unix:path=$DIR/a/bus call $NB --fallback ask; echo EXIT=\$?; sleep 30"
-  wait_for 10 sh -c "tmux capture-pane -p -t $TMUX_S | grep -q 'carrier network or quit'" || return 1
-  tmux send-keys -t "$TMUX_S" "$1" Enter
-  wait_for 20 sh -c "tmux capture-pane -p -t $TMUX_S | grep -q 'EXIT='"
-  tmux capture-pane -p -t "$TMUX_S"
-}
+. "$ROOT/tests/integration/helpers/tmux_ask.sh"
+ask() { tmux_ask "$TMUX_S" 'carrier network or quit' "$1" \
+  "ip netns exec $TT_A $DL --state-dir $DIR/a/state --bus unix:path=$DIR/a/bus call $NB --fallback ask"; }
 c0=$(ncreate)
 pane=$(ask q)
 check "handset_calls: 2. ask: \"call by the carrier network or quit?\"" \
