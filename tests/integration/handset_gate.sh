@@ -10,7 +10,11 @@
 # has the daemon place the carrier call (Voice.CreateCall with the number,
 # the Call's Start); `--fallback ask` on a terminal (tmux): "q" places
 # nothing, "c" calls again straight to the carrier; a D-Bus client
-# (handset_bus.py) sees CallState "refused" with the Warning.
+# (handset_bus.py) sees CallState "refused" with the Warning. Then an
+# incoming call (tests/sipp/call_in_daemon.xml from the same address):
+# the daemon rings (CallState "ringing"), `dataline answer` answers it
+# with the media engine's answer, the caller's BYE ends it and CallState
+# "ended" carries the statistics (codec PCMU, packets sent).
 . "$(dirname "$0")/lib.sh"
 DL=$OUT/dataline PY=/usr/bin/python3
 PORT=29120 ME=+8613800291201 PEER=+8613900291202
@@ -49,7 +53,8 @@ sed 's/SIP\/2.0 486 Busy Here/SIP\/2.0 488 Not Acceptable Here/' \
   "$ROOT/tests/sipp/call_reject.xml" > "$tmp/gate.xml"
 sipp -sf "$tmp/gate.xml" -i 127.0.0.1 -p $PORT -m 100 -nostdin \
   -key hdr 'Warning: 370 gate.test "Insufficient bandwidth"' > "$tmp/sipp.log" 2>&1 &
-pids+=($!)
+GATE=$!
+pids+=($GATE)
 mkdir -p "$tmp/st"
 cat > "$tmp/st/state.json" <<JSON
 {"account": {"number": "$ME", "domain": "dataline.test", "username": "$ME",
@@ -98,4 +103,26 @@ $PY "$ROOT/tests/tools/handset_bus.py" --bus "unix:path=$tmp/bus" call-watch $PE
 sed 's/^/# /' "$tmp/bus.jsonl"
 check "D-Bus client: CallState refused with the Warning (exit $rc)" \
   grep -q '"final": "refused", "details": "488 370 gate.test' "$tmp/bus.jsonl"
+
+# --- an incoming call, answered by `dataline answer` ---------------------------
+kill $GATE 2>/dev/null; wait $GATE 2>/dev/null
+dport=$(grep -o "registered $ME as sip:$ME@127.0.0.1:[0-9]*" "$tmp/daemon.log" | tail -1 | grep -Eo '[0-9]+$')
+$PY "$ROOT/tests/tools/handset_bus.py" --bus "unix:path=$tmp/bus" watch --timeout 25 \
+  > "$tmp/watch.jsonl" 2>&1 &
+W=$!
+sleep 0.5
+timeout 40 sipp 127.0.0.1:$dport -sf "$ROOT/tests/sipp/call_in_daemon.xml" -i 127.0.0.1 \
+  -p $PORT -m 1 -nostdin -key me $ME -trace_err -error_file "$tmp/in.err" > "$tmp/in.sipp" 2>&1 &
+S=$!
+ringing() { dl answer 2>&1 | grep -q '^Answered call'; }
+check "incoming: the daemon rings; dataline answer answers it" wait_for 15 ringing
+wait $S; rc=$?
+check "incoming: SIPp got 180, 200 with a PCMU answer, and its BYE's 200 (rc $rc)" test $rc -eq 0
+[ $rc -ne 0 ] && sed 's/^/# sipp: /' "$tmp/in.err" | head -5
+wait $W
+grep CallState "$tmp/watch.jsonl" | sed 's/^/# /'
+check "incoming: CallState ringing" grep -q '"CallState", "args": \[[0-9]*, "ringing"' "$tmp/watch.jsonl"
+check "incoming: CallState confirmed (media started)" grep -q '"confirmed", "media on port' "$tmp/watch.jsonl"
+check "incoming: CallState ended with statistics (remote, PCMU, packets sent)" \
+  grep -Eq '"ended", "reason=remote status=200 codec=PCMU duration=[0-9.]+s sent=[1-9]' "$tmp/watch.jsonl"
 finish
