@@ -111,6 +111,10 @@ const char *agent_state_name(enum agent_state st);
 uint32_t agent_granted(const struct agent *a);
 /* Our Contact URI as last sent (empty before the first REGISTER). */
 const char *agent_contact(const struct agent *a);
+/* The local address of the flow ("" before it opened; IPv6 in brackets),
+ * e.g. for the media's c= line. */
+const char *agent_local_addr(const struct agent *a);
+enum agent_transport agent_transport(const struct agent *a);
 const char *agent_transport_name(enum agent_transport tp);
 int agent_transport_parse(const char *s, enum agent_transport *out);
 
@@ -262,6 +266,148 @@ uint32_t agent_pub_granted(const struct agent_pub *p);
 /* Pure: seconds after a 2xx to refresh a publication granted GRANTED s:
  * 80 % of it, but at least 5 s before the end (and never below 1 s). */
 uint32_t agent_pub_refresh_delay(uint32_t granted);
+
+/* ------------------------------------------------------------ calls
+ * RFC 3261 s.12-15 INVITE dialogs on the UA core (agent_call*.c). Every
+ * request goes down the agent's one flow (the server is the outbound
+ * proxy); the route set learnt from Record-Route (s.12.1) becomes Route
+ * lines of the in-dialog requests (loose routing only), the remote
+ * target (Contact) their Request-URI. SDP bodies are opaque here: the
+ * caller supplies ours and gets the peer's.
+ *
+ * Out (UAC): agent_call_invite(); the server's 407 is answered with the
+ * credentials the core keeps (as for MESSAGE), provisional answers are
+ * reported by PROGRESS, a 2xx is ACKed end to end (again for each
+ * retransmitted 2xx) and reported by ANSWERED, a 3xx-6xx is ACKed hop by
+ * hop (lib/sip's INVITE client transaction) and reported by FAILED with
+ * its Warning text (the server's C3 gate: 488 + Warning 370).
+ * In (UAS): a new INVITE gets 100 and is handed to INCOMING, where (or
+ * later) the caller rings (180), answers (200 + SDP, resent at T1..T2
+ * until the ACK, BYE after 64*T1 without one) or rejects (486/603).
+ * CANCEL -> 200 and 487 for the INVITE; BYE -> 200; a re-INVITE -> 200
+ * with our SDP unchanged (488 if we have none).
+ * Call objects live in AGENT_CALL_MAX slots of the agent; after ENDED or
+ * FAILED returns, the call's pointer is gone (use the id to look it up).
+ */
+#define AGENT_CALL_MAX 4
+
+enum agent_call_state {
+	AGENT_CALL_CALLING,     /* out: INVITE sent, nothing back yet */
+	AGENT_CALL_EARLY,       /* out: a 1xx came back (ringing) */
+	AGENT_CALL_INCOMING,    /* in: INVITE received, not answered */
+	AGENT_CALL_RINGING,     /* in: 180 sent */
+	AGENT_CALL_ANSWERING,   /* in: 200 sent, waiting for the ACK */
+	AGENT_CALL_CONFIRMED,   /* dialog established (media may flow) */
+	AGENT_CALL_CANCELLING,  /* out: CANCEL wanted or sent */
+	AGENT_CALL_TERMINATING, /* BYE sent, waiting for its answer */
+	AGENT_CALL_ENDED,       /* reported; the slot is being released */
+};
+
+enum agent_call_end {
+	AGENT_CALL_END_LOCAL,     /* we hung up (BYE sent) */
+	AGENT_CALL_END_REMOTE,    /* the peer hung up (BYE received) */
+	AGENT_CALL_END_CANCELLED, /* out: we cancelled; in: the caller did */
+	AGENT_CALL_END_REJECTED,  /* in: we rejected (486/603/...) */
+	AGENT_CALL_END_NOANSWER,  /* out: the ring timeout cancelled it */
+	AGENT_CALL_END_NOACK,     /* in: no ACK for our 2xx in 64*T1 */
+	AGENT_CALL_END_FLOW,      /* the flow to the server was lost */
+};
+
+struct agent_call;
+
+/* An incoming INVITE as INCOMING sees it (valid during the call). */
+struct agent_call_in {
+	const char *from;       /* From URI */
+	const char *from_user;  /* its user part, unescaped ("+8613...") */
+	const char *call_id;
+	const char *sdp;        /* the offer ("" if none) */
+	size_t sdp_len;
+	const struct sip_msg *m;
+};
+
+struct agent_call_events {
+	/* A new incoming call: ring, answer or reject it now or later; do
+	 * nothing and it stays INCOMING. NULL: calls are refused 480. */
+	void (*incoming)(void *arg, struct agent_call *c,
+			 const struct agent_call_in *in);
+	/* Out: a 1xx other than 100 (180 ringing, 183 progress). */
+	void (*progress)(void *arg, struct agent_call *c, int status);
+	/* The dialog is confirmed: out on the 2xx (SDP = its body), in on
+	 * the ACK (SDP = the INVITE's offer). */
+	void (*answered)(void *arg, struct agent_call *c, const char *sdp,
+			 size_t sdp_len);
+	/* A call that was answered, or an incoming one, is over. STATUS: the
+	 * final status that ended it (200 of a BYE, 487, 486, 408, 503). */
+	void (*ended)(void *arg, struct agent_call *c, enum agent_call_end why,
+		      int status);
+	/* Out: the INVITE failed (3xx-6xx, 408 timer B, 503 flow lost).
+	 * WARNING: the Warning header's value ("" if none). */
+	void (*failed)(void *arg, struct agent_call *c, int status,
+		       const char *warning);
+};
+
+struct agent_call_config {
+	uint32_t ring_timeout;   /* out: CANCEL after this many s without a
+				  * final answer; 0 -> 60 */
+};
+
+/* Sets the call callbacks (copied) and registers the BYE handler.
+ * CFG may be NULL. 0 or -errno. */
+int agent_call_setup(struct agent *a, const struct agent_call_config *cfg,
+		     const struct agent_call_events *ev, void *arg);
+/*
+ * Calls TO (a number or a sip:/sips:/tel: URI, as for texts) with the
+ * offer SDP (application/sdp, may be empty). USER is the caller's.
+ * -ENOTCONN, -EBUSY (all slots taken), -EMSGSIZE, -EINVAL.
+ */
+int agent_call_invite(struct agent *a, const char *to, const char *sdp,
+		      size_t sdp_len, void *user, struct agent_call **out);
+/* In: 180 Ringing. -EALREADY once answered or ended. */
+int agent_call_ring(struct agent_call *c);
+/* In: 200 with our answer SDP. */
+int agent_call_answer(struct agent_call *c, const char *sdp, size_t sdp_len);
+/* In, before answering: STATUS 486, 603, 480 ... (ENDED REJECTED). */
+int agent_call_reject(struct agent_call *c, int status);
+/* Any state: CANCEL (out, not answered yet), reject 603 (in, not answered
+ * yet), BYE (confirmed). ENDED follows when the peer answered. */
+int agent_call_hangup(struct agent_call *c);
+
+enum agent_call_state agent_call_state(const struct agent_call *c);
+const char *agent_call_state_name(enum agent_call_state st);
+const char *agent_call_end_name(enum agent_call_end why);
+uint32_t agent_call_id(const struct agent_call *c);   /* >= 1, unique */
+struct agent_call *agent_call_find(struct agent *a, uint32_t id);
+int agent_call_outgoing(const struct agent_call *c);
+const char *agent_call_remote(const struct agent_call *c); /* peer's URI */
+const char *agent_call_callid(const struct agent_call *c);
+void *agent_call_user(const struct agent_call *c);
+void agent_call_set_user(struct agent_call *c, void *user);
+unsigned agent_call_count(const struct agent *a);
+
+/*
+ * The handset's figures for the server's C3 gate: an OPTIONS from the
+ * server is answered 200 with `X-Dataline-Net: rate=<kbps>;rtt=<ms>;
+ * loss=<permille>` filled by FN (no header when FN fails or is NULL).
+ */
+struct agent_net {
+	uint32_t rate_kbps, rtt_ms, loss_permille;
+};
+typedef int (*agent_net_fn)(void *arg, struct agent_net *out);
+void agent_call_on_net(struct agent *a, agent_net_fn fn, void *arg);
+
+/*
+ * Pure helpers, exposed for tests.
+ * agent_call_route_set: the Route lines ("Route: <uri>\r\n" each) from
+ * M's Record-Route values, in reverse order for a UAC (REVERSE = 1) and in
+ * order for a UAS (s.12.1.1, s.12.1.2). 0, -ENOSPC, -EBADMSG.
+ * agent_call_warn_code: the warn-code of a Warning value ("370 host
+ * \"text\"" -> 370), or -EINVAL.
+ * agent_net_format: "rate=..;rtt=..;loss=.." into OUT; 0 or -ENOSPC.
+ */
+int agent_call_route_set(const struct sip_msg *m, int reverse, char *out,
+			 size_t cap);
+int agent_call_warn_code(const char *warning);
+int agent_net_format(const struct agent_net *n, char *out, size_t cap);
 
 /*
  * Pure helpers, exposed for tests.

@@ -22,6 +22,7 @@
 #include "dataline/modem.h"
 
 #define CARRIER_LOG_FILE "carrier-sms.log"
+#define CARRIER_CALL_LOG_FILE "carrier-calls.log"
 /* Room for a backend's reference to the sent SMS (see carrier_sms_send). */
 #define CARRIER_REF_MAX  4096
 
@@ -51,6 +52,18 @@ const char *carrier_backend_name(enum carrier_backend b);
  */
 int carrier_sms_send(const struct carrier *c, const char *number,
 		     const char *text, char ref[CARRIER_REF_MAX]);
+
+/*
+ * Places a carrier voice call to NUMBER (the call fallback, patent C2/C3:
+ * "call by the carrier network"): the modem backend runs
+ * modem_voice_call (Voice.CreateCall, Call.Start, State checked) and
+ * copies the Call object's path into REF; the log backend appends
+ * {"time","number","call":"voice"} to STATE_DIR/carrier-calls.log (0600,
+ * fsync'd) and copies that path. 0 or -errno: -EINVAL (number), and the
+ * errors of modem_voice_call / the log file.
+ */
+int carrier_call_start(const struct carrier *c, const char *number,
+		       char ref[CARRIER_REF_MAX]);
 
 /*
  * Pure: formats the log backend's line for an SMS sent at time T (UTC,

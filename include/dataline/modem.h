@@ -7,8 +7,9 @@
  * (carrier fallback for texts): sending an SMS (Modem.Messaging.Create,
  * then the new Sms object's Send); the choice between this and a log file
  * for devices without a modem is include/dataline/carrier.h.
+ * Carrier voice calls (the call fallback of patent steps C2/C3):
+ * Modem.Voice.CreateCall, then the Call object's Start (modem_voice.c).
  * Tests point it at a private bus with DBUS_SYSTEM_BUS_ADDRESS.
- * Calls (voice) are not part of this module.
  */
 #ifndef DATALINE_MODEM_H
 #define DATALINE_MODEM_H
@@ -99,6 +100,34 @@ int modem_newest_code_sms(struct modem *m, int64_t since,
 #define MODEM_SMS_SEND_TIMEOUT_S 120
 int modem_sms_send(struct modem *m, const char *number, const char *text,
 		   char sms_path[MODEM_SMS_PATH_MAX]);
+
+/*
+ * Carrier voice call to NUMBER ([+]1..MODEM_SMS_NUMBER_MAX digits):
+ * Modem.Voice.CreateCall({"number": s}), then Call.Start, then the Call's
+ * State must be dialing, ringing-out or active. On success CALL_PATH gets
+ * the Call object's path (for modem_voice_hangup); on failure the Call
+ * object is deleted again (Voice.DeleteCall). 0 or
+ *   -EINVAL       number malformed, or refused by ModemManager
+ *   -EOPNOTSUPP   the modem has no Voice interface
+ *   -EHOSTUNREACH, -EACCES, -ETIMEDOUT as for modem_sms_send
+ *   -EIO          CreateCall or Start failed (logged), or the State after
+ *                 Start is not a placed call (e.g. terminated)
+ */
+#define MODEM_CALL_PATH_MAX 128
+#define MODEM_CALL_STATE_DIALING     1
+#define MODEM_CALL_STATE_RINGING_OUT 2
+#define MODEM_CALL_STATE_ACTIVE      4
+#define MODEM_CALL_STATE_TERMINATED  7
+int modem_voice_call(struct modem *m, const char *number,
+		     char call_path[MODEM_CALL_PATH_MAX]);
+/* Call.Hangup on a call placed by modem_voice_call. 0 or -errno. */
+int modem_voice_hangup(struct modem *m, const char *call_path);
+/* The Call's MMCallState. 0 or -errno. */
+int modem_call_state(struct modem *m, const char *call_path, uint32_t *state);
+/* "dialing", "active", ... ("?" when unknown). */
+const char *modem_call_state_name(uint32_t state);
+/* NUMBER is [+]DIGITS, 1..MODEM_SMS_NUMBER_MAX digits: 0 or -EINVAL. */
+int modem_number_check(const char *number);
 
 /*
  * Pure helpers (no I/O, no allocation).

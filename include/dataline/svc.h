@@ -62,6 +62,9 @@ struct svc_config {
 	void (*figures)(void *arg, struct hpres_status *out);
 	void *figures_arg;
 	uint32_t contacts_sync_s;   /* re-sync interval; 0: only on request */
+	/* calls (svc_call.c) */
+	int answer_auto;            /* incoming calls: 0 ring, 1 answer at once */
+	uint32_t call_min_kbps;     /* threshold 1 (C2); 0: NETQ_VOICE_MIN_KBPS */
 };
 
 struct svc;
@@ -107,6 +110,33 @@ typedef void (*svc_send_done)(void *arg, const struct svc_send_result *res);
  */
 int svc_send(struct svc *s, const char *number, const char *text, size_t len,
 	     enum svc_fallback fb, svc_send_done done, void *arg);
+
+/*
+ * Calls (patent C1-C3, D; svc_call.c, docs/calls.md "The handset's call
+ * flow"). Before any INVITE the C2 check: the own rate from libnetq
+ * against threshold 1 (and RTT/loss, netq's voice defaults) and the
+ * registration. Below it, or not connected: FB_CARRIER places a carrier
+ * voice call (carrier_call_start), FB_QUIT gives -ENETUNREACH with the
+ * reason. Else an INVITE with the media engine's offer. The server's 488
+ * with Warning 370 (C3) is the same choice, taken when the answer comes.
+ */
+struct svc_call_opts {
+	enum svc_fallback fb;
+	int carrier;                /* 1: straight to the carrier */
+	const char *audio_in, *audio_out; /* media_config's; NULL: none */
+	uint32_t duration_s;        /* hang up after this long; 0: never */
+};
+struct svc_call_result {
+	enum svc_route route;
+	uint32_t id;                /* the call's id (data), 0 for carrier */
+	char detail[512];           /* carrier reference / reason */
+};
+int svc_call(struct svc *s, const char *number, const struct svc_call_opts *o,
+	     struct svc_call_result *out);
+int svc_call_answer(struct svc *s, uint32_t id);
+int svc_call_hangup(struct svc *s, uint32_t id);
+/* The C2 check for voice: 1 over data, 0 fallback (REASON says why). */
+int svc_call_ok(struct svc *s, char *reason, size_t len);
 
 /* Connects to WHICH: "system", "session" or a D-Bus address (as the
  * daemon's --bus); for the service and its clients (the CLI). */

@@ -24,23 +24,8 @@ PY=/usr/bin/python3
 NA=+4915300000011 NB=+4915300000012
 PIN=/sys/fs/bpf/dataline-test-$P
 TMUX_S=dl-$P
-cleanup() {
-  tmux kill-session -t "$TMUX_S" 2>/dev/null
-  hs_cleanup
-  nsenter --net="/var/run/netns/$TT_A" "$OUT/dataline-netq" --pin-dir "$PIN" detach >/dev/null 2>&1
-  rm -rf "$PIN"
-  tt_down "$P"
-  mkdir -p "$OUT/test-logs"
-  for f in "$DIR"/*.log; do cp "$f" "$OUT/test-logs/handset_fallback-$(basename "$f")" 2>/dev/null; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-for b in "$DL" "$OUT/dataline-server" "$OUT/dataline-netq"; do
-  [ -x "$b" ] || { fail "handset_fallback: $b built"; finish; }
-done
-$PY -c 'import dbus, gi, dbusmock' 2>/dev/null ||
-  { fail "handset_fallback: python3-dbus, -gi, -dbusmock (scripts/install-deps.sh)"; finish; }
-command -v tmux >/dev/null || { fail "handset_fallback: tmux (scripts/install-deps.sh)"; finish; }
+trap 'hs_netq_cleanup handset_fallback' EXIT
+hs_need handset_fallback
 tt_up "$P" || { fail "handset_fallback: topology up"; finish; }
 hs_init
 hs_server_start
@@ -49,13 +34,7 @@ for h in a b; do
   check "handset_fallback: handset $h provisioned" hs_provision $h
 done
 # the ModemManager mock on A's bus, which A's daemon uses as system bus
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/a/bus"
-$PY -m dbusmock -s -t "$ROOT/tests/mock/modemmanager.py" -p '{}' >> "$DIR/mock.log" 2>&1 &
-HS_BG+=($!)
-MOCK=(dbus-send --system --print-reply --dest=org.freedesktop.ModemManager1)
-MM=/org/freedesktop/ModemManager1 MODEM=/org/freedesktop/ModemManager1/Modem/0
-mm_up() { "${MOCK[@]}" $MM org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null 2>&1; }
-check "handset_fallback: ModemManager mock up" wait_for 10 mm_up
+check "handset_fallback: ModemManager mock up" hs_mm_start
 ncreate() { "${MOCK[@]}" $MODEM org.freedesktop.DBus.Mock.GetMethodCalls string:Create | grep -c uint64; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 check "handset_fallback: netq attached to A's link" \

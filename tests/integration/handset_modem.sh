@@ -12,40 +12,11 @@
 # numbers refused before ModemManager is asked; none of these says "sent".
 source "$(dirname "$0")/lib.sh"
 DL=$OUT/dataline
-PY=/usr/bin/python3
-TPL=$ROOT/tests/mock/modemmanager.py
 [ -x "$DL" ] || { fail "handset_modem - $DL not built"; finish; }
-$PY -c 'import dbusmock' 2>/dev/null || { fail "handset_modem - python3-dbusmock missing"; finish; }
+. "$ROOT/tests/integration/helpers/mm_mock.sh"
+mm_setup handset_modem
+BUS=("${MM_SEND[@]}")
 
-tmp=$(mktemp -d /tmp/handset_modem.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-dbus-daemon --session --address="unix:path=$tmp/bus" --nofork --nopidfile \
-  >"$tmp/dbus.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$tmp/bus" ] && break; sleep 0.1; done
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$tmp/bus"
-BUS=(dbus-send --system --print-reply --dest=org.freedesktop.ModemManager1)
-
-# start_mock JSON-PARAMS: (re)starts the mocked ModemManager
-mock_pid=
-start_mock() {
-  [ -n "$mock_pid" ] && { kill "$mock_pid" 2>/dev/null; wait "$mock_pid" 2>/dev/null; }
-  $PY -m dbusmock -s -t "$TPL" -p "$1" >>"$tmp/mock.log" 2>&1 &
-  mock_pid=$!; pids+=($mock_pid)
-  for _ in $(seq 100); do
-    "${BUS[@]}" /org/freedesktop/ModemManager1 \
-      org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  return 1
-}
 add_sms() { # NUMBER TEXT TIMESTAMP
   "${BUS[@]}" /org/freedesktop/ModemManager1 org.freedesktop.DBus.Mock.AddSms \
     "string:$1" "string:$2" "string:$3" >/dev/null

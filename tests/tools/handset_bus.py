@@ -13,6 +13,14 @@ main loop, so it sees the daemon's signals as any phone UI would.
       delivered (exit 0) or the timeout (exit 1)
   handset_bus.py --bus ADDR watch [--timeout S] [--count N]
       prints signals until N TextReceived or the timeout
+  handset_bus.py --bus ADDR call-watch NUMBER [--fallback F] [--timeout S]
+          [--hangup-after S]
+      subscribes, calls Call(NUMBER, {"fallback": F}), prints its answer
+      ({"call": id, "route", "detail"} or {"error", "message"}) and every
+      signal; Hangup(id) S seconds after "confirmed"; exit 0 on the
+      call's final CallState (ended, failed, refused, carrier), printed
+      as {"final": STATE, "details": ...}, 1 on the timeout, 2 refused
+      by the daemon
 """
 import argparse
 import json
@@ -84,6 +92,50 @@ def watch(bus, a, send=None):
     return state["rc"]
 
 
+FINAL = ("ended", "failed", "refused", "carrier")
+
+
+def call_watch(bus, a):
+    loop = GLib.MainLoop()
+    state = {"id": None, "rc": 1, "early": []}
+    h = proxy(bus)
+
+    def on_state(cid, st, details):
+        if state["id"] is None:
+            state["early"].append((int(cid), str(st), str(details)))
+            return
+        if int(cid) != state["id"]:
+            return
+        out({"signal": "CallState", "args": [int(cid), str(st), str(details)]})
+        if str(st) == "confirmed" and a.hangup_after is not None:
+            GLib.timeout_add(int(a.hangup_after * 1000),
+                             lambda: h.Hangup(dbus.UInt32(state["id"])) and False)
+        if str(st) in FINAL:
+            out({"final": str(st), "details": str(details)})
+            state["rc"] = 0
+            loop.quit()
+
+    bus.add_signal_receiver(on_state, signal_name="CallState", dbus_interface=IFACE,
+                            path=PATH)
+    try:
+        cid, route, detail = h.Call(a.number, dbus.Dictionary(
+            {"fallback": a.fallback}, signature="ss"))
+    except dbus.exceptions.DBusException as e:
+        out({"error": e.get_dbus_name(), "message": e.get_dbus_message()})
+        return 2
+    out({"call": int(cid), "route": str(route), "detail": str(detail)})
+    if str(route) != "data":
+        return 0
+    state["id"] = int(cid)
+    for ev in state.pop("early"):
+        on_state(*ev)
+    if state["rc"] == 0:
+        return 0
+    GLib.timeout_add(int(a.timeout * 1000), loop.quit)
+    loop.run()
+    return state["rc"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bus", required=True)
@@ -102,11 +154,18 @@ def main():
     p = sub.add_parser("watch")
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--count", type=int, default=0)
+    p = sub.add_parser("call-watch")
+    p.add_argument("number")
+    p.add_argument("--fallback", default="quit")
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--hangup-after", type=float, default=None)
     a = ap.parse_args()
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     bus = dbus.bus.BusConnection(a.bus)
     if a.cmd == "send-many":
         return send_many(bus, a)
+    if a.cmd == "call-watch":
+        return call_watch(bus, a)
     if a.cmd == "send-watch":
         return watch(bus, a, (a.number, a.text))
     return watch(bus, a)

@@ -29,6 +29,7 @@
 #include "dataline/agent.h"
 #include "dataline/log.h"
 #include "dataline/sip.h"
+#include "agent_srv.h"
 
 #define REALM "dataline.test"
 #define USER "+8613800138000"
@@ -88,15 +89,7 @@ static void srv_reply(struct got *g, int status, const char *extra)
 
 static int creds_ok(const struct sip_msg *m, uint32_t *nc)
 {
-	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_PROXY_AUTHORIZATION);
-	struct sip_digest_credentials c;
-	char ha1[SIP_DIGEST_HEX_MAX];
-
-	if (!h || sip_digest_credentials_decode(h->value, &c) < 0)
-		return 0;
-	assert_int_equal(sip_digest_ha1(c.alg, DIGEST_USER, REALM, PASSWORD, ha1), 0);
-	*nc = c.nc_value;
-	return sip_digest_verify(&c, m->method, ha1) == 0;
+	return agent_srv_creds_ok(m, DIGEST_USER, REALM, PASSWORD, nc);
 }
 
 static void srv_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -157,13 +150,7 @@ static int on_notify(void *arg, const struct sip_msg *m)
 	return S.notify_answer;
 }
 
-#define RUN_UNTIL(cond) do {						\
-	time_t t0 = time(NULL);						\
-	while (!(cond)) {						\
-		assert_true(time(NULL) - t0 < 20);			\
-		event_base_loop(S.base, EVLOOP_ONCE);			\
-	}								\
-} while (0)
+#define RUN_UNTIL(cond) AGENT_SRV_RUN_UNTIL(S.base, cond)
 
 /* Runs the loop until nothing is pending (the agent had time to answer). */
 static void run_idle(void)
@@ -179,8 +166,6 @@ static struct agent *A;
 
 static int setup(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	struct agent_config cfg = {
 		.transport = AGENT_TP_UDP, .host = "127.0.0.1",
 		.domain = REALM, .user = USER, .username = DIGEST_USER,
@@ -191,13 +176,7 @@ static int setup(void **state)
 	log_set_level(LOG_LVL_ERROR);
 	S.notify_answer = 200;
 	S.base = event_base_new();
-	S.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(S.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(S.fd, (struct sockaddr *)&sa, &len), 0);
-	S.ev = event_new(S.base, S.fd, EV_READ | EV_PERSIST, srv_read_cb, NULL);
-	event_add(S.ev, NULL);
-	cfg.port = ntohs(sa.sin_port);
+	cfg.port = agent_srv_open(S.base, srv_read_cb, &S.fd, &S.ev);
 	assert_int_equal(agent_new(S.base, &cfg, NULL, NULL, &A), 0);
 	/* not connected yet: nothing can be sent */
 	struct agent_text t = { .to = "+1", .ctype = "text/plain", .body = "x", .body_len = 1 };

@@ -202,6 +202,40 @@ static void test_log_backend(void **state)
 	rmdir(base);
 }
 
+/* The call fallback's log backend: one JSON line a call, bad numbers
+ * refused before anything is written. */
+static void test_log_call(void **state)
+{
+	char tmpl[] = "/tmp/test_carrier.XXXXXX", path[600], ref[CARRIER_REF_MAX];
+	char *base = mkdtemp(tmpl), buf[512];
+	struct carrier c = { .backend = CARRIER_LOG, .state_dir = base };
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_non_null(base);
+	assert_int_equal(carrier_call_start(&c, "+8613900000009", ref), 0);
+	assert_int_equal(carrier_call_start(&c, "+86 139", NULL), -EINVAL);
+	assert_int_equal(carrier_call_start(&c, "", NULL), -EINVAL);
+	assert_int_equal(carrier_call_start(&c, "123456789012345678901", NULL), -EINVAL);
+	snprintf(path, sizeof(path), "%s/%s", base, CARRIER_CALL_LOG_FILE);
+	assert_string_equal(ref, path);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\"number\":\"+8613900000009\",\"call\":\"voice\"}\n"));
+	assert_null(strchr(strchr(buf, '\n') + 1, '\n')); /* one line */
+	unlink(path);
+	rmdir(base);
+	c.backend = CARRIER_MODEM;
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/test_carrier_bus", 1);
+	strcpy(ref, "untouched");
+	assert_true(carrier_call_start(&c, "+8613900000009", ref) < 0);
+	assert_string_equal(ref, "untouched");
+}
+
 static void test_modem_backend_without_bus(void **state)
 {
 	const struct carrier c = { .backend = CARRIER_MODEM };
@@ -223,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_log_format),
 		cmocka_unit_test(test_log_backend),
 		cmocka_unit_test(test_modem_backend_without_bus),
+		cmocka_unit_test(test_log_call),
 	};
 
 	log_set_level(LOG_LVL_ERROR);

@@ -384,3 +384,13 @@ const char *agent_contact(const struct agent *a)
 {
 	return a->contact;
 }
+
+const char *agent_local_addr(const struct agent *a)
+{
+	return a->local;
+}
+
+enum agent_transport agent_transport(const struct agent *a)
+{
+	return a->cfg.transport;
+}

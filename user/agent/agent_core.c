@@ -115,7 +115,7 @@ static void agent_tx_timeout(void *arg, struct sip_tx *tx)
 {
 	struct agent_req *r = sip_tx_user(tx);
 
-	if (!r)
+	if (agent_call_on_timeout(arg, tx) || !r)
 		return;
 	log_info("agent: %s to %s: no answer (timer F)", r->method, r->ruri);
 	agent_req_defer(r, 408);
@@ -148,6 +148,7 @@ static void agent_tx_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void agent_core_flow_down(struct agent *a)
 {
+	agent_call_flow_down(a);
 	for (unsigned i = 0; i < AGENT_REQ_MAX; i++) {
 		struct agent_req *r = &a->reqs[i];
 
@@ -196,6 +197,7 @@ void agent_core_free(struct agent *a)
 {
 	a->freeing = 1;
 	agent_core_flow_down(a);
+	agent_call_free_all(a);
 	if (a->tx_timer)
 		event_free(a->tx_timer);
 	if (a->done_ev)
@@ -207,13 +209,15 @@ void agent_core_free(struct agent *a)
 
 /* ------------------------------------------------------------ sending */
 
-/* Adds credentials for R from the slot that challenged its method. */
-static int agent_req_auth(struct agent *a, struct agent_req *r, struct sip_buf *b)
+/* Adds credentials for a METHOD request to RURI from the slot that
+ * challenged its method last (MID), if any. */
+int agent_auth_add(struct agent *a, enum sip_method mid, const char *method,
+		   const char *ruri, struct sip_buf *b)
 {
 	/* struct sip_msg is big (header index): keep it off the stack */
 	static __thread struct sip_msg msg;
 	struct sip_digest_challenge ch;
-	int slot = a->auth_slot[r->method_id], e;
+	int slot = a->auth_slot[mid], e;
 	struct agent_chal *c;
 
 	if (slot < 0 || !a->chal[slot].len)
@@ -226,7 +230,7 @@ static int agent_req_auth(struct agent *a, struct agent_req *r, struct sip_buf *
 		c->nc++;
 		e = sip_digest_authorization_add(b, slot ? "Proxy-Authorization" :
 						 "Authorization", &ch, a->username,
-						 a->password, NULL, r->method, r->ruri,
+						 a->password, NULL, method, ruri,
 						 NULL, c->nc);
 	}
 	if (e < 0 && e != -ENOSPC) {
@@ -235,6 +239,25 @@ static int agent_req_auth(struct agent *a, struct agent_req *r, struct sip_buf *
 		e = 0; /* send it without; the server challenges again */
 	}
 	return e;
+}
+
+int agent_auth_keep(struct agent *a, enum sip_method mid, const struct sip_msg *m)
+{
+	int slot = m->status == 407;
+	struct agent_chal *c = &a->chal[slot];
+
+	if (m->len > sizeof(c->buf))
+		return -E2BIG;
+	memcpy(c->buf, m->buf, m->len);
+	c->len = m->len;
+	c->nc = 0;
+	a->auth_slot[mid] = (int8_t)slot;
+	return 0;
+}
+
+void agent_auth_drop(struct agent *a, const struct sip_msg *m)
+{
+	a->chal[m->status == 407].len = 0;
 }
 
 static int agent_req_build(struct agent *a, struct agent_req *r, char *buf,
@@ -266,7 +289,7 @@ static int agent_req_build(struct agent *a, struct agent_req *r, char *buf,
 	sip_req_begin(&b, &p);
 	sip_buf_adds(&b, r->hdrs);
 	sip_buf_hdr(&b, "User-Agent", "dataline-handset/0.1");
-	e = agent_req_auth(a, r, &b);
+	e = agent_auth_add(a, r->method_id, r->method, r->ruri, &b);
 	if (e < 0)
 		return e;
 	return sip_msg_end(&b, r->body_len ? r->ctype : NULL, r->body, r->body_len, len);
@@ -392,8 +415,7 @@ static int agent_req_challenged(struct agent *a, struct agent_req *r,
 				const struct sip_msg *m)
 {
 	struct sip_digest_challenge ch;
-	int slot = m->status == 407;
-	struct agent_chal *c = &a->chal[slot];
+	int e;
 
 	if (sip_digest_challenge_pick(m, &ch) < 0) {
 		log_warn("agent: %s challenged without a usable Digest "
@@ -402,15 +424,11 @@ static int agent_req_challenged(struct agent *a, struct agent_req *r,
 	}
 	if ((r->fresh && !ch.stale) || ++r->tries > AGENT_AUTH_TRIES) {
 		log_warn("agent: %s: credentials refused (%d)", r->method, m->status);
-		c->len = 0;
+		agent_auth_drop(a, m);
 		return -EACCES;
 	}
-	if (m->len > sizeof(c->buf))
-		return -E2BIG;
-	memcpy(c->buf, m->buf, m->len);
-	c->len = m->len;
-	c->nc = 0;
-	a->auth_slot[r->method_id] = (int8_t)slot;
+	if ((e = agent_auth_keep(a, r->method_id, m)) < 0)
+		return e;
 	r->fresh = 1;
 	r->cseq++;
 	return agent_req_send(a, r);
@@ -424,6 +442,8 @@ static void agent_on_response(struct agent *a, const struct sip_msg *m)
 	struct sip_tx *tx = NULL;
 	int e;
 
+	if (agent_call_on_response(a, m))
+		return;
 	key.branch = (struct sip_tx_str){ m->via.branch.p, m->via.branch.len };
 	key.method = (struct sip_tx_str){ m->cseq.method.p, m->cseq.method.len };
 	e = sip_tx_client_receive(a->txt, &key, m->status, NULL, 0, agent_now_ms(),

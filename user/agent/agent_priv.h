@@ -14,6 +14,8 @@
  *   agent_reg.c    REGISTER client (s.10.2) on top of the core
  *   agent_text.c   MESSAGE client and incoming-MESSAGE hook (RFC 3428)
  *   agent_pub.c    PUBLISH client: the agent's presence (RFC 3903)
+ *   agent_call.c   INVITE dialogs, client side, and the call slots
+ *   agent_call_in.c  INVITE dialogs, server side (incoming calls)
  */
 #ifndef DATALINE_AGENT_PRIV_H
 #define DATALINE_AGENT_PRIV_H
@@ -127,6 +129,11 @@ struct agent {
 	struct agent_pub *pub;        /* the caller's, not owned; NULL if none */
 	uint32_t flow_gen;            /* + 1 at each new flow */
 
+	/* calls (agent_call*.c) */
+	struct agent_calls *calls;    /* owned; NULL until agent_call_setup */
+	agent_net_fn net_fn;          /* figures for X-Dataline-Net */
+	void *net_arg;
+
 	/* texts (agent_text.c) */
 	agent_text_in_fn text_fn;
 	void *text_arg;
@@ -158,6 +165,27 @@ void agent_tx_rearm(struct agent *a);
 const char *agent_via_transport(enum agent_transport tp);
 /* A complete message from the server (STREAM: from TCP/TLS). */
 void agent_on_message(struct agent *a, const char *buf, size_t len, int stream);
+
+/* Credentials for METHOD (MID) to RURI from the slot that challenged
+ * that method last; kept challenge of a 401/407 M for MID; dropped. */
+int agent_auth_add(struct agent *a, enum sip_method mid, const char *method,
+		   const char *ruri, struct sip_buf *b);
+int agent_auth_keep(struct agent *a, enum sip_method mid, const struct sip_msg *m);
+void agent_auth_drop(struct agent *a, const struct sip_msg *m);
+/* The Request-URI for TO: a number (sip:TO@DOMAIN) or a whole URI. */
+int agent_target_uri(const struct agent *a, const char *to, char *out, size_t cap);
+
+/* agent_call.c: 1 when M / TX belonged to a call (and was dealt with) */
+int agent_call_on_response(struct agent *a, const struct sip_msg *m);
+int agent_call_on_timeout(struct agent *a, struct sip_tx *tx);
+void agent_call_flow_down(struct agent *a);
+void agent_call_free_all(struct agent *a);
+/* agent_call_in.c: INVITE (TX: its server transaction, may be NULL),
+ * CANCEL, BYE: the status for the core to answer, or 0 when answered
+ * here; ACK: always 0. */
+int agent_call_serve(struct agent *a, const struct sip_msg *m, struct sip_tx *tx);
+/* Adds X-Dataline-Net to an OPTIONS 200 when figures are available. */
+void agent_call_net_header(struct agent *a, struct sip_buf *b);
 
 /* agent_serve.c: an incoming request (not a response) */
 void agent_serve_request(struct agent *a, const struct sip_msg *m, int stream);

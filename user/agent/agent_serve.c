@@ -17,6 +17,9 @@
  * Without a handler: OPTIONS gets 200 (s.11.2), a method we know but do
  * not take 405, one we do not know 501 (s.8.2.1); each carries Allow,
  * built from the handler table. ACK is absorbed; it never gets an answer.
+ * INVITE, CANCEL, BYE and the ACK of a 2xx go to the call layer
+ * (agent_call_in.c), which answers an INVITE itself, later, through the
+ * transaction made here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,17 +71,24 @@ int agent_handle(struct agent *a, const char *method, agent_handler fn, void *ar
 static void agent_add_allow(struct agent *a, struct sip_buf *b)
 {
 	sip_buf_adds(b, "Allow: OPTIONS");
+	if (a->calls)
+		sip_buf_adds(b, ", INVITE, ACK, CANCEL, BYE");
 	for (unsigned i = 0; i < AGENT_HANDLER_MAX; i++)
 		if (a->handlers[i].method[0] && strcmp(a->handlers[i].method, "OPTIONS"))
 			sip_buf_printf(b, ", %s", a->handlers[i].method);
 	sip_buf_adds(b, "\r\n");
 }
 
-/* The final status for M: its handler's, or the core's own. */
-static int agent_dispatch(struct agent *a, const struct sip_msg *m)
+/* The final status for M: its handler's, or the core's own; 0 when the
+ * call layer answered (or will answer) an INVITE itself through TX. */
+static int agent_dispatch(struct agent *a, const struct sip_msg *m, struct sip_tx *tx)
 {
 	struct agent_handler_ent *h = agent_handler_find(a, m->method);
 	int status;
+
+	if (m->method_id == SIP_METHOD_INVITE || m->method_id == SIP_METHOD_CANCEL ||
+	    m->method_id == SIP_METHOD_BYE)
+		return agent_call_serve(a, m, tx);
 
 	if (h) {
 		status = h->fn(h->arg, m);
@@ -131,8 +141,14 @@ void agent_serve_request(struct agent *a, const struct sip_msg *m, int stream)
 
 	agent_server_key(m, &key, sent_by, sizeof(sent_by), cseq, sizeof(cseq));
 	e = sip_tx_server_receive(a->txt, &key, now, &v);
-	if (m->method_id == SIP_METHOD_ACK)
+	if (m->method_id == SIP_METHOD_ACK) {
+		/* an ACK for a 3xx-6xx is absorbed by the INVITE's tx; one
+		 * for a 2xx is end to end, for the call layer (s.13.3.1.4) */
+		if (e < 0 || v != SIP_TX_ABSORBED)
+			agent_call_serve(a, m, NULL);
+		agent_tx_rearm(a);
 		return;
+	}
 	if (e == 0 && v == SIP_TX_ABSORBED) {
 		log_debug("agent: %.*s retransmission absorbed", (int)m->method.len,
 			  m->method.p);
@@ -141,14 +157,20 @@ void agent_serve_request(struct agent *a, const struct sip_msg *m, int stream)
 	}
 	if (sip_tx_server_new(a->txt, &key, "r", 1, stream, now, &tx) < 0)
 		tx = NULL; /* over the budget: answer statelessly */
-	status = agent_dispatch(a, m);
+	status = agent_dispatch(a, m, tx);
 	if (!a->txt)
 		return; /* the handler stopped the agent's flow */
+	if (status == 0) {
+		agent_tx_rearm(a); /* the call layer took TX over */
+		return;
+	}
 	sip_buf_init(&b, buf, sizeof(buf));
 	sip_resp_begin(&b, m, status, NULL, a->tag, NULL);
 	if (status == 405 || status == 501 ||
 	    (m->method_id == SIP_METHOD_OPTIONS && status / 100 == 2))
 		agent_add_allow(a, &b);
+	if (m->method_id == SIP_METHOD_OPTIONS && status / 100 == 2)
+		agent_call_net_header(a, &b);
 	if (sip_msg_end(&b, NULL, NULL, 0, &len) < 0) {
 		if (tx)
 			sip_tx_free(tx);

@@ -14,23 +14,30 @@
 #include "agent_priv.h"
 #include "dataline/log.h"
 
+int agent_target_uri(const struct agent *a, const char *to, char *out, size_t cap)
+{
+	if (!to || !to[0])
+		return -EINVAL;
+	if (strncasecmp(to, "sip:", 4) == 0 || strncasecmp(to, "sips:", 5) == 0 ||
+	    strncasecmp(to, "tel:", 4) == 0)
+		return snprintf(out, cap, "%s", to) >= (int)cap ? -ENAMETOOLONG : 0;
+	if (strpbrk(to, "@;?<> \t\r\n") ||
+	    snprintf(out, cap, "sip:%s@%s", to, a->domain) >= (int)cap)
+		return -EINVAL;
+	return 0;
+}
+
 int agent_text_send(struct agent *a, const struct agent_text *t,
 		    agent_req_done done, void *arg, struct agent_req **out)
 {
 	struct agent_req_params p = { 0 };
 	char ruri[AGENT_URI_MAX];
+	int e;
 
-	if (!t || !t->to || !t->to[0] || !t->ctype || !t->body || !t->body_len)
+	if (!t || !t->ctype || !t->body || !t->body_len)
 		return -EINVAL;
-	if (strncasecmp(t->to, "sip:", 4) == 0 || strncasecmp(t->to, "sips:", 5) == 0 ||
-	    strncasecmp(t->to, "tel:", 4) == 0) {
-		if (snprintf(ruri, sizeof(ruri), "%s", t->to) >= (int)sizeof(ruri))
-			return -ENAMETOOLONG;
-	} else if (strpbrk(t->to, "@;?<> \t\r\n") ||
-		   snprintf(ruri, sizeof(ruri), "sip:%s@%s", t->to, a->domain) >=
-		   (int)sizeof(ruri)) {
-		return -EINVAL;
-	}
+	if ((e = agent_target_uri(a, t->to, ruri, sizeof(ruri))) < 0)
+		return e;
 	p.method = "MESSAGE";
 	p.ruri = ruri;
 	p.call_id = t->call_id;

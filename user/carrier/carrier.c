@@ -99,21 +99,19 @@ out:
 	return r;
 }
 
-static int carrier_log_send(const struct carrier *c, const char *number,
-			    const char *text, char ref[CARRIER_REF_MAX])
+/* Appends LINE to STATE_DIR/FILE (made 0700 if missing); REF gets the
+ * file's path. */
+static int carrier_log_line(const struct carrier *c, const char *file, const char *line,
+			    size_t len, char ref[CARRIER_REF_MAX])
 {
-	char line[CARRIER_LINE_MAX], path[PATH_MAX];
-	size_t len;
+	char path[PATH_MAX];
 	int r, n;
 
 	if (!c->state_dir || !c->state_dir[0])
 		return -EINVAL;
-	n = snprintf(path, sizeof(path), "%s/%s", c->state_dir, CARRIER_LOG_FILE);
+	n = snprintf(path, sizeof(path), "%s/%s", c->state_dir, file);
 	if (n < 0 || (size_t)n >= sizeof(path) || (size_t)n >= CARRIER_REF_MAX)
 		return -ENAMETOOLONG;
-	r = carrier_log_format(time(NULL), number, text, line, sizeof(line), &len);
-	if (r < 0)
-		return r;
 	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
 		r = -errno;
 		log_warn("carrier: log backend: mkdir %s: %s", c->state_dir, strerror(-r));
@@ -127,6 +125,19 @@ static int carrier_log_send(const struct carrier *c, const char *number,
 	if (ref)
 		snprintf(ref, CARRIER_REF_MAX, "%s", path);
 	return 0;
+}
+
+static int carrier_log_send(const struct carrier *c, const char *number,
+			    const char *text, char ref[CARRIER_REF_MAX])
+{
+	char line[CARRIER_LINE_MAX];
+	size_t len;
+	int r;
+
+	r = carrier_log_format(time(NULL), number, text, line, sizeof(line), &len);
+	if (r < 0)
+		return r;
+	return carrier_log_line(c, CARRIER_LOG_FILE, line, len, ref);
 }
 
 static int carrier_modem_send(const char *number, const char *text,
@@ -178,5 +189,71 @@ int carrier_sms_send(const struct carrier *c, const char *number,
 	if (r == 0)
 		log_info("carrier: SMS to %s sent by %s (%zu bytes)", number,
 			 carrier_backend_name(c->backend), strlen(text));
+	return r;
+}
+
+/* ------------------------------------------------------------ calls */
+
+static int carrier_log_call(const struct carrier *c, const char *number,
+			    char ref[CARRIER_REF_MAX])
+{
+	char line[256], when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -EINVAL;
+	/* NUMBER passed modem_number_check: digits and '+' need no escaping */
+	n = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"number\":\"%s\",\"call\":\"voice\"}\n",
+		     when, number);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENOSPC;
+	return carrier_log_line(c, CARRIER_CALL_LOG_FILE, line, (size_t)n, ref);
+}
+
+static int carrier_modem_call(const char *number, char ref[CARRIER_REF_MAX])
+{
+	char path[MODEM_CALL_PATH_MAX];
+	struct modem *m;
+	int r;
+
+	r = modem_open(&m);
+	if (r < 0) {
+		log_warn("carrier: no modem for the call: %s", r == -EHOSTUNREACH ?
+			 "ModemManager is not running" : r == -ENODEV ?
+			 "ModemManager has no modem" : strerror(-r));
+		return r;
+	}
+	r = modem_voice_call(m, number, path);
+	modem_close(m);
+	if (r == 0 && ref)
+		snprintf(ref, CARRIER_REF_MAX, "%s", path);
+	return r;
+}
+
+int carrier_call_start(const struct carrier *c, const char *number,
+		       char ref[CARRIER_REF_MAX])
+{
+	int r;
+
+	if (modem_number_check(number) < 0) {
+		log_warn("carrier: no call: the number must be [+]1-%d digits",
+			 MODEM_SMS_NUMBER_MAX);
+		return -EINVAL;
+	}
+	switch (c->backend) {
+	case CARRIER_MODEM:
+		r = carrier_modem_call(number, ref);
+		break;
+	case CARRIER_LOG:
+		r = carrier_log_call(c, number, ref);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (r == 0)
+		log_info("carrier: voice call to %s placed by %s", number,
+			 carrier_backend_name(c->backend));
 	return r;
 }

@@ -21,16 +21,7 @@
 #include "dataline/log.h"
 #include "dataline/modem.h"
 
-#define MM_SERVICE   "org.freedesktop.ModemManager1"
-#define MM_PATH      "/org/freedesktop/ModemManager1"
-#define MM_IF_MODEM  "org.freedesktop.ModemManager1.Modem"
-#define MM_IF_MSG    "org.freedesktop.ModemManager1.Modem.Messaging"
-#define MM_IF_SMS    "org.freedesktop.ModemManager1.Sms"
-
-struct modem {
-	sd_bus *bus;      /* owned; unref'd in modem_close */
-	char path[128];   /* modem object path */
-};
+#include "modem_priv.h"
 
 /*
  * Walks GetManagedObjects' a{oa{sa{sv}}} and copies the first object path
@@ -288,14 +279,14 @@ static int modem_bus_errno(const sd_bus_error *err, int r)
 	return -EIO;
 }
 
-static const char *modem_err_text(const sd_bus_error *err, int r)
+const char *modem_err_text(const sd_bus_error *err, int r)
 {
 	return err->message ? err->message : strerror(-r);
 }
 
 /* Logs a failed call WHAT on object OBJ with ModemManager's own words and
  * returns its -errno (modem_bus_errno). */
-static int modem_call_failed(const char *what, const char *obj,
+int modem_call_failed(const char *what, const char *obj,
 			     const sd_bus_error *err, int r)
 {
 	log_warn("modem: %s on %s failed: %s (%s)", what, obj,

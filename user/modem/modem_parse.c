@@ -157,16 +157,23 @@ static size_t modem_utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-int modem_sms_check(const char *number, const char *text)
+int modem_number_check(const char *number)
 {
-	size_t i, n, digits;
+	size_t i, digits;
 
-	if (!number || !text)
+	if (!number)
 		return -EINVAL;
 	i = number[0] == '+';
-	for (digits = 0; isdigit((unsigned char)number[i]); i++)
+	for (digits = 0; number[i] >= '0' && number[i] <= '9'; i++)
 		digits++;
-	if (number[i] != '\0' || digits == 0 || digits > MODEM_SMS_NUMBER_MAX)
+	return number[i] == '\0' && digits && digits <= MODEM_SMS_NUMBER_MAX ? 0 : -EINVAL;
+}
+
+int modem_sms_check(const char *number, const char *text)
+{
+	size_t i, n;
+
+	if (!text || modem_number_check(number) < 0)
 		return -EINVAL;
 	n = strnlen(text, MODEM_SMS_TEXT_MAX + 1);
 	if (n == 0)

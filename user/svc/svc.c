@@ -109,17 +109,25 @@ static void svc_netq_open(struct svc *s, const char *pin_dir)
 		 "with a default route");
 }
 
-int svc_data_ok(struct svc *s, char *reason, size_t len)
+int svc_net_ok(struct svc *s, enum netq_service svc, uint32_t min_kbps,
+	       char *reason, size_t len)
 {
 	if (s->nq) {
 		struct netq_thresholds t;
 		struct netq_decision d;
+		int n;
 
-		netq_thresholds_default(NETQ_TEXT, &t);
-		if (netq_decide(s->nq, NETQ_TEXT, &t, &d) == 0 &&
+		netq_thresholds_default(svc, &t);
+		if (min_kbps)
+			t.min_kbps = min_kbps;
+		if (netq_decide(s->nq, svc, &t, &d) == 0 &&
 		    d.verdict != NETQ_DATA) {
-			snprintf(reason, len, "%s%s%s", netq_reason_str(d.reason),
-				 d.ifname[0] ? " on " : "", d.ifname);
+			n = snprintf(reason, len, "%s%s%s", netq_reason_str(d.reason),
+				     d.ifname[0] ? " on " : "", d.ifname);
+			if (svc == NETQ_VOICE && n > 0 && (size_t)n < len)
+				snprintf(reason + n, len - (size_t)n,
+					 " (rate %llu kbit/s, threshold 1 %u kbit/s)",
+					 (unsigned long long)d.rate_kbps, t.min_kbps);
 			return 0;
 		}
 	}
@@ -130,6 +138,11 @@ int svc_data_ok(struct svc *s, char *reason, size_t len)
 	}
 	snprintf(reason, len, "connected");
 	return 1;
+}
+
+int svc_data_ok(struct svc *s, char *reason, size_t len)
+{
+	return svc_net_ok(s, NETQ_TEXT, 0, reason, len);
 }
 
 /* A refresh passes through "registering" on the same flow: that keeps
@@ -215,6 +228,8 @@ int svc_new(const struct svc_config *cfg, struct svc **out)
 	svc_copy(s->carrier_dir, sizeof(s->carrier_dir), cfg->carrier.state_dir);
 	svc_copy(s->state_dir, sizeof(s->state_dir), cfg->state_dir);
 	s->contacts_sync_s = cfg->contacts_sync_s;
+	s->answer_auto = cfg->answer_auto;
+	s->call_min_kbps = cfg->call_min_kbps;
 	s->figures = cfg->figures;
 	s->figures_arg = cfg->figures_arg;
 	/* national numbers: the configured country code, else our own */
@@ -227,6 +242,8 @@ int svc_new(const struct svc_config *cfg, struct svc **out)
 	r = svc_in_attach(s);
 	if (!r)
 		r = svc_carrier_start(s);
+	if (!r)
+		r = svc_call_start(s);
 	if (!r && cfg->bus)
 		r = svc_bus_open(s, cfg->bus);
 	if (r) {
@@ -242,6 +259,7 @@ void svc_free(struct svc *s)
 	if (!s)
 		return;
 	svc_contacts_stop(s);
+	svc_call_stop(s);
 	svc_bus_close(s);
 	svc_out_stop(s);
 	if (s->retry_ev)

@@ -203,3 +203,15 @@ void svc_bus_contacts_changed(struct svc *s, uint32_t changed)
 			       "ContactsChanged", "u", changed);
 	bus_emitted(s->bus, "ContactsChanged", r);
 }
+
+void svc_bus_call_state(struct svc *s, uint32_t id, const char *state,
+			const char *details)
+{
+	int r;
+
+	if (!s->bus || !s->bus->ev)
+		return;
+	r = sd_bus_emit_signal(s->bus->bus, SVC_BUS_PATH, SVC_BUS_IFACE,
+			       "CallState", "uss", id, state, details ? details : "");
+	bus_emitted(s->bus, "CallState", r);
+}

@@ -17,6 +17,11 @@ struct svc_bus {
 };
 
 extern const sd_bus_vtable svc_bus_vtable[];
+/* svc_bus_calls.c: Call, Answer, Hangup, ListCalls */
+int svc_bus_m_call(sd_bus_message *m, void *ud, sd_bus_error *err);
+int svc_bus_m_answer(sd_bus_message *m, void *ud, sd_bus_error *err);
+int svc_bus_m_hangup(sd_bus_message *m, void *ud, sd_bus_error *err);
+int svc_bus_m_list_calls(sd_bus_message *m, void *ud, sd_bus_error *err);
 /* Watches the bus fd for what sd-bus wants next; after any send. */
 void svc_bus_rearm(struct svc_bus *b);
 

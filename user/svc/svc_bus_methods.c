@@ -535,5 +535,17 @@ const sd_bus_vtable svc_bus_vtable[] = {
 				 SD_BUS_PARAM(message_id) SD_BUS_PARAM(state)
 				 SD_BUS_PARAM(status), 0),
 	SD_BUS_SIGNAL_WITH_NAMES("ContactsChanged", "u", SD_BUS_PARAM(changed), 0),
+	SD_BUS_METHOD_WITH_NAMES("Call", "sa{ss}", SD_BUS_PARAM(number)
+				 SD_BUS_PARAM(options), "uss", SD_BUS_PARAM(id)
+				 SD_BUS_PARAM(route) SD_BUS_PARAM(detail), svc_bus_m_call,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Answer", "u", SD_BUS_PARAM(id), "", , svc_bus_m_answer,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("Hangup", "u", SD_BUS_PARAM(id), "", , svc_bus_m_hangup,
+				 SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ListCalls", "", , "aa{sv}", SD_BUS_PARAM(calls),
+				 svc_bus_m_list_calls, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("CallState", "uss", SD_BUS_PARAM(id)
+				 SD_BUS_PARAM(state) SD_BUS_PARAM(details), 0),
 	SD_BUS_VTABLE_END
 };

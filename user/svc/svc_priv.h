@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "dataline/netq.h"
 #include "dataline/svc.h"
 
 struct event;
@@ -82,6 +83,11 @@ struct svc {
 	struct svc_sync_waiter wait[SVC_SYNC_MAX_WAIT];
 	int nwait;
 	int synced_once;
+
+	/* calls (svc_call.c) */
+	struct svc_calls *calls;    /* owned */
+	int answer_auto;
+	uint32_t call_min_kbps;
 };
 
 /* svc_out.c */
@@ -106,6 +112,20 @@ void svc_carrier_stop(struct svc *s);
 int svc_carrier_send(struct svc *s, const char *number, const char *text,
 		     svc_send_done done, void *arg);
 
+/* svc.c: the C22 check (TEXT) or the C2 check (VOICE, threshold 1 =
+ * MIN_KBPS, 0: netq's default). 1 over data, 0 not (REASON says why). */
+int svc_net_ok(struct svc *s, enum netq_service svc, uint32_t min_kbps,
+	       char *reason, size_t len);
+
+/* svc_call.c */
+struct svc_calls;
+int svc_call_start(struct svc *s);
+void svc_call_stop(struct svc *s);
+/* One row of ListCalls; FN per live call. */
+typedef int (*svc_call_row_fn)(void *arg, uint32_t id, const char *dir,
+			       const char *peer, const char *state);
+int svc_call_list(struct svc *s, svc_call_row_fn fn, void *arg);
+
 /* svc_bus.c: NULL-safe; the core reports, the bus turns into signals */
 int svc_bus_open(struct svc *s, const char *bus);
 void svc_bus_close(struct svc *s);
@@ -115,5 +135,7 @@ void svc_bus_text_received(struct svc *s, int64_t id, const char *from,
 void svc_bus_report(struct svc *s, int64_t id, const char *mid,
 		    enum hstore_out_state st, const char *status);
 void svc_bus_contacts_changed(struct svc *s, uint32_t changed);
+void svc_bus_call_state(struct svc *s, uint32_t id, const char *state,
+			const char *details);
 
 #endif

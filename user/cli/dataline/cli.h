@@ -43,6 +43,12 @@ struct cli_opts {
 	uint32_t probe_interval; /* --probe-interval S, 0: netq's 300 */
 	uint32_t probe_budget;   /* --probe-budget BYTES/hour, 0: 1 MB */
 	int probe_over_budget;   /* --probe-over-budget */
+	/* calls (cmd_call.c, docs/calls.md) */
+	const char *audio_in;    /* call --audio-in WAV|alsa */
+	const char *audio_out;   /* call --audio-out WAV|alsa */
+	uint32_t duration;       /* call --duration S */
+	const char *answer;      /* daemon --answer ring|auto */
+	uint32_t call_min_kbps;  /* daemon --call-min-kbps N */
 	int argc;                /* positional arguments after the command */
 	char **argv;
 };
@@ -75,6 +81,20 @@ int daemon_pres_new(struct cli_opts *o, json_t *acct, struct event_base *base,
 int cmd_status(struct cli_opts *o);
 int cmd_modem(struct cli_opts *o);
 int cmd_modem_sms(struct cli_opts *o);
+int cmd_call(struct cli_opts *o);
+
+/* ask.c: the fallback choice of send and call (patent C22, C2/C3).
+ * FB "carrier" -> 1, "quit" -> 0 (printing "NOT_DONE: WHY_PREFIX (WHY)."),
+ * "ask" on a terminal: "INTRO (WHY).\nQUESTION [c]arrier/[q]uit: " and the
+ * answer; without a terminal 0, saying which flag to use. */
+struct cli_fallback_text {
+	const char *intro, *question, *not_done, *why_prefix;
+};
+int cli_fallback(const char *fb, const struct cli_fallback_text *t, const char *why);
+/* The part of a daemon error message after its first ": ". */
+const char *cli_bus_why(const char *msg);
+int cmd_call_id(struct cli_opts *o, const char *cmd);
+const char *cli_carrier_error(int r);
 int cmd_send(struct cli_opts *o);
 int cmd_list(struct cli_opts *o, const char *what);
 int cmd_contacts(struct cli_opts *o);

@@ -146,6 +146,12 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	sc.figures_arg = d;
 	sc.contacts_sync_s = d->o->contacts_sync_set ? d->o->contacts_sync
 						     : DAEMON_CONTACTS_SYNC_S;
+	if (d->o->answer && strcmp(d->o->answer, "ring") && strcmp(d->o->answer, "auto")) {
+		fprintf(stderr, "dataline: --answer is ring or auto\n");
+		return -EINVAL;
+	}
+	sc.answer_auto = d->o->answer && strcmp(d->o->answer, "auto") == 0;
+	sc.call_min_kbps = d->o->call_min_kbps;
 	r = cli_daemon_bus(d->o, d->bus, sizeof(d->bus), &d->bus_pid);
 	if (r < 0)
 		return r;

@@ -79,19 +79,6 @@ static int send_call(sd_bus *bus, const char *num, const char *text,
 				  "Send", err, rep, "sss", num, text, fb);
 }
 
-/* --fallback ask on a terminal: 1 carrier, 0 quit. */
-static int send_ask(const char *why)
-{
-	char line[32];
-
-	printf("Not connected to the data network (%s).\n"
-	       "Send by carrier SMS or quit? [c]arrier/[q]uit: ", why);
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 0;
-	return line[0] == 'c' || line[0] == 'C';
-}
-
 int cmd_send(struct cli_opts *o)
 {
 	const char *fb = o->fallback ? o->fallback : "ask";
@@ -120,18 +107,13 @@ int cmd_send(struct cli_opts *o)
 		r = send_call(bus, o->argv[0], o->argv[1],
 			      strcmp(fb, "carrier") == 0 ? "carrier" : "quit", &err, &rep);
 	if (r < 0 && sd_bus_error_has_name(&err, SVC_ERR_NOT_CONNECTED)) {
-		const char *why = strstr(err.message, ": ") ? strstr(err.message, ": ") + 2
-							     : err.message;
+		static const struct cli_fallback_text t = {
+			.intro = "Not connected to the data network",
+			.question = "Send by carrier SMS or quit?",
+			.not_done = "Not sent", .why_prefix = "not connected to the data network",
+		};
 
-		if (strcmp(fb, "ask") != 0 || !isatty(STDIN_FILENO)) {
-			printf("Not sent: not connected to the data network (%s).%s\n", why,
-			       strcmp(fb, "ask") == 0 ? " No terminal to ask: use "
-			       "--fallback carrier or --fallback quit." : "");
-			rc = SEND_NOT_CONNECTED;
-			goto out;
-		}
-		if (!send_ask(why)) {
-			printf("Not sent.\n");
+		if (!cli_fallback(fb, &t, cli_bus_why(err.message))) {
 			rc = SEND_NOT_CONNECTED;
 			goto out;
 		}

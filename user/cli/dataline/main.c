@@ -33,8 +33,14 @@ static const char usage[] =
 "  modem                             show what ModemManager reports\n"
 "  modem sms-send NUMBER TEXT        send one SMS through ModemManager (the\n"
 "                                    carrier fallback's modem backend)\n"
+"  modem call NUMBER                 place a carrier voice call through\n"
+"                                    ModemManager (Voice.CreateCall, Start)\n"
 "  send NUMBER TEXT                  send a text over data through the daemon;\n"
 "                                    not connected: --fallback decides\n"
+"  call NUMBER                       call over data through the daemon (C2:\n"
+"                                    own rate vs threshold 1 first); below\n"
+"                                    it or refused (488/370): --fallback\n"
+"  answer [ID] | hangup [ID]         answer a ringing call / end a call\n"
 "  inbox | outbox                    list received / sent texts (--json)\n"
 "  contacts list                     the address book with its registered marks\n"
 "  contacts import FILE.vcf          import a vCard file (3.0, 4.0, 2.1)\n"
@@ -63,8 +69,14 @@ static const char usage[] =
 "  --country-code CC    daemon: for national numbers (e.g. 49)\n"
 "  --contacts-sync S    daemon: re-sync the contacts' marks every S seconds\n"
 "                       (default 21600; 0: only when asked)\n"
-"  --fallback F         send: when not connected to the data network: ask\n"
-"                       (default; asks on a terminal), carrier or quit\n"
+"  --fallback F         send, call: when not connected to the data network\n"
+"                       (call: below threshold 1, or refused by the server):\n"
+"                       ask (default; asks on a terminal), carrier or quit\n"
+"  --audio-in A         call: WAV file or alsa[:DEV] to send (default none)\n"
+"  --audio-out A        call: WAV file or alsa[:DEV] for what is received\n"
+"  --duration S         call: hang up after S seconds once answered\n"
+"  --answer P           daemon: incoming calls ring (default) or auto\n"
+"  --call-min-kbps N    daemon: threshold 1 for calls (default 100 kbit/s)\n"
 "  --no-wait            send: do not wait for the server's answer\n"
 "  --timeout S          send: wait this long for the server's answer (30)\n"
 "  --json               inbox, outbox, contacts list: JSON\n"
@@ -90,6 +102,7 @@ static const char usage[] =
 "  dataline status\n"
 "  dataline modem sms-send +8613800138000 'Are you there?'\n"
 "  dataline send +8613900000000 'on my way' --fallback ask\n"
+"  dataline call +8613900000000 --audio-in alsa --audio-out alsa\n"
 "  dataline inbox --json\n";
 
 enum {
@@ -99,6 +112,7 @@ enum {
 	OPT_LOG_FILE, OPT_BUS, OPT_CARRIER, OPT_CC, OPT_PIN_DIR, OPT_FALLBACK,
 	OPT_JSON, OPT_NO_WAIT, OPT_LIMIT, OPT_TIMEOUT, OPT_CSYNC,
 	OPT_PROBE, OPT_PROBE_INTERVAL, OPT_PROBE_BUDGET, OPT_PROBE_OVER,
+	OPT_AUDIO_IN, OPT_AUDIO_OUT, OPT_DURATION, OPT_ANSWER, OPT_CALL_MIN,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +140,11 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "contacts-sync", required_argument, NULL, OPT_CSYNC },
 	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "audio-in", required_argument, NULL, OPT_AUDIO_IN },
+	{ "audio-out", required_argument, NULL, OPT_AUDIO_OUT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "answer", required_argument, NULL, OPT_ANSWER },
+	{ "call-min-kbps", required_argument, NULL, OPT_CALL_MIN },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "probe-budget", required_argument, NULL, OPT_PROBE_BUDGET },
 	{ "probe-over-budget", no_argument, NULL, OPT_PROBE_OVER },
@@ -191,6 +210,11 @@ int main(int argc, char **argv)
 			o.contacts_sync_set = 1;
 			break;
 		case OPT_PROBE: o.probe = optarg; break;
+		case OPT_AUDIO_IN: o.audio_in = optarg; break;
+		case OPT_AUDIO_OUT: o.audio_out = optarg; break;
+		case OPT_DURATION: r = parse_u32(optarg, &o.duration); break;
+		case OPT_ANSWER: o.answer = optarg; break;
+		case OPT_CALL_MIN: r = parse_u32(optarg, &o.call_min_kbps); break;
 		case OPT_PROBE_INTERVAL: r = parse_u32(optarg, &o.probe_interval); break;
 		case OPT_PROBE_BUDGET: r = parse_u32(optarg, &o.probe_budget); break;
 		case OPT_PROBE_OVER: o.probe_over_budget = 1; break;
@@ -228,6 +252,10 @@ int main(int argc, char **argv)
 		r = cmd_status(&o);
 	else if (strcmp(cmd, "modem") == 0)
 		r = cmd_modem(&o);
+	else if (strcmp(cmd, "call") == 0)
+		r = cmd_call(&o);
+	else if (strcmp(cmd, "answer") == 0 || strcmp(cmd, "hangup") == 0)
+		r = cmd_call_id(&o, cmd);
 	else if (strcmp(cmd, "send") == 0)
 		r = cmd_send(&o);
 	else if (strcmp(cmd, "inbox") == 0 || strcmp(cmd, "outbox") == 0)
