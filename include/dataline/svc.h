@@ -64,6 +64,10 @@ struct svc_config {
 	uint32_t contacts_sync_s;   /* re-sync interval; 0: only on request */
 	/* calls (svc_call.c) */
 	int answer_auto;            /* incoming calls: 0 ring, 1 answer at once */
+	/* incoming calls' audio (media_config's audio_in/out: a WAV file or
+	 * alsa[:DEV]); NULL: none. A gateway plays a prompt, a test a known
+	 * speech file; each call's recording replaces the last one's. */
+	const char *answer_audio_in, *answer_audio_out;
 	uint32_t call_min_kbps;     /* threshold 1 (C2); 0: NETQ_VOICE_MIN_KBPS */
 };
 

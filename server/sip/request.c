@@ -6,7 +6,8 @@
  *
  * The Via sent-by is the local address the request leaves from, so that
  * the device can answer there even when the server listens on a wildcard
- * address: the stream's own socket name, or for UDP the bound address, or,
+ * address: the stream's own socket name (another worker's stream: the
+ * listener's, every worker's shares it), or for UDP the bound address, or,
  * when that is a wildcard, the address the kernel routes towards the
  * device (a connected UDP socket's name; no packet is sent). ";rport"
  * asks the device to answer to the source port (RFC 3581).
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/listener.h>
+
 #include "sipd.h"
 #include "../core/config.h"
 #include "dataline/log.h"
@@ -25,16 +28,23 @@ int sipd_local_addr(struct sipd *w, const struct sipd_flow *f,
 		    union sipd_addr *out)
 {
 	socklen_t len = sizeof(*out);
+	struct evconnlistener *lst;
 	struct stream_conn *c;
-	int fd, err = 0;
+	int fd, err = 0, sfd = w->udp_fd;
 
 	if (f->tp != SIPD_UDP) {
 		c = stream_find(w, f->conn_id);
-		if (!c)
+		if (c)
+			return stream_local_addr(c, out);
+		/* Another worker's connection (a call forked from here): it
+		 * was accepted on that transport's address, which every
+		 * worker's listener shares (SO_REUSEPORT). */
+		lst = f->tp == SIPD_TLS ? w->tls_lst : w->tcp_lst;
+		if (!lst || f->worker == w->id)
 			return -ENOTCONN;
-		return stream_local_addr(c, out);
+		sfd = evconnlistener_get_fd(lst);
 	}
-	if (getsockname(w->udp_fd, &out->sa, &len) < 0)
+	if (getsockname(sfd, &out->sa, &len) < 0)
 		return -errno;
 	if ((out->sa.sa_family == AF_INET &&
 	     out->sin.sin_addr.s_addr != htonl(INADDR_ANY)) ||

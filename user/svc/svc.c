@@ -229,6 +229,8 @@ int svc_new(const struct svc_config *cfg, struct svc **out)
 	svc_copy(s->state_dir, sizeof(s->state_dir), cfg->state_dir);
 	s->contacts_sync_s = cfg->contacts_sync_s;
 	s->answer_auto = cfg->answer_auto;
+	svc_copy(s->answer_in, sizeof(s->answer_in), cfg->answer_audio_in);
+	svc_copy(s->answer_out, sizeof(s->answer_out), cfg->answer_audio_out);
 	s->call_min_kbps = cfg->call_min_kbps;
 	s->figures = cfg->figures;
 	s->figures_arg = cfg->figures_arg;

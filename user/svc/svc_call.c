@@ -185,6 +185,7 @@ static void ev_incoming(void *arg, struct agent_call *c, const struct agent_call
 {
 	struct svc *s = arg;
 	struct svc_call *k = call_new(s);
+	struct svc_call_opts ao = { 0 };
 	int r;
 
 	if (!k) {
@@ -194,7 +195,9 @@ static void ev_incoming(void *arg, struct agent_call *c, const struct agent_call
 	k->id = agent_call_id(c);
 	k->c = c;
 	snprintf(k->peer, sizeof(k->peer), "%s", in->from_user[0] ? in->from_user : in->from);
-	if ((r = call_media(k, NULL)) < 0 ||
+	ao.audio_in = s->answer_in[0] ? s->answer_in : NULL;
+	ao.audio_out = s->answer_out[0] ? s->answer_out : NULL;
+	if ((r = call_media(k, &ao)) < 0 ||
 	    (r = media_answer(k->ms, in->sdp, in->sdp_len, k->answer, sizeof(k->answer),
 			      &k->answer_len)) < 0) {
 		log_warn("svc: call %u from %s: cannot take its offer (%s)", k->id, k->peer,

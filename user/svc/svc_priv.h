@@ -87,6 +87,7 @@ struct svc {
 	/* calls (svc_call.c) */
 	struct svc_calls *calls;    /* owned */
 	int answer_auto;
+	char answer_in[4096], answer_out[4096];  /* incoming calls' audio; "": none */
 	uint32_t call_min_kbps;
 };
 

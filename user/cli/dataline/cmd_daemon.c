@@ -152,6 +152,8 @@ static int daemon_svc_start(struct daemon_ctx *d, json_t *acct)
 	}
 	sc.answer_auto = d->o->answer && strcmp(d->o->answer, "auto") == 0;
 	sc.call_min_kbps = d->o->call_min_kbps;
+	sc.answer_audio_in = d->o->audio_in;
+	sc.answer_audio_out = d->o->audio_out;
 	r = cli_daemon_bus(d->o, d->bus, sizeof(d->bus), &d->bus_pid);
 	if (r < 0)
 		return r;
