@@ -309,6 +309,12 @@ int call_reply_req(struct sipd_reply *r, int status, const char *reason)
 	err = sip_msg_end(&r->b, NULL, NULL, 0, &len);
 	if (err)
 		return err;
+	/* the amplification budget of sipd_reply_send() holds here too */
+	if (r->peer->tp == SIPD_UDP && !r->proven &&
+	    len > SIPD_AMP_FACTOR * r->req_len) {
+		metrics_inc(METRICS_SIP_AMP_DROPS);
+		return 0;
+	}
 	if (status >= 200)
 		metrics_sip_request(sip_method_name(r->req->method_id) ?
 				    sip_method_name(r->req->method_id) :

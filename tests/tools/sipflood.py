@@ -228,7 +228,7 @@ def amp(port, num, user, pw):
         ("require-420", request(sp, n, extra="Require: foo, bar, baz\r\n")),
         ("tel-416", request(sp, n, ruri="tel:" + n)),
         ("options-200", request(sp, n, method="OPTIONS")),
-        ("invite-405", request(sp, n, method="INVITE")),
+        ("invite-407", request(sp, n, method="INVITE")),
         ("unknown-501", request(sp, n, method="FOO")),
         ("bye-481", request(sp, n, method="BYE")),
         ("maxfwd-483", request(sp, n, method="MESSAGE").replace(
