@@ -11,13 +11,16 @@
 # the Call's Start); `--fallback ask` on a terminal (tmux): "q" places
 # nothing, "c" calls again straight to the carrier; a D-Bus client
 # (handset_bus.py) sees CallState "refused" with the Warning. Then an
-# incoming call (tests/sipp/call_in_daemon.xml from the same address):
+# incoming call (tests/sipp/call_in_bye.xml):
 # the daemon rings (CallState "ringing"), `dataline answer` answers it
 # with the media engine's answer, the caller's BYE ends it and CallState
-# "ended" carries the statistics (codec PCMU, packets sent).
+# "ended" carries the statistics (codec PCMU, packets sent). Last, an
+# outgoing call answered (tests/sipp/call_callee.xml: 407, 180, 200 with
+# PCMU): `dataline call --duration 2` prints the states, the daemon hangs
+# up after 2 s (BYE along the route set) and the end has the statistics.
 . "$(dirname "$0")/lib.sh"
 DL=$OUT/dataline PY=/usr/bin/python3
-PORT=29120 ME=+8613800291201 PEER=+8613900291202
+PORT=29120 ME=+8613800291001 PEER=+8613900291002
 [ -x "$DL" ] || { fail "handset_gate - $DL not built"; finish; }
 command -v sipp >/dev/null || { fail "handset_gate - sipp missing"; finish; }
 command -v tmux >/dev/null || { fail "handset_gate - tmux missing"; finish; }
@@ -62,9 +65,14 @@ cat > "$tmp/st/state.json" <<JSON
  "sip_uris": ["sip:127.0.0.1:$PORT;transport=udp"]}}
 JSON
 chmod 600 "$tmp/st/state.json"
-"$DL" --state-dir "$tmp/st" --bus "unix:path=$tmp/bus" daemon --transport udp --probe off \
-  --contacts-sync 0 --carrier modem --log-file "$tmp/daemon.log" &
-DPID=$!
+daemon_start() { # a daemon on the state above, registering with whatever SIPp runs
+  rm -f "$tmp/st/daemon.json"
+  "$DL" --state-dir "$tmp/st" --bus "unix:path=$tmp/bus" daemon --transport udp --probe off \
+    --contacts-sync 0 --carrier modem --log-file "$tmp/daemon.log" &
+  DPID=$!
+}
+daemon_stop() { kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; DPID=; }
+daemon_start
 check "daemon registered with the SIPp gate" wait_for 20 grep -qs '"registered"' "$tmp/st/daemon.json"
 dl() { "$DL" --state-dir "$tmp/st" --bus "unix:path=$tmp/bus" "$@"; }
 
@@ -105,19 +113,22 @@ check "D-Bus client: CallState refused with the Warning (exit $rc)" \
   grep -q '"final": "refused", "details": "488 370 gate.test' "$tmp/bus.jsonl"
 
 # --- an incoming call, answered by `dataline answer` ---------------------------
+# a new daemon registers with SIPp as a caller (call_in_bye.xml: REGISTER
+# -> 200, then the INVITE, the ACK and its BYE)
+daemon_stop
 kill $GATE 2>/dev/null; wait $GATE 2>/dev/null
-dport=$(grep -o "registered $ME as sip:$ME@127.0.0.1:[0-9]*" "$tmp/daemon.log" | tail -1 | grep -Eo '[0-9]+$')
+timeout 40 sipp -sf "$ROOT/tests/sipp/call_in_bye.xml" -i 127.0.0.1 -p $PORT -m 1 -nostdin \
+  -trace_err -error_file "$tmp/in.err" > "$tmp/in.sipp" 2>&1 &
+S=$!
 $PY "$ROOT/tests/tools/handset_bus.py" --bus "unix:path=$tmp/bus" watch --timeout 25 \
   > "$tmp/watch.jsonl" 2>&1 &
 W=$!
-sleep 0.5
-timeout 40 sipp 127.0.0.1:$dport -sf "$ROOT/tests/sipp/call_in_daemon.xml" -i 127.0.0.1 \
-  -p $PORT -m 1 -nostdin -key me $ME -trace_err -error_file "$tmp/in.err" > "$tmp/in.sipp" 2>&1 &
-S=$!
+sleep 0.3
+daemon_start
 ringing() { dl answer 2>&1 | grep -q '^Answered call'; }
 check "incoming: the daemon rings; dataline answer answers it" wait_for 15 ringing
 wait $S; rc=$?
-check "incoming: SIPp got 180, 200 with a PCMU answer, and its BYE's 200 (rc $rc)" test $rc -eq 0
+check "incoming: SIPp got 180, 200 with Record-Route and an SDP, and its BYE's 200 (rc $rc)" test $rc -eq 0
 [ $rc -ne 0 ] && sed 's/^/# sipp: /' "$tmp/in.err" | head -5
 wait $W
 grep CallState "$tmp/watch.jsonl" | sed 's/^/# /'
@@ -125,4 +136,28 @@ check "incoming: CallState ringing" grep -q '"CallState", "args": \[[0-9]*, "rin
 check "incoming: CallState confirmed (media started)" grep -q '"confirmed", "media on port' "$tmp/watch.jsonl"
 check "incoming: CallState ended with statistics (remote, PCMU, packets sent)" \
   grep -Eq '"ended", "reason=remote status=200 codec=PCMU duration=[0-9.]+s sent=[1-9]' "$tmp/watch.jsonl"
+
+# --- an outgoing call, answered, hung up by --duration --------------------------
+daemon_stop
+# -m 3: the REGISTER, the daemon's PUBLISH (not in the scenario: SIPp
+# counts it as a failed call, so its exit status is not looked at) and
+# the call. SIPp aborts the call when one of its checks fails (ACK and
+# BYE to the Contact with the reversed Record-Route), so the BYE's 200
+# that the daemon reports says they passed.
+timeout 40 sipp -sf "$ROOT/tests/sipp/call_callee.xml" -i 127.0.0.1 -p $PORT -m 3 -nostdin \
+  -trace_err -error_file "$tmp/out.err" > "$tmp/out.sipp" 2>&1 &
+S=$!
+sleep 0.3
+daemon_start
+check "outgoing: a new daemon registered" wait_for 20 grep -qs '"registered"' "$tmp/st/daemon.json"
+out=$(timeout 30 "$DL" --state-dir "$tmp/st" --bus "unix:path=$tmp/bus" call $PEER \
+  --fallback quit --duration 2 2>&1); rc=$?
+echo "$out" > "$tmp/call.out"
+echo "$out" | sed 's/^/# /'
+wait $S
+[ $rc -ne 0 ] && sed 's/^/# sipp: /' "$tmp/out.err" | head -5
+check "outgoing: dataline call printed ringing, confirmed, then the end (exit $rc)" sh -c \
+  "test $rc -eq 0 && grep -q '^ringing: 180' $tmp/call.out && grep -q '^confirmed: media on port' $tmp/call.out"
+check "outgoing: ... 407 answered; ended by the BYE after --duration (its 200), with the statistics" \
+  grep -Eq '^ended: reason=local status=200 codec=PCMU duration=[0-9.]+s sent=[1-9]' <<<"$out"
 finish
