@@ -237,8 +237,12 @@ static void rl_cmds(struct relay *r)
 			}
 		}
 	}
-	/* cancels find their requests by the open fd: submitted, then closed */
-	io_uring_submit(&r->ring);
+	/* cancels find their requests by the open fd: submitted, then closed.
+	 * The cancelled receives hold the sockets until their completions
+	 * are reaped, which DEFER_TASKRUN leaves to the thread's next
+	 * GETEVENTS: reap them now, so that close() frees the ports before
+	 * relay_sessions() says the session is gone (a caller may reopen). */
+	io_uring_submit_and_get_events(&r->ring);
 	for (int i = 0; i < r->ncmds; i++)
 		for (int j = 0; !r->cmds[i].arm && j < 4; j++)
 			if (r->cmds[i].fds[j] >= 0)
