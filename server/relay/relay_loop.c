@@ -133,7 +133,10 @@ static void rl_packet(struct relay *r, struct rl_sess *s, int from, int k,
 	if (k == 0 && in->rtcp_mux && len >= 2 && ((const uint8_t *)payload)[1] >= 192 &&
 	    ((const uint8_t *)payload)[1] <= 223)
 		dk = 1;
-	sk = out->fd[dk] >= 0 ? dk : 0;     /* a muxed side: its RTP socket */
+	/* A muxed side gets its RTCP from our RTP socket at its RTP address,
+	 * the one it latched (behind a NAT its SDP's is unreachable); its
+	 * RTCP socket may exist, opened before its answer said rtcp-mux. */
+	sk = dk == 1 && !out->rtcp_mux && out->fd[1] >= 0 ? 1 : 0;
 	if (!in->latched[k]) {
 		if (in->allowed.s_addr != INADDR_ANY &&
 		    in->allowed.s_addr != src->sin_addr.s_addr) {

@@ -12,7 +12,8 @@
 #   2. 5% random loss on B's link, both directions (scripts/netns.sh
 #      impair: a tc BPF drop program, netem is absent here): at least
 #      0.70 both ways (Opus in-band FEC and concealment);
-# and each time: the media went through the relay (its /metrics count
+# and each time: the RTT from RTCP (SR/RR both ways through the NAT), the
+# media went through the relay (its /metrics count
 # packets both ways for the call), both ends printed their statistics,
 # and the relay's ports are freed after the BYE.
 set -uo pipefail
@@ -59,6 +60,8 @@ call() {
   echo "$out" | sed 's/^/# A: /'
   check "call_e2e: $name: the call took place (exit $rc)" test $rc -eq 0
   check "call_e2e: $name: A printed the statistics" grep -q "codec=" <<<"$out"
+  check "call_e2e: $name: ... with an RTT from RTCP through the relay and B's NAT" \
+    grep -Eq "rtt=[0-9]+ms" <<<"$out"
   wait_for 10 grep -q "call .* ended" "$DIR/daemon-b.log"
   grep "call .* ended" "$DIR/daemon-b.log" | tail -1 | sed 's/^/# B: /'
   ab=$("$MC" -i "$DIR/speech.wav" -x "$DIR/b_out.wav" 2>&1)

@@ -209,6 +209,43 @@ static void test_allowed_ip_and_mux(void **state)
 	close(a_rtcp);
 }
 
+/*
+ * The callee's leg is opened before its answer (no rtcp-mux known: two
+ * ports) and the answer then says rtcp-mux; the callee is behind a NAT
+ * (its packets come from another port than its SDP's). The caller's RTCP
+ * must reach the callee at its latched RTP address, from the relay's RTP
+ * port: not its RTCP port, and not the SDP's unreachable address.
+ */
+static void test_mux_after_answer_nat(void **state)
+{
+	struct relay *r = mk(28700, 28739, 30);
+	struct relay_leg_params pa = leg(28754, "0.0.0.0"), pb = leg(0, "0.0.0.0");
+	int a = udp_on(28754), a_rtcp = udp_on(28755), b = udp_on(28756);
+	uint8_t pkt[64], got[256];
+	uint16_t ports[2], from;
+	uint64_t id;
+
+	(void)state;
+	assert_int_equal(relay_open(r, &pa, &pb, NULL, NULL, &id, ports), 0);
+	pb = leg(28758, "0.0.0.0");     /* the answer: behind NAT, muxed */
+	pb.rtcp_mux = 1;
+	assert_int_equal(relay_update(r, id, 1, &pb), 0);
+	send_to(b, ports[1], pkt, rtp(pkt, 1, 2, sizeof(pkt)));   /* B latches */
+	assert_int_equal(recv_one(a, got, sizeof(got), 2000, NULL), (ssize_t)sizeof(pkt));
+	/* A's RTCP, on A's RTCP port (A is not muxed) */
+	send_to(a_rtcp, ports[0] + 1, "\x80\xc9\x00\x01\x00\x00\x00\x01", 8);
+	assert_int_equal(recv_one(b, got, sizeof(got), 2000, &from), 8);
+	assert_int_equal(from, ports[1]);
+	/* and B's muxed RTCP reaches A's RTCP port */
+	send_to(b, ports[1], "\x80\xc9\x00\x01\x00\x00\x00\x02", 8);
+	assert_int_equal(recv_one(a_rtcp, got, sizeof(got), 2000, &from), 8);
+	assert_int_equal(from, ports[0] + 1);
+	relay_free(r);
+	close(a);
+	close(a_rtcp);
+	close(b);
+}
+
 static void test_timeout_and_free(void **state)
 {
 	struct relay *r = mk(28700, 28739, 1);
@@ -264,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forward_latch_strangers),
 		cmocka_unit_test(test_allowed_ip_and_mux),
+		cmocka_unit_test(test_mux_after_answer_nat),
 		cmocka_unit_test(test_timeout_and_free),
 		cmocka_unit_test(test_ports_run_out),
 	};
