@@ -29,9 +29,13 @@ tt_up() {
   tt_down "$p"
   ip netns add "$TT_S" && ip netns add "$TT_A" && ip netns add "$TT_R" &&
     ip netns add "$TT_B" || return 1
-  ip link add "${p}a0" type veth peer name "${p}s0" || return 1
-  ip link add "${p}r0" type veth peer name "${p}s1" || return 1
-  ip link add "${p}b0" type veth peer name "${p}r1" || return 1
+  # ifindexes unique across the namespaces: netq's BPF programs key by
+  # ifindex and see every namespace (TCP retransmissions on B's link
+  # would count against A's a0 if the two shared an ifindex)
+  local ix=$(( 3000 + ($(printf '%s' "$p" | cksum | cut -d' ' -f1) % 5000) * 8 ))
+  ip link add "${p}a0" index $ix type veth peer name "${p}s0" index $((ix + 1)) || return 1
+  ip link add "${p}r0" index $((ix + 2)) type veth peer name "${p}s1" index $((ix + 3)) || return 1
+  ip link add "${p}b0" index $((ix + 4)) type veth peer name "${p}r1" index $((ix + 5)) || return 1
   ip link set "${p}a0" netns "$TT_A" name a0
   ip link set "${p}s0" netns "$TT_S" name s0
   ip link set "${p}s1" netns "$TT_S" name s1
