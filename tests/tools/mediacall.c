@@ -17,7 +17,8 @@
  *       play nothing
  * mediacall -i SENT.wav -x GOT.wav: no call, only the comparison of a
  *   recording made elsewhere (a call between two daemons) with what was
- *   sent: "corr=.. seg=.. delay_ms=..", the delay searched up to 2 s.
+ *   sent: "corr=.. seg=.. delay_ms=..", the delay searched within +-3 s
+ *   (negative: the recording started after the sending).
  * Writes DIR/a_out.wav (what A heard) and DIR/b_out.wav; prints key=value
  * lines "A ...", "B ...", then "corr_ab=.. seg_ab=.. delay_ab_ms=..
  * corr_ba=.. seg_ba=.. delay_ba_ms=..": corr the whole signal at one
@@ -95,6 +96,7 @@ static void print_stats(const char *who, struct media_session *s)
 
 /* Correlation of `got` (a file) against the sent audio, at 8 kHz. */
 static size_t max_lag = 8000;	/* samples at 8 kHz: 1 s */
+static int xmode;		/* -x: a recording made elsewhere */
 
 static int compare(const struct media_pcm *sent8, const char *got_path,
 		   double *corr, double *seg, double *delay_ms)
@@ -113,9 +115,23 @@ static int compare(const struct media_pcm *sent8, const char *got_path,
 	/* 0.5 s windows, each within 60 ms of the global delay */
 	if (!e)
 		e = media_xcorr_seg(sent8, &got8, lag, 480, 4000, seg);
-	media_pcm_free(&got8);
 	if (!e)
 		*delay_ms = lag / 8.0;
+	/* -x: the recording may also start after the sending did (a callee
+	 * behind a NAT gets nothing until its first packet latches the relay
+	 * to it): a negative delay, the start of what was sent missing */
+	if (!e && xmode) {
+		double c2 = 0, s2 = 0;
+		size_t lag2;
+
+		if (media_xcorr(&got8, sent8, max_lag, &c2, &lag2) == 0 && c2 > *corr &&
+		    media_xcorr_seg(&got8, sent8, lag2, 480, 4000, &s2) == 0) {
+			*corr = c2;
+			*seg = s2;
+			*delay_ms = -(double)lag2 / 8.0;
+		}
+	}
+	media_pcm_free(&got8);
 	return e;
 }
 
@@ -153,7 +169,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (in && xgot) {	/* comparison only */
-		max_lag = 16000;
+		max_lag = 24000;
+		xmode = 1;
 		if ((e = media_wav_read(in, &sent)) ||
 		    (e = media_pcm_resample(&sent, 8000, &sent8)) ||
 		    (e = compare(&sent8, xgot, &corr_ab, &seg_ab, &d_ab)))
