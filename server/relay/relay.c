@@ -185,8 +185,10 @@ int relay_close(struct relay *r, uint64_t id)
 
 	pthread_mutex_lock(&r->mu);
 	s = rl_find(r, id);
-	if (s)
+	if (s) {
 		s->closing = RELAY_END_CLOSED + 1;
+		r->closes++;
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (s)
 		rl_wake(r);

@@ -76,6 +76,8 @@ static void rl_end(struct relay *r, struct rl_sess *s, enum relay_end why,
 	struct rl_cmd c = { .arm = 0 };
 	int n = 0;
 
+	if (s->closing)
+		r->closes--;
 	*ended = *s;
 	ended->closing = (int)why;
 	for (int leg = 0; leg < 2; leg++)
@@ -294,6 +296,7 @@ void *rl_main(void *arg)
 	struct relay *r = arg;
 	struct rl_sess ended[32];
 	uint64_t last_sweep = 0;
+	int more = 0;
 
 	/* liburing 2.3 declares io_uring_enable_rings but does not export it */
 	if (r->disabled && syscall(__NR_io_uring_register, r->ring.ring_fd,
@@ -307,7 +310,8 @@ void *rl_main(void *arg)
 		unsigned head, seen = 0;
 		int stop, n = 0;
 
-		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+		/* a full batch of ended sessions: look again without waiting */
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, more ? 0 : 1, &ts, NULL);
 		pthread_mutex_lock(&r->mu);
 		io_uring_for_each_cqe(&r->ring, head, cqe) {
 			rl_cqe(r, cqe);
@@ -318,7 +322,10 @@ void *rl_main(void *arg)
 		if (stop || rl_now() - last_sweep > 100000000u) {
 			last_sweep = rl_now();
 			n = rl_sweep(r, ended, 32, stop);
+		} else if (r->closes) {
+			n = rl_sweep(r, ended, 32, 0);
 		}
+		more = n == 32;
 		rl_cmds(r);
 		pthread_mutex_unlock(&r->mu);
 		rl_report(ended, n);

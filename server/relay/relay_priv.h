@@ -65,6 +65,11 @@ struct relay {
 	struct rl_cmd cmds[RL_CMDS];
 	int ncmds;
 	int stop;
+	/* sessions marked closing by relay_close() and not yet swept: while
+	 * any, the loop sweeps at once instead of every 100 ms, so that a
+	 * closed call's ports come back at the call rate, not at 32 sessions
+	 * per sweep (320/s: the call bench ran out of ports at 450 calls/s) */
+	uint32_t closes;
 };
 
 uint64_t rl_now(void);
