@@ -7,7 +7,7 @@
 # speech); A calls B with `dataline call --duration 10` and plays the same
 # speech. Each side records what it decoded; tests/tools/mediacall -x
 # compares it with what was sent (normalised cross-correlation at 8 kHz,
-# 0.5 s windows each within 60 ms of the best delay, docs/calls.md):
+# 0.5 s windows each within 120 ms of the best delay, docs/calls.md):
 #   1. clean: at least 0.80 both ways, the delay printed;
 #   2. 5% random loss on B's link, both directions (scripts/netns.sh
 #      impair: a tc BPF drop program, netem is absent here): at least

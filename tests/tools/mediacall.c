@@ -22,7 +22,7 @@
  * Writes DIR/a_out.wav (what A heard) and DIR/b_out.wav; prints key=value
  * lines "A ...", "B ...", then "corr_ab=.. seg_ab=.. delay_ab_ms=..
  * corr_ba=.. seg_ba=.. delay_ba_ms=..": corr the whole signal at one
- * delay, seg the mean of 0.5 s windows each within 60 ms of it (the
+ * delay, seg the mean of 0.5 s windows each within 120 ms of it (the
  * jitter buffer may move the delay by a frame in a silence). Exit 0, or 1
  * on an API error (printed).
  */
@@ -97,6 +97,11 @@ static void print_stats(const char *who, struct media_session *s)
 /* Correlation of `got` (a file) against the sent audio, at 8 kHz. */
 static size_t max_lag = 8000;	/* samples at 8 kHz: 1 s */
 static int xmode;		/* -x: a recording made elsewhere */
+/* A window's own lag, within this of the global one (samples at 8 kHz:
+ * 120 ms). The adaptive jitter buffer moves the delay in silences; on a
+ * loaded machine (CI under ASan) it grew by 65 ms in one call, past the
+ * 60 ms this was, and a PCMU call with every word intact scored 0.55. */
+#define SLACK 960
 
 static int compare(const struct media_pcm *sent8, const char *got_path,
 		   double *corr, double *seg, double *delay_ms)
@@ -112,9 +117,9 @@ static int compare(const struct media_pcm *sent8, const char *got_path,
 	if (e)
 		return e;
 	e = media_xcorr(sent8, &got8, max_lag, corr, &lag);
-	/* 0.5 s windows, each within 60 ms of the global delay */
+	/* 0.5 s windows, each within 120 ms of the global delay */
 	if (!e)
-		e = media_xcorr_seg(sent8, &got8, lag, 480, 4000, seg);
+		e = media_xcorr_seg(sent8, &got8, lag, SLACK, 4000, seg);
 	if (!e)
 		*delay_ms = lag / 8.0;
 	/* -x: the recording may also start after the sending did (a callee
@@ -125,7 +130,7 @@ static int compare(const struct media_pcm *sent8, const char *got_path,
 		size_t lag2;
 
 		if (media_xcorr(&got8, sent8, max_lag, &c2, &lag2) == 0 && c2 > *corr &&
-		    media_xcorr_seg(&got8, sent8, lag2, 480, 4000, &s2) == 0) {
+		    media_xcorr_seg(&got8, sent8, lag2, SLACK, 4000, &s2) == 0) {
 			*corr = c2;
 			*seg = s2;
 			*delay_ms = -(double)lag2 / 8.0;
