@@ -21,6 +21,8 @@
 # about 2500, silence 0); "matches": tests/tools/mediacall -x, the mean of
 # 0.5 s windows' normalised cross-correlation at 8 kHz (seg) >= MIN_SEG =
 # 0.80, as in call_e2e; packets >= MIN_PKTS = 200 each way (8-10 s at 50/s).
+# Known: (2) fails in some runs, the server's fork to baresip's TLS flow
+# (docs/calls.md, "Interop with baresip", Known failure).
 # KEEP=1 keeps the run's folder as /tmp/call_baresip-kept.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
