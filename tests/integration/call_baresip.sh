@@ -21,8 +21,9 @@
 # about 2500, silence 0); "matches": tests/tools/mediacall -x, the mean of
 # 0.5 s windows' normalised cross-correlation at 8 kHz (seg) >= MIN_SEG =
 # 0.80, as in call_e2e; packets >= MIN_PKTS = 200 each way (8-10 s at 50/s).
-# Known: (2) fails in some runs, the server's fork to baresip's TLS flow
-# (docs/calls.md, "Interop with baresip", Known failure).
+# (2) after (1) is also the regression test for a server bug it found:
+# a handed-over INVITE moved the owner of baresip's TLS flow to the call's
+# home worker (docs/calls.md, "Interop with baresip").
 # KEEP=1 keeps the run's folder as /tmp/call_baresip-kept.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
