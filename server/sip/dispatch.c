@@ -187,8 +187,11 @@ void sipd_input(struct sipd *w, const struct sipd_peer *peer,
 	size_t i;
 	int err;
 
-	/* whatever arrives on a flow shows it is alive (flow.c) */
-	sipd_flow_of(w, peer, &f);
+	/* whatever arrives on a flow shows it is alive (flow.c); a message
+	 * a call's home worker was handed keeps its receiving worker as the
+	 * flow's owner (call_peer_flow), or flow_seen would move the owner
+	 * here and later sends over that stream would look for it here */
+	call_peer_flow(w, peer, &f);
 	flow_seen(w->sh->flows, &f, sipd_now_ms());
 	/* a datagram of only CR/LF is a keep-alive; nothing to answer */
 	for (i = 0; i < len && (buf[i] == '\r' || buf[i] == '\n'); i++)

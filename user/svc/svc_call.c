@@ -108,8 +108,11 @@ static void call_free(struct svc_call *k)
 static void call_signal(struct svc_call *k, const char *state, const char *details)
 {
 	snprintf(k->state, sizeof(k->state), "%s", state);
-	log_info("svc: call %u %s %s%s%s", k->id, k->outgoing ? "to" : "from", k->peer,
-		 ": ", state);
+	/* the details too: an answered call's statistics (codec, suite,
+	 * packets) are otherwise seen only by a D-Bus client */
+	log_info("svc: call %u %s %s: %s%s%s%s", k->id, k->outgoing ? "to" : "from",
+		 k->peer, state, details && details[0] ? " (" : "",
+		 details ? details : "", details && details[0] ? ")" : "");
 	svc_bus_call_state(k->s, k->id, state, details);
 }
 
@@ -167,10 +170,10 @@ static void call_stats(struct svc_call *k, const char *why, int status,
 		return;
 	snprintf(buf + n, len - (size_t)n,
 		 " codec=%s duration=%.1fs sent=%llu received=%llu loss=%.1f%% "
-		 "jitter=%.1fms rtt=%.0fms mos=%.2f", st.codec_name,
+		 "jitter=%.1fms rtt=%.0fms mos=%.2f suite=%s", st.codec_name,
 		 (double)st.duration_ms / 1000.0, (unsigned long long)st.pkts_sent,
 		 (unsigned long long)st.pkts_recv, st.loss_pct, st.jitter_ms, st.rtt_ms,
-		 st.mos);
+		 st.mos, media_suite_name(st.suite));
 }
 
 static void call_dur_cb(evutil_socket_t fd, short what, void *arg)
