@@ -70,7 +70,7 @@ check "handset_texts_netns: 1. B's inbox has all 100, in order, once each" \
   cmp -s "$DIR/want1" "$DIR/got1"
 delivered() { [ "$(dl a outbox --json --limit 10000 |
   jq '[.[] | select((.body | startswith("offline-")) and .state == "delivered")] | length')" -eq 100 ]; }
-check "handset_texts_netns: 1. A's outbox shows 100 delivered" wait_for 30 delivered
+check "handset_texts_netns: 1. A's outbox shows 100 delivered" wait_for 90 delivered
 
 # --- 2. the server killed at random moments during 1,000 texts --------------
 ip netns exec "$TT_A" $BUSC --bus "unix:path=$DIR/a/bus" send-many "$NB" kill 1000 \
