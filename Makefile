@@ -179,7 +179,7 @@ test: deps
 TSAN_OUT ?= build-tsan
 TSAN_ITESTS := server_sip_smoke server_e2e server_texts server_sip_flood \
 	server_registrar_rules server_http_api server_restart server_sip_conns \
-	server_presence_offline
+	server_presence_offline server_calls server_calls_media
 test-tsan: deps
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SANITIZE=thread OUT=$(TSAN_OUT) all
 	$(Q)OUT=$(TSAN_OUT) \
