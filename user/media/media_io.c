@@ -41,42 +41,19 @@ void me_sess_begin(struct media_session *s, uint64_t now)
 
 static int send_now(struct media_session *s, const uint8_t *pkt, size_t n)
 {
-	return me_send(s->e, s->fd[0], &s->remote_rtp, pkt, n);
+	return me_sess_send(s, 0, &s->remote_rtp, pkt, n);
 }
 
-int me_send_rtp(struct media_session *s, const uint8_t *payload, size_t len,
-		int marker, uint32_t ts, uint64_t now)
+/* Test impairments: 1 if the packet is dropped or held back (copied). */
+static int impaired(struct media_session *s, const uint8_t *pkt, size_t n,
+		    uint64_t now)
 {
-	struct rtp_hdr h = { .marker = (uint8_t)marker, .pt = s->pt,
-			     .seq = s->seq++, .ts = ts, .ssrc = s->ssrc };
-	uint8_t pkt[ME_MAX_PKT];
-	size_t n;
-	int e = rtp_build(&h, payload, len, pkt, sizeof(pkt) - SRTP_MAX_TRAILER_LEN, &n);
-
-	if (e)
-		return e;
-	if (s->gcm.ctx) {
-		e = me_gcm_protect(&s->gcm, pkt, n - len, &n, sizeof(pkt));
-		if (e)
-			return e;
-	} else if (s->tx) {
-		int l = (int)n;
-
-		if (srtp_protect(s->tx, pkt, &l) != srtp_err_status_ok)
-			return -EIO;
-		n = (size_t)l;
-	}
-	s->st.pkts_sent++;
-	s->st.bytes_sent += n;
-	s->octets_sent += len;
-	s->last_sent_ts = ts;
-	s->sent_since_rtcp = 1;
-	if (s->cfg.loss_permille && me_rand(s) % 1000 < s->cfg.loss_permille) {
+	if (s->loss_permille && me_rand(s) % 1000 < s->loss_permille) {
 		s->st.pkts_dropped_test++;
-		return 0;
+		return 1;
 	}
-	if (s->cfg.jitter_ms) {
-		uint64_t d = (uint64_t)(me_rand(s) % (s->cfg.jitter_ms * 1000 + 1)) * 1000;
+	if (s->jitter_ms) {
+		uint64_t d = (uint64_t)(me_rand(s) % (s->jitter_ms * 1000 + 1)) * 1000;
 
 		for (unsigned i = 0; i < ME_DELAY_Q; i++) {
 			struct me_delayed *q = &s->dq[i];
@@ -86,15 +63,58 @@ int me_send_rtp(struct media_session *s, const uint8_t *payload, size_t len,
 			q->due_ns = now + d;
 			q->len = (uint16_t)n;
 			memcpy(q->buf, pkt, n);
-			return 0;
+			return 1;
 		}
 	}
-	return send_now(s, pkt, n);
+	return 0;
+}
+
+/*
+ * Built and protected in place, in the send slot that goes to the kernel:
+ * no copy of the packet, and nothing touched but the session's first
+ * cache lines and its cipher context (media_priv.h).
+ */
+int me_send_rtp(struct media_session *s, const uint8_t *payload, size_t len,
+		int marker, uint32_t ts, uint64_t now)
+{
+	struct rtp_hdr h = { .marker = (uint8_t)marker, .pt = s->pt,
+			     .seq = s->seq++, .ts = ts, .ssrc = s->ssrc };
+	struct me_send_slot *sl = me_slot_get(s->e);
+	uint8_t *pkt = sl->buf;
+	size_t n;
+	int e = rtp_build(&h, payload, len, pkt, ME_MAX_PKT - SRTP_MAX_TRAILER_LEN, &n);
+
+	if (e)
+		goto out;
+	if (s->gcm.ctx) {
+		e = me_gcm_protect(&s->gcm, pkt, n - len, &n, ME_MAX_PKT);
+		if (e)
+			goto out;
+	} else if (s->tx) {
+		int l = (int)n;
+
+		if (srtp_protect(s->tx, pkt, &l) != srtp_err_status_ok) {
+			e = -EIO;
+			goto out;
+		}
+		n = (size_t)l;
+	}
+	s->pkts_sent++;
+	s->bytes_sent += n;
+	s->octets_sent += len;
+	s->last_sent_ts = ts;
+	s->sent_since_rtcp = 1;
+	if ((s->loss_permille | s->jitter_ms) && impaired(s, pkt, n, now))
+		goto out;
+	return me_slot_send(s->e, sl, s->fd[0], s->fix[0], &s->remote_rtp, n);
+out:
+	me_slot_put(s->e, sl);
+	return e;
 }
 
 void me_sess_delayed(struct media_session *s, uint64_t now, uint64_t *next)
 {
-	for (unsigned i = 0; s->cfg.jitter_ms && i < ME_DELAY_Q; i++) {
+	for (unsigned i = 0; s->jitter_ms && i < ME_DELAY_Q; i++) {
 		struct me_delayed *q = &s->dq[i];
 
 		if (!q->due_ns)

@@ -182,14 +182,36 @@ struct me_delayed {
 };
 #define ME_DELAY_Q 16
 
+/*
+ * The session is large (jitter buffer, delay queue, codec state: ~30 kB).
+ * What sending one RTP packet touches comes first, in the first cache
+ * lines: an engine with 6000 sessions sends each one packet every 20 ms,
+ * so the session is cold in cache at every send, and each further line
+ * it touches is one more miss (docs/calls.md "Sending fast").
+ */
 struct media_session {
+	/* the send path (engine thread, under e->mu) */
 	struct media_engine *e;	/* not owned */
+	int fd[2];		/* owned: RTP, RTCP (-1 with rtcp-mux) */
+	int fix[2];		/* their fixed-file slots in the ring, or -1 */
+	uint16_t seq;
+	uint8_t pt;		/* the negotiated payload type */
+	int sent_since_rtcp;	/* an SR, not an RR, is due */
+	uint32_t ssrc;
+	uint32_t ts;
+	uint32_t last_sent_ts;
+	uint64_t pkts_sent, bytes_sent;	/* RTP, as sent (into st on read) */
+	uint64_t octets_sent;	/* RTP payload octets (SR) */
+	struct sockaddr_in remote_rtp, remote_rtcp;
+	struct me_gcm gcm;	/* GCM: RTP sending (tx does SRTCP) */
+	srtp_t tx, rx;		/* owned, NULL for RTP/AVP */
+	unsigned loss_permille, jitter_ms;	/* cfg's, copied here */
+
 	uint32_t idx;		/* slot in e->sess */
 	uint16_t gen;
 	struct media_config cfg;	/* strings below are owned copies */
 	char *audio_in, *audio_out;	/* owned */
 	char addr[INET_ADDRSTRLEN];
-	int fd[2];		/* owned: RTP, RTCP (-1 with rtcp-mux) */
 	struct sockaddr_in local;
 	enum me_state state;	/* changed under e->mu once RUNNING */
 
@@ -200,28 +222,19 @@ struct media_session {
 	enum media_suite suite;
 	uint8_t tx_key[ME_MAX_KEY], rx_key[ME_MAX_KEY];
 	enum media_codec codec;
-	uint8_t pt;		/* the negotiated payload type */
 	int tel_pt;		/* telephone-event PT, -1 none */
 	int dtx;		/* the peer asked for usedtx=1 */
 	int remote_mux;
-	struct sockaddr_in remote_rtp, remote_rtcp;
 
 	/* running (engine thread, under e->mu) */
-	srtp_t tx, rx;		/* owned, NULL for RTP/AVP */
-	struct me_gcm gcm;	/* GCM: RTP sending (tx does SRTCP) */
 	struct me_codec cod;
 	struct me_audio_in ain;
 	struct me_audio_out aout;
 	struct me_jb jb;
-	uint32_t ssrc, remote_ssrc;
+	uint32_t remote_ssrc;
 	int have_remote;
 	struct rtp_source src;
-	uint16_t seq;
-	uint32_t ts;
 	int talk;		/* last frame was sent (not DTX) */
-	uint64_t octets_sent;	/* RTP payload octets (SR) */
-	uint32_t last_sent_ts;
-	int sent_since_rtcp;	/* an SR, not an RR, is due */
 	uint64_t start_ns, stop_ns, next_rtcp_ns;
 	uint32_t lsr;		/* middle of the peer's last SR's NTP */
 	uint64_t lsr_at_ns;
@@ -274,6 +287,9 @@ struct media_engine {
 	uint32_t open;
 	uint64_t next_tick_ns;
 	uint64_t rearms, enobufs;	/* multishot ended / no buffer */
+	uint64_t send_errors;	/* sends the kernel failed */
+	unsigned nfixed;	/* fixed-file table size, 0: none */
+	int send_addr;		/* SEND takes a destination address */
 };
 
 uint64_t me_now_ns(void);
@@ -287,9 +303,18 @@ void me_engine_wake(struct media_engine *e);
 /* Sends the BYE, cancels the receives, takes s out (under e->mu). */
 void me_stop_sess(struct media_engine *e, struct media_session *s,
 		  uint64_t now);
-/* Queues a datagram (copied) to `to` on fd; submits every 32. */
+/* A free send slot to build a datagram in (waits while all are in
+ * flight); me_slot_send queues it (fix: fixed-file slot or -1, then fd is
+ * used) and submits every 32; me_slot_put gives an unsent one back. */
+struct me_send_slot *me_slot_get(struct media_engine *e);
+int me_slot_send(struct media_engine *e, struct me_send_slot *sl, int fd,
+		 int fix, const struct sockaddr_in *to, size_t len);
+void me_slot_put(struct media_engine *e, struct me_send_slot *sl);
+/* Queues a copy of a datagram to `to` on fd, or on session s's socket k. */
 int me_send(struct media_engine *e, int fd, const struct sockaddr_in *to,
 	    const void *buf, size_t len);
+int me_sess_send(struct media_session *s, int k, const struct sockaddr_in *to,
+		 const void *buf, size_t len);
 /* Submits what is queued and reaps completed sends (no wait). */
 void me_flush(struct media_engine *e);
 /* Processes one completion (engine thread, under mu). */

@@ -32,7 +32,7 @@ void me_rtcp_send(struct media_session *s, uint64_t now, int bye)
 	size_t off = 0, cap = sizeof(buf) - SRTP_MAX_TRAILER_LEN - 8;
 	struct rtcp_rpt r;
 	char cname[64];
-	int l, fd;
+	int l, k;
 
 	memset(&r, 0, sizeof(r));
 	r.ssrc = s->ssrc;
@@ -40,7 +40,7 @@ void me_rtcp_send(struct media_session *s, uint64_t now, int bye)
 		r.is_sr = 1;
 		ntp_now(&r.ntp_sec, &r.ntp_frac);
 		r.rtp_ts = s->last_sent_ts;
-		r.pkt_count = (uint32_t)s->st.pkts_sent;
+		r.pkt_count = (uint32_t)s->pkts_sent;
 		r.octet_count = (uint32_t)s->octets_sent;
 		s->sent_since_rtcp = 0;
 	}
@@ -64,8 +64,8 @@ void me_rtcp_send(struct media_session *s, uint64_t now, int bye)
 	l = (int)off;
 	if (s->tx && srtp_protect_rtcp(s->tx, buf, &l) != srtp_err_status_ok)
 		return;
-	fd = s->remote_mux || s->fd[1] < 0 ? s->fd[0] : s->fd[1];
-	if (me_send(s->e, fd, &s->remote_rtcp, buf, (size_t)l) == 0)
+	k = s->remote_mux || s->fd[1] < 0 ? 0 : 1;
+	if (me_sess_send(s, k, &s->remote_rtcp, buf, (size_t)l) == 0)
 		s->st.rtcp_sent++;
 }
 

@@ -77,7 +77,10 @@ int media_session_new(struct media_engine *e, const struct media_config *cfg,
 		return -ENOMEM;
 	s->e = e;
 	s->fd[0] = s->fd[1] = -1;
+	s->fix[0] = s->fix[1] = -1;
 	s->cfg = *cfg;
+	s->loss_permille = cfg->loss_permille;
+	s->jitter_ms = cfg->jitter_ms;
 	if (!s->cfg.rtcp_interval_ms)
 		s->cfg.rtcp_interval_ms = 5000;
 	snprintf(s->addr, sizeof(s->addr), "%s", cfg->addr);
@@ -234,6 +237,8 @@ int media_stats(struct media_session *s, struct media_stats *st)
 
 	pthread_mutex_lock(&e->mu);
 	v = s->st;
+	v.pkts_sent = s->pkts_sent;
+	v.bytes_sent = s->bytes_sent;
 	end = s->state == ME_STOPPED && s->stop_ns ? s->stop_ns : me_now_ns();
 	v.duration_ms = s->start_ns ? (end - s->start_ns) / 1000000 : 0;
 	expected = s->src.received ? rtp_source_ext_max(&s->src) - s->src.base_seq + 1 : 0;
