@@ -4,16 +4,8 @@
 # T1, T2). The daemons probe every 16 s; a shaped link shows in the next
 # probe, and B's figures reach the server by PUBLISH.
 
-nprobes() { grep -c "hpres: probe to .*kbit/s" "$1"; }
-probe_kbps() { grep "hpres: probe to .*kbit/s" "$1" | sed -n "${2}p" | grep -Eo '[0-9]+ kbit/s' | grep -Eo '[0-9]+'; }
-# probe_after LOG N OP VALUE: a probe after the Nth whose rate OP VALUE
-probe_after() {
-  local i k
-  for ((i = $2 + 1; i <= $(nprobes "$1"); i++)); do
-    k=$(probe_kbps "$1" $i); [ -n "$k" ] && [ "$k" "$3" "$4" ] && return 0
-  done
-  return 1
-}
+# nprobes LOG, probe_kbps LOG N, probe_after LOG N OP VALUE
+source "$ROOT/tests/integration/helpers/probes.sh"
 # shape_wait NS LOG RATE|off OP VALUE: shape NS's link, wait for a probe
 shape_wait() {
   local n; n=$(nprobes "$2")

@@ -380,6 +380,10 @@ struct agent_call *agent_call_find(struct agent *a, uint32_t id);
 int agent_call_outgoing(const struct agent_call *c);
 const char *agent_call_remote(const struct agent_call *c); /* peer's URI */
 const char *agent_call_callid(const struct agent_call *c);
+/* The X-Dataline-Net value of the final answer that failed an outgoing
+ * call (the server's C3 gate puts the figures that refused it there), ""
+ * if it had none; valid in the failed callback. */
+const char *agent_call_net(const struct agent_call *c);
 void *agent_call_user(const struct agent_call *c);
 void agent_call_set_user(struct agent_call *c, void *user);
 unsigned agent_call_count(const struct agent *a);
@@ -387,10 +391,11 @@ unsigned agent_call_count(const struct agent *a);
 /*
  * The handset's figures for the server's C3 gate: an OPTIONS from the
  * server is answered 200 with `X-Dataline-Net: rate=<kbps>;rtt=<ms>;
- * loss=<permille>` filled by FN (no header when FN fails or is NULL).
+ * loss=<ppm>` filled by FN (no header when FN fails or is NULL): the
+ * units the server reads (docs/calls.md, "The X-Dataline-Net header").
  */
 struct agent_net {
-	uint32_t rate_kbps, rtt_ms, loss_permille;
+	uint32_t rate_kbps, rtt_ms, loss_ppm;
 };
 typedef int (*agent_net_fn)(void *arg, struct agent_net *out);
 void agent_call_on_net(struct agent *a, agent_net_fn fn, void *arg);

@@ -63,7 +63,7 @@ static void net_of_view(const struct presence_view *v, struct call_net *n)
 static int gate_decide(struct call *c, const struct call_net *n)
 {
 	const struct config *cfg = c->w->sh->cfg;
-	char extra[384];
+	char extra[384], why[160];
 
 	if (!n) {
 		metrics_inc(METRICS_CALLS_GATE_NO_FIGURES);
@@ -81,8 +81,14 @@ static int gate_decide(struct call *c, const struct call_net *n)
 			 "min=%d\r\n", cfg->domain, n->rate_kbps, n->rtt_ms,
 			 n->loss_ppm, n->age_s, cfg->call_min_kbps);
 	}
+	if (n)
+		snprintf(why, sizeof(why), "below threshold 2: rate %u kbit/s < %d kbit/s, "
+			 "rtt %u ms, loss %u ppm, figures %u s old", n->rate_kbps,
+			 cfg->call_min_kbps, n->rtt_ms, n->loss_ppm, n->age_s);
+	else
+		snprintf(why, sizeof(why), "no figures");
 	log_info("call %s: C3 gate refuses the call to %s (%s)", c->call_id,
-		 c->callee, n ? "below threshold 2" : "no figures");
+		 c->callee, why);
 	metrics_inc(METRICS_CALLS_GATE_REFUSED);
 	call_reply_up(c, 488, NULL, extra);
 	call_end(c);

@@ -57,7 +57,7 @@ static struct {
 	/* callbacks */
 	int progress, answered, ended, failed, incoming;
 	int status, why;
-	char warning[256], sdp[256];
+	char warning[256], net[128], sdp[256];
 	struct agent_call *in_call;
 	int in_action;          /* 0 ring, 1 reject 486, 2 nothing */
 	uint32_t last_id;
@@ -206,6 +206,7 @@ static void on_failed(void *arg, struct agent_call *c, int status, const char *w
 	S.failed++;
 	S.status = status;
 	snprintf(S.warning, sizeof(S.warning), "%s", warning);
+	snprintf(S.net, sizeof(S.net), "%s", agent_call_net(c));
 }
 
 static void on_incoming(void *arg, struct agent_call *c, const struct agent_call_in *in)
@@ -224,7 +225,7 @@ static int net_figures(void *arg, struct agent_net *n)
 {
 	n->rate_kbps = 812;
 	n->rtt_ms = 43;
-	n->loss_permille = 7;
+	n->loss_ppm = 7000;
 	return 0;
 }
 
@@ -349,6 +350,8 @@ static void test_out_488_warning(void **state)
 	assert_int_equal(S.status, 488);
 	assert_string_equal(S.warning, "370 dataline.test \"Insufficient bandwidth\"");
 	assert_int_equal(agent_call_warn_code(S.warning), 370);
+	/* the figures that refused it reach the daemon, for its user */
+	assert_string_equal(S.net, "rate=40;rtt=300;loss=90");
 	RUN_UNTIL((ack = find_msg("ACK", 0, 0)));
 	assert_int_equal(ack->m.via.branch.len, inv->m.via.branch.len);
 	assert_int_equal(memcmp(ack->m.via.branch.p, inv->m.via.branch.p, inv->m.via.branch.len), 0);
@@ -369,6 +372,7 @@ static void test_out_busy(void **state)
 	RUN_UNTIL(S.failed == 1);
 	assert_int_equal(S.status, 486);
 	assert_string_equal(S.warning, "");
+	assert_string_equal(S.net, "");
 	assert_int_equal(S.progress, 0); /* 100 is not progress */
 }
 
@@ -570,7 +574,7 @@ static void test_options_net(void **state)
 	agent_call_on_net(A, net_figures, NULL);
 	srv_request("OPTIONS", "z9hG4bKopt2", "opt2@test", 1, NULL, NULL, NULL);
 	RUN_UNTIL((ok = find_msg("OPTIONS", 200, 1)));
-	assert_true(has_line(ok, "X-Dataline-Net: rate=812;rtt=43;loss=7\r\n"));
+	assert_true(has_line(ok, "X-Dataline-Net: rate=812;rtt=43;loss=7000\r\n"));
 }
 
 /* ------------------------------------------------------------ pure */

@@ -464,6 +464,9 @@ static void call_on_error(struct agent_call *c, const struct sip_msg *m)
 	}
 	if (h)
 		sip_str_copy(h->value, warning, sizeof(warning));
+	h = sip_msg_hdr_byname(m, "X-Dataline-Net");
+	if (h)
+		sip_str_copy(h->value, c->net, sizeof(c->net));
 	if (c->st == AGENT_CALL_CANCELLING)
 		call_end(c, CALL_REPORT_ENDED, c->hangup_wanted ? AGENT_CALL_END_CANCELLED :
 			 AGENT_CALL_END_NOANSWER, m->status, warning);
@@ -685,6 +688,11 @@ const char *agent_call_remote(const struct agent_call *c)
 const char *agent_call_callid(const struct agent_call *c)
 {
 	return c->call_id;
+}
+
+const char *agent_call_net(const struct agent_call *c)
+{
+	return c->net;
 }
 
 void *agent_call_user(const struct agent_call *c)

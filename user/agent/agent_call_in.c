@@ -74,7 +74,7 @@ int agent_call_warn_code(const char *w)
 int agent_net_format(const struct agent_net *n, char *out, size_t cap)
 {
 	int r = snprintf(out, cap, "rate=%u;rtt=%u;loss=%u", n->rate_kbps, n->rtt_ms,
-			 n->loss_permille);
+			 n->loss_ppm);
 
 	return r < 0 || (size_t)r >= cap ? -ENOSPC : 0;
 }

@@ -64,6 +64,7 @@ struct agent_call {
 	enum agent_call_end why;
 	int status;
 	char warning[256];
+	char net[128];                /* X-Dataline-Net of a failing answer */
 };
 
 struct agent_calls {

@@ -26,7 +26,9 @@
  * ModemManager); SMS use svc_carrier.c's thread because Send can take
  * minutes, a voice Start answers when the modem took the dial command.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,43 @@ static void ev_ended(void *arg, struct agent_call *c, enum agent_call_end why, i
 	call_free(k);
 }
 
+/* The number of parameter NAME in an X-Dataline-Net value V
+ * ("rate=20;rtt=300;loss=50000;age=0;min=48", docs/calls.md), or -1. */
+static long net_param(const char *v, const char *name)
+{
+	const size_t n = strlen(name);
+	unsigned long x;
+	char *e;
+
+	for (; v && *v; v = strchr(v, ';')) {
+		while (*v == ';' || *v == ' ')
+			v++;
+		if (strncmp(v, name, n) || v[n] != '=' || !isdigit((unsigned char)v[n + 1]))
+			continue;
+		errno = 0;
+		x = strtoul(v + n + 1, &e, 10);
+		return errno || x > UINT32_MAX || (*e && *e != ';' && *e != ' ') ? -1 : (long)x;
+	}
+	return -1;
+}
+
+/* The details of a C3 refusal: the status and Warning, and the figures
+ * that refused it when the server sent them. */
+static void refusal_details(struct agent_call *c, int status, const char *warning,
+			    char *d, size_t cap)
+{
+	long rate = net_param(agent_call_net(c), "rate");
+	long min = net_param(agent_call_net(c), "min");
+
+	if (rate >= 0 && min >= 0)
+		snprintf(d, cap, "%d %s (callee's rate %ld kbit/s, threshold 2 %ld kbit/s)",
+			 status, warning, rate, min);
+	else if (rate >= 0)
+		snprintf(d, cap, "%d %s (callee's rate %ld kbit/s)", status, warning, rate);
+	else
+		snprintf(d, cap, "%d %s", status, warning);
+}
+
 static void ev_failed(void *arg, struct agent_call *c, int status, const char *warning)
 {
 	struct svc *s = arg;
@@ -284,6 +323,7 @@ static void ev_failed(void *arg, struct agent_call *c, int status, const char *w
 	snprintf(d, sizeof(d), "%d%s%s", status, warning[0] ? " " : "", warning);
 	if (status == 488 && agent_call_warn_code(warning) == 370) {
 		/* C3: the callee's network is below threshold 2 */
+		refusal_details(c, status, warning, d, sizeof(d));
 		if (k->fb == SVC_FB_CARRIER && call_carrier(s, k->peer, &res) == 0) {
 			call_signal(k, "carrier", res.detail);
 		} else {
@@ -307,7 +347,7 @@ static int svc_call_net(void *arg, struct agent_net *out)
 		return -ENODATA;
 	out->rate_kbps = st.netq.rate_kbps;
 	out->rtt_ms = st.netq.have & PIDF_NETQ_RTT ? st.netq.rtt_ms : 0;
-	out->loss_permille = st.netq.have & PIDF_NETQ_LOSS ? st.netq.loss_ppm / 1000 : 0;
+	out->loss_ppm = st.netq.have & PIDF_NETQ_LOSS ? st.netq.loss_ppm : 0;
 	return 0;
 }
 
