@@ -2,18 +2,22 @@
  * media_send: SRTP-protected Opus-sized RTP packets (100-byte payload)
  * sent per second by one thread pinned to one CPU, to a sink socket on
  * loopback that is not read (the kernel runs the whole receive path, then
- * drops at the full receive buffer, for every contender alike). Three
- * contenders over the same sessions and the same per-packet work
- * (rtp_build + srtp_protect with the session's libsrtp2 context):
- *   uring    the media engine's own send path (me_send_rtp: build,
- *            protect, copy into a send slot, SENDMSG SQE; submitted 32 at
- *            a time), each session on its own socket, as in a call;
+ * drops at the full receive buffer, for every contender alike). The
+ * contenders, over the same sessions and the same per-packet work (RTP
+ * build + SRTP protect with the session's key):
+ *   uring    the media engine's own send path (me_send_rtp: built and
+ *            protected in a send slot, SEND with the destination, each
+ *            socket a fixed file; submitted 32 at a time), each session on
+ *            its own socket, as in a call;
  *   sendmmsg 32 packets per call on one socket (its best case: a socket
- *            shared by all streams);
+ *            shared by all streams, which a call cannot use);
  *   sendto   one call per packet on each session's socket;
- *   uring1   the engine's submission path (me_send: send slot, SENDMSG
- *            SQE, 32 per submit) with the same protect, all on one socket
- *            as sendmmsg, to compare the two batchings on equal terms.
+ *   uring1   the engine's submission path (me_send: send slot, SEND SQE,
+ *            32 per submit) with the same protect, all on one socket
+ *            as sendmmsg, to compare the two batchings on equal terms;
+ *   uringmsg the engine's path with SENDMSG instead of SEND (kernels
+ *            before 6.0), to show what SEND with an address gains.
+ * MEDIA_ONLY=NAME runs one contender (for a profiler).
  * Each contender runs SECS seconds, ROUNDS times, alternating; the best
  * round is printed: "NAME pps cpu_pps" (cpu_pps: per CPU-second of the
  * thread, CLOCK_THREAD_CPUTIME_ID).

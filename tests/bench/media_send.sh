@@ -74,15 +74,18 @@ through libsrtp2. Source: tests/bench/media_send.c.
 
 | contender | GCM packets/s | GCM per CPU-s | vs sendmmsg | AES_CM packets/s ($AESCM_STREAMS sessions) |
 | --- | --- | --- | --- | --- |
-$(row uring "io_uring engine (me_send_rtp, a socket per session, 32 SQEs per submit)")
+$(row uring "io_uring engine (me_send_rtp: a socket per session as fixed file, SEND with address, 32 SQEs per submit)")
 $(row sendmmsg "sendmmsg, 32 per call, one socket for all")
 $(row sendto "sendto, a socket per session")
 $(row uring1 "io_uring submission path, one socket for all")
+$(row uringmsg "io_uring engine with SENDMSG (kernels before 6.0)")
 
 Target: 300 k/s with GCM (6000 streams of 20 ms) and not slower than
 sendmmsg. The sendmmsg loop can only batch on one socket; a call needs its
-own port, so the engine's row pays a different socket (cold in cache) for
-every packet; the last row puts the engine's batching on sendmmsg's one
+own port (symmetric RTP), so the engine's row pays a different socket,
+cold in cache, for every packet (the kernel's file, socket and sock: see
+docs/calls.md "Sending fast"); the uring1 row puts the engine's batching on
+sendmmsg's one
 socket. AES_CM goes through Debian's libsrtp2, which runs on NSS: with
 thousands of keys in the process NSS walks long hash chains for every
 packet (docs/decisions.md; 6000 AES_CM sessions sent about 5 k packets/s
