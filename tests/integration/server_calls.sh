@@ -15,6 +15,11 @@
 #   6. E publishes figures below threshold 2: 488 + Warning 370 with the
 #      figures in X-Dataline-Net; E publishes good ones: the call goes
 #      through.
+#   6b. G's only device is on TCP and has published nothing: every call
+#      asks it with OPTIONS over its connection, also when the call's
+#      home is another worker than the connection's (the ask goes through
+#      the owner's mailbox, the figures come back): 10 calls, each 488
+#      with the device's figures.
 #   7. F's device rings for ever: timer C (--call-timeout 3) gives 408
 #      and the device gets CANCEL.
 #   8. /metrics: calls started, answered, ended; none left active.
@@ -23,9 +28,9 @@ NAME=server_calls SIP=28800 HTTP=28801
 . "$(dirname "$0")/helpers/calls.sh"
 calls_start --relay-port-min 28820 --relay-port-max 28839 --call-timeout 3 --call-min-kbps 48 --call-figures-max-age 120
 NA=+8613900001001 NB=+8613900001002 NC=+8613900001003 ND=+8613900001004
-NE=+8613900001005 NF=+8613900001006
+NE=+8613900001005 NF=+8613900001006 NG=+8613900001007
 ok_p=1
-for x in "$NA a" "$NB b1" "$NB b2" "$NC c" "$ND d" "$NE e" "$NF f"; do
+for x in "$NA a" "$NB b1" "$NB b2" "$NC c" "$ND d" "$NE e" "$NF f" "$NG g"; do
   set -- $x; provision "$1" "$TMP/$2.json" || ok_p=0
 done
 check "server_calls: accounts provisioned (B with two devices)" test $ok_p = 1
@@ -92,6 +97,21 @@ uac call7 $NE --bye --hold 0.2
 check "server_calls: gate: above threshold 2 the call goes through" test "$(final call7)" = 200
 stop_uas
 
+# 6b. the gate asks a TCP device whose connection another worker may own
+uas g 28816 --tcp --answer 200 --net 'rate=30;rtt=200;loss=20000' --run 30
+check "server_calls: gate: G's device registered over TCP" test $? = 0
+n488=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  uac call6b$i $NG
+  [ "$(final call6b$i)" = 488 ] && grep -q '"net": "rate=30;rtt=200;loss=20000;age=0;' "$TMP/call6b$i.out" &&
+    n488=$((n488 + 1))
+done
+check "server_calls: gate over TCP: 10 calls, each 488 with the device's own figures" test $n488 = 10
+check "server_calls: gate over TCP: the device got an OPTIONS for each" test "$(evc g options)" = 10
+check "server_calls: gate over TCP: and was never rung" test "$(evc g invite)" = 0
+echo "# asks through the connection's owner worker: $(grep -c 'OPTIONS (via worker' "$TMP/server.log") of 10"
+stop_uas
+
 # 7. timer C: a device that rings for ever
 uas f 28815 --answer 180 --run 8
 uac call8 $NF --timeout 10
@@ -102,7 +122,7 @@ stop_uas
 # 8. metrics
 check "server_calls: metrics: calls started" test "$(metric dataline_calls_started_total)" -ge 8
 check "server_calls: metrics: calls answered" test "$(metric dataline_calls_answered_total)" -ge 3
-check "server_calls: metrics: gate refusals" test "$(metric dataline_calls_gate_refused_total)" = 1
+check "server_calls: metrics: gate refusals" test "$(metric dataline_calls_gate_refused_total)" = 11
 check "server_calls: metrics: INVITE finals by status (487)" \
   bash -c "curl -s http://127.0.0.1:$HTTP/metrics | grep -q 'dataline_sip_requests_total{method=\"INVITE\",status=\"487\"} 1'"
 check "server_calls: metrics: no call left active" test "$(metric dataline_calls_active)" = 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """callua.py: a small scripted SIP user agent for the server's call tests
-(issue 9), over UDP on loopback. Python 3 standard library only; digest
+(issue 9), over UDP (or TCP with --tcp: one connection to the server,
+which is the device's flow) on loopback. Python 3 standard library only; digest
 and message parsing come from sipua.py.
 
 It follows RFC 3261: INVITE (s.13), 407 and digest on INVITE (s.22.3),
@@ -56,8 +57,13 @@ class UA:
         h, p = a.server.rsplit(":", 1)
         self.srv = (h, int(p))
         h, p = a.local.rsplit(":", 1)
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.tcp = a.tcp
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM
+                               if a.tcp else socket.SOCK_DGRAM)
         self.s.bind((h, int(p)))
+        if a.tcp:
+            self.s.connect(self.srv)
+            self.rbuf = b""
         self.lh, self.lp = self.s.getsockname()
         self.a = a
         self.cseq = 1
@@ -106,14 +112,37 @@ class UA:
         ev("rtp", sent=sent, received=got, dst="%s:%d" % dst)
 
     def via(self, branch=None):
-        return "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (
-            self.lh, self.lp, branch or "z9hG4bK" + rnd())
+        return "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (
+            "TCP" if self.tcp else "UDP", self.lh, self.lp,
+            branch or "z9hG4bK" + rnd())
 
     def contact(self):
-        return "Contact: <sip:%s@%s:%d>" % (self.number, self.lh, self.lp)
+        return "Contact: <sip:%s@%s:%d%s>" % (
+            self.number, self.lh, self.lp, ";transport=tcp" if self.tcp else "")
 
     def send(self, text, addr=None):
-        self.s.sendto(text.encode(), addr or self.srv)
+        if self.tcp:
+            self.s.sendall(text.encode())
+        else:
+            self.s.sendto(text.encode(), addr or self.srv)
+
+    def recv_tcp(self):
+        """One message off the stream (RFC 3261 s.18.3: Content-Length
+        frames it; CRLF keep-alives skipped), None on timeout or close."""
+        while True:
+            self.rbuf = self.rbuf.lstrip(b"\r\n")
+            end = self.rbuf.find(b"\r\n\r\n")
+            if end >= 0:
+                cl = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)",
+                               self.rbuf[:end])
+                n = end + 4 + (int(cl.group(1)) if cl else 0)
+                if len(self.rbuf) >= n:
+                    data, self.rbuf = self.rbuf[:n], self.rbuf[n:]
+                    return data
+            d = self.s.recv(65535)
+            if not d:
+                return None
+            self.rbuf += d
 
     def req(self, method, ruri, hdrs, body="", ctype=None):
         lines = ["%s %s SIP/2.0" % (method, ruri)] + hdrs
@@ -144,7 +173,12 @@ class UA:
     def recv(self, timeout):
         self.s.settimeout(max(timeout, 0.001))
         try:
-            data, addr = self.s.recvfrom(65535)
+            if self.tcp:
+                data = self.recv_tcp()
+                if data is None:
+                    return None
+            else:
+                data, addr = self.s.recvfrom(65535)
         except socket.timeout:
             return None
         if not data.strip():
@@ -399,6 +433,8 @@ def main():
     ap.add_argument("--server", required=True)
     ap.add_argument("--creds", required=True)
     ap.add_argument("--local", default="127.0.0.1:0")
+    ap.add_argument("--tcp", action="store_true",
+                    help="SIP over one TCP connection to --server")
     ap.add_argument("--answer", default="200")
     ap.add_argument("--answer-delay", type=int, default=300)
     ap.add_argument("--bye-after", type=float, default=0)
