@@ -127,8 +127,12 @@ both relays under SCHED_FIFO priority $FIFO (taskset and chrt for rtpengine, the
 calls in our relay's child)"): a relay CPU of its own, as on a production relay host,
 and neither the generator nor other work on this shared machine can take
 it for a scheduler slice (unpinned, with the default policy, the relay
-thread waited 0.3-1 s per 2.3 s run for a CPU and the p99 added was
-1-9 ms; docs/decisions.md). An unpaced run measures the relay with that one CPU."
+thread waited 0.3-1 s per 2.3 s run for a CPU and its p99 was 0.6-9 ms;
+docs/decisions.md). What tail remains below 100,000/s is mostly this VM
+waking the relay's idle vCPU (no halt polling in the guest): with a
+spinning SCHED_IDLE thread keeping that CPU awake the p99 at 50,000/s
+was 86-94 us (not done here: it changes the CPU per packet). An unpaced
+run measures the relay with that one CPU."
   else
     echo "Not pinned: the relays, the generator and the sink share the machine's $(nproc) CPUs
 (their threads compete with the relay for them; an unpaced run measures
