@@ -20,9 +20,10 @@
  *
  * Prints one line per contender and rate:
  *   run=NAME rate=R sent= recv= lost= sinkdrop= secs= cpu= pps_cpu=
- *   p50_us= p99_us= gencpu= stuck=
+ *   p50_us= p99_us= gencpu= rqwait_ms= stuck=
  * (stuck: flows that forward nothing in a short check right after the
- * run, i.e. a relay the overload left wedged)
+ * run, i.e. a relay the overload left wedged; rqwait_ms: the time the
+ * relay's threads were runnable but waited for a CPU, from schedstat)
  * Exit 2 (and a message) if a relay cannot be set up or forwards nothing
  * for some flow in the check before the runs: never a made-up figure.
  *
@@ -32,16 +33,22 @@
  *
  * usage: relay_fwd [-n CALLS] [-d SECS] [-r "RATES"] [-R ROUNDS] [-1]
  *   [-s SOCKS] [-b BURST] [-g GENPORT] [-o PORTMIN:PORTMAX]
- *   [-e NGPORT -p RTPENGINE_PID]
+ *   [-e NGPORT -p RTPENGINE_PID] [-c RELAYCPU] [-C DRIVERCPU] [-P FIFOPRIO]
  * BURST: packets per sendmmsg when paced (4): the generator sleeps until
  * that many are due, so the relay sees small bursts, not a smooth stream.
+ * RELAYCPU: our relay's child process (all its threads) is pinned to that
+ * CPU; DRIVERCPU: this process (generator and sink) to that one. The
+ * caller pins rtpengine the same way (taskset), so both relays get a CPU
+ * of their own, as a production relay has.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -67,6 +74,8 @@
 static int ncalls = 200, nsock = 4, both = 1, nflows, burst = 4, rounds = 1;
 static double secs = 5;
 static uint16_t genport = 29301;
+static int relay_cpu = -1, driver_cpu = -1; /* -c, -C: -1 not pinned */
+static int relay_prio;                    /* -P: SCHED_FIFO priority, 0 none */
 static int sfd[2 * MAXS];                 /* A sockets, then B sockets */
 static int flow_call[MAXF], flow_dir[MAXF];
 static uint16_t flow_seq[MAXF];
@@ -134,6 +143,38 @@ static double proc_cpu(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Time the threads of PID spent runnable but waiting for a CPU, summed
+ * (/proc/PID/task/TID/schedstat: on-CPU ns, run-queue wait ns, slices):
+ * what a relay thread loses to other work on its CPU. */
+static uint64_t proc_wait_ns(pid_t pid)
+{
+	char path[96];
+	struct dirent *e;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		unsigned long long run, wait;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+			sum += wait;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 static double self_cpu(void)
 {
 	struct rusage ru;
@@ -166,6 +207,19 @@ static uint64_t sink_drops(void)
 	}
 	fclose(f);
 	return sum;
+}
+
+/* Pins process PID (0: this one), all its threads, to CPU; -1 leaves it. */
+static void pin(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(pid, sizeof(set), &set))
+		die("pin to CPU %d: %s", cpu, strerror(errno));
 }
 
 /* ------------------------------------------------------------ sockets */
@@ -392,7 +446,7 @@ static void rx_end(pthread_t th)
 static void measure(const struct run *r, uint64_t rate, double dur)
 {
 	static char out[512];
-	uint64_t sent, fail = 0, drops0, drops, t0;
+	uint64_t sent, fail = 0, drops0, drops, t0, w0 = 0, w1 = 0;
 	double c0 = 0, c1 = 0, g0, g1, el;
 	pthread_t th;
 	int first;
@@ -400,24 +454,28 @@ static void measure(const struct run *r, uint64_t rate, double dur)
 	rx_begin(&th);
 	usleep(20000);
 	drops0 = sink_drops();
-	if (r->pid)
+	if (r->pid) {
 		c0 = proc_cpu(r->pid);
+		w0 = proc_wait_ns(r->pid);
+	}
 	g0 = self_cpu();
 	t0 = clk(CLOCK_MONOTONIC);
 	sent = gen(r, rx_run, rate, dur, &fail);
 	rx_end(th);
 	el = (double)(clk(CLOCK_MONOTONIC) - t0) / 1e9;
-	if (r->pid)
+	if (r->pid) {
 		c1 = proc_cpu(r->pid);
+		w1 = proc_wait_ns(r->pid);
+	}
 	g1 = self_cpu();
 	drops = sink_drops() - drops0;
 	snprintf(out, sizeof(out),
 		 "run=%s rate=%" PRIu64 " sent=%" PRIu64 " recv=%" PRIu64 " lost=%" PRIu64
 		 " sinkdrop=%" PRIu64 " sendfail=%" PRIu64 " secs=%.2f cpu=%.2f pps_cpu=%.0f"
-		 " p50_us=%u p99_us=%u gencpu=%.2f",
+		 " p50_us=%u p99_us=%u gencpu=%.2f rqwait_ms=%.1f",
 		 r->name, rate, sent, rx_count, sent - rx_count, drops, fail, el, c1 - c0,
 		 r->pid && c1 > c0 ? (double)rx_count / (c1 - c0) : 0.0,
-		 pct(rx_count, 0.50), pct(rx_count, 0.99), g1 - g0);
+		 pct(rx_count, 0.50), pct(rx_count, 0.99), g1 - g0, (double)(w1 - w0) / 1e6);
 	printf("%s stuck=%d\n", out, dead_flows(r, &first));
 	fflush(stdout);
 }
@@ -471,6 +529,13 @@ static void ours_child(int rfd, int wfd, uint16_t pmin, uint16_t pmax)
 	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pin(0, relay_cpu);          /* before relay_new: its thread inherits it */
+	if (relay_prio) {
+		struct sched_param sp = { .sched_priority = relay_prio };
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp))
+			die("SCHED_FIFO %d: %s", relay_prio, strerror(errno));
+	}
 	err = relay_new(&cfg, &rel);
 	for (int i = 0; i < ncalls; i++) {
 		struct relay_leg_params a = { .sdp = lo(port_of(0, i)) },
@@ -728,7 +793,7 @@ int main(int argc, char **argv)
 	pid_t rtpe_pid = 0;
 	char *save, *tok, *rl;
 
-	while ((opt = getopt(argc, argv, "n:d:r:R:1s:g:o:e:p:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:r:R:1s:g:o:e:p:b:c:C:P:")) != -1) {
 		switch (opt) {
 		case 'n': ncalls = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
@@ -741,9 +806,13 @@ int main(int argc, char **argv)
 		case 'e': ngport = (unsigned)atoi(optarg); break;
 		case 'p': rtpe_pid = atoi(optarg); break;
 		case 'b': burst = atoi(optarg); break;
+		case 'c': relay_cpu = atoi(optarg); break;
+		case 'C': driver_cpu = atoi(optarg); break;
+		case 'P': relay_prio = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: %s [-n CALLS] [-d SECS] [-r \"RATES\"] [-R ROUNDS] [-1] [-s SOCKS]"
-				" [-b BURST] [-g GENPORT] [-o PORTMIN:PORTMAX] [-e NGPORT -p PID]\n", argv[0]);
+				" [-b BURST] [-g GENPORT] [-o PORTMIN:PORTMAX] [-e NGPORT -p PID]"
+				" [-c RELAYCPU] [-C DRIVERCPU] [-P FIFOPRIO]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -762,6 +831,7 @@ int main(int argc, char **argv)
 	/* the relay's child first, before this process has threads or sockets */
 	if (pmin)
 		ours.pid = ours_start(&ours, (uint16_t)pmin, (uint16_t)pmax, &ctl);
+	pin(0, driver_cpu);         /* the generator and the sink threads */
 	sockets_open();
 	for (int i = 0; i < ncalls; i++) {
 		direct.dst[2 * i] = lo(port_of(1, i));

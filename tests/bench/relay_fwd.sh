@@ -13,7 +13,10 @@
 # Knobs: RELAY_BENCH_CALLS (200), RELAY_BENCH_SECS (3 per run),
 # RELAY_BENCH_ROUNDS (3: each figure is the median of the rounds),
 # RELAY_BENCH_RATES ("50000 100000 200000 0", 0 = unpaced),
-# RELAY_BENCH_ONEWAY=1 (A->B only; default both ways).
+# RELAY_BENCH_ONEWAY=1 (A->B only; default both ways),
+# RELAY_BENCH_CPU (the relays' CPU, default the last one; the generator
+# and the sink get CPU 0; "none": no pinning), RELAY_BENCH_FIFO (the
+# relays' SCHED_FIFO priority, default 10; 0: the default policy).
 # Prints a markdown section (contract: scripts/bench.sh).
 set -uo pipefail
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -23,6 +26,8 @@ CALLS=${RELAY_BENCH_CALLS:-200}
 SECS=${RELAY_BENCH_SECS:-3}
 ROUNDS=${RELAY_BENCH_ROUNDS:-3}
 RATES=${RELAY_BENCH_RATES:-50000 100000 200000 0}
+RCPU=${RELAY_BENCH_CPU:-$(($(nproc) - 1))}
+FIFO=${RELAY_BENCH_FIFO:-10}
 NG=29300          # rtpengine's ng listener; 29301 the driver's ng socket
 GEN=29302         # the driver's A and B sockets from here (8 ports)
 OURS=40000:40999  # our relay's media ports (inside the namespace)
@@ -53,13 +58,30 @@ mkdir -p "$LOGDIR"
 ip netns add "$NS" || fail "cannot create network namespace $NS"
 ip -n "$NS" link set lo up || fail "no loopback in $NS"
 
+# Each relay (every thread of its process) on a CPU of its own, the
+# generator and the sink on another, both relays under the same
+# SCHED_FIFO priority: as a production relay host runs it, and what a
+# relay thread otherwise loses to the generator and to other work on the
+# machine is most of its p99 (docs/decisions.md). taskset and chrt exec,
+# so rtpengine's threads inherit both; the driver sets the same for our
+# relay's child (-c, -P).
+place=() dplace=() rthreads=()
+if [ "$RCPU" != none ]; then
+  [ "$(nproc)" -ge 2 ] || fail "RELAY_BENCH_CPU needs 2 CPUs (none: no pinning)"
+  place+=(taskset -c "$RCPU"); rthreads=(--num-threads=1); dplace+=(-c "$RCPU" -C "$([ "$RCPU" = 0 ] && echo 1 || echo 0)")
+fi
+if [ "$FIFO" != 0 ]; then
+  place+=(chrt -f "$FIFO"); dplace+=(-P "$FIFO")
+fi
+
 # rtpengine in the foreground, userspace only (--table=-1: no kernel
 # forwarding module), no config file, its default worker threads (one
-# per CPU); started directly so that $! is its pid (ip netns exec execs it)
+# per CPU); started directly so that $! is its pid (ip netns exec,
+# taskset and chrt exec it)
 rtpe_start() {
-  ip netns exec "$NS" rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
+  ip netns exec "$NS" "${place[@]}" rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
     --listen-ng=127.0.0.1:$NG --port-min=$RTPE_MIN --port-max=$RTPE_MAX \
-    --timeout=3600 --delete-delay=0 --foreground --log-stderr --log-level=6 \
+    --timeout=3600 --delete-delay=0 "${rthreads[@]}" --foreground --log-stderr --log-level=6 \
     >>"$RLOG" 2>&1 &
   RPID=$!
   for _ in $(seq 100); do
@@ -89,12 +111,34 @@ for rate in $RATES; do
   rtpe_start $n; n=$((n + 1))
   echo "relay_fwd: rate $rate: rtpengine $rver pid $RPID in $NS" >&2
   r=$(ip netns exec "$NS" "$bin" -n "$CALLS" -d "$SECS" -r "$rate" -R "$ROUNDS" $oneway \
-    -g $GEN -o $OURS -e $NG -p "$RPID") || fail "the driver failed at rate $rate (see above)"
+    -g $GEN -o $OURS -e $NG -p "$RPID" "${dplace[@]}") || fail "the driver failed at rate $rate (see above)"
   echo "$r" >&2
   kill -0 "$RPID" 2>/dev/null || fail "rtpengine died during the runs at rate $rate"
   rtpe_stop
   res+="$r"$'\n'
 done
+
+# The placement, for the method text.
+placement_text() {
+  if [ "$RCPU" != none ]; then
+    echo "Each relay process (all its threads) runs pinned to CPU $RCPU of the
+machine's $(nproc), the generator and the sink pinned to another$([ "$FIFO" != 0 ] && echo ", and
+both relays under SCHED_FIFO priority $FIFO (taskset and chrt for rtpengine, the same
+calls in our relay's child)"): a relay CPU of its own, as on a production relay host,
+and neither the generator nor other work on this shared machine can take
+it for a scheduler slice (unpinned, with the default policy, the relay
+thread waited 0.3-1 s per 2.3 s run for a CPU and its p99 was 0.6-9 ms;
+docs/decisions.md). What tail remains below 100,000/s is mostly this VM
+waking the relay's idle vCPU (no halt polling in the guest): with a
+spinning SCHED_IDLE thread keeping that CPU awake the p99 at 50,000/s
+was 86-94 us (not done here: it changes the CPU per packet). An unpaced
+run measures the relay with that one CPU."
+  else
+    echo "Not pinned: the relays, the generator and the sink share the machine's $(nproc) CPUs
+(their threads compete with the relay for them; an unpaced run measures
+the relay with the CPU it can get)."
+  fi
+}
 
 # vals WHO RATE KEY: the KEY of every round, in run order
 vals() {
@@ -122,21 +166,23 @@ baseline for delay), **dataline relay** (\`server/relay\`: one io_uring
 thread, multishot recvmsg over a provided-buffer ring, in a child process
 of the driver, \`relay_new\` + \`relay_open\` per call) and
 **rtpengine $rver** (Debian's rtpengine-daemon in userspace mode,
-\`--table=-1\`, its default worker threads, sessions set up over its ng
-protocol: offer/answer per call). "relay CPU": utime+stime of the relay's
+\`--table=-1\`, sessions set up over its ng protocol: offer/answer per
+call; $([ -n "${rthreads[*]}" ] && echo "\`--num-threads=1\`: one worker per CPU it has, its own default rule applied to its one CPU" || echo "its default worker threads, one per CPU")).
+$(placement_text)
+"relay CPU": utime+stime of the relay's
 process (all threads, /proc/PID/stat) over the run and its 0.3 s drain;
 the kernel's loopback delivery to the sink runs in the sender's context,
 so it is part of each relay's CPU time, as it would be on a real NIC's
-transmit path. "per CPU-s": forwarded packets / relay CPU seconds. Delay:
+transmit path. "per CPU-s": forwarded packets / relay CPU seconds.
+"waited ms": time the relay's threads spent runnable but waiting for a
+CPU over the run (/proc/PID/task/*/schedstat), the part of the delay that
+is other work's, not the relay's. Delay:
 one-way, generator send time (CLOCK_REALTIME in the payload) to the
 sink's kernel receive timestamp (SO_TIMESTAMPNS), 1 us buckets; "added" =
 the relay's percentile minus direct's at the same rate. "lost": sent but
 never arrived (the relay's socket queues overflowed; the sink's own drops
 are counted apart and were $(awk '{for(i=1;i<=NF;i++) if($i ~ /^sinkdrop=/){split($i,a,"="); s+=a[2]}} END{print s+0}' <<<"$res") in all).
-All in a private network namespace, on the same $(nproc)-CPU machine as
-the generator and the sink (their threads compete with the relay for the
-CPUs: an unpaced run measures the relay with the CPU it can get).
-"stuck flows": after each run, 20 packets per flow at a low
+All in a private network namespace. "stuck flows": after each run, 20 packets per flow at a low
 rate; the flows that got none through (a relay the run's overload left
 wedged; later rounds at that rate then forward less, and a median of 0
 per CPU-s makes the ratio n/a). rtpengine 10.5 wedges that way once its
@@ -144,8 +190,8 @@ sockets overflow; ours has not.
 Source: tests/bench/relay_fwd.{c,sh}. Target (issue 9): at least 1.5x
 rtpengine per CPU-second, p99 added under 1 ms below saturation.
 
-| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | p50 us | p99 us | p99 us by round | added p50 / p99 us | stuck flows by round | ours / rtpengine per CPU-s |
-| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |
+| offered/s | contender | sent | forwarded | lost | relay CPU s | per CPU-s | waited ms | p50 us | p99 us | p99 us by round | added p50 / p99 us | stuck flows by round | ours / rtpengine per CPU-s |
+| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |
 EOF
 ok=1
 for rate in $RATES; do
@@ -161,13 +207,14 @@ for rate in $RATES; do
     p50=$(med "$who" "$rate" p50_us); p99=$(med "$who" "$rate" p99_us)
     stuck=$(list "$who" "$rate" stuck)
     if [ "$who" = direct ]; then
-      cpu=-; per=-; added=-; r=; stuck=-
+      cpu=-; per=-; waited=-; added=-; r=; stuck=-
     else
       cpu=$(med "$who" "$rate" cpu); per=$(med "$who" "$rate" pps_cpu)
+      waited=$(med "$who" "$rate" rqwait_ms)
       added="$((p50 - $(med direct "$rate" p50_us))) / $((p99 - $(med direct "$rate" p99_us)))"
       r=; [ "$who" = ours ] && r=$ratio
     fi
-    echo "| $label | $name | $sent | $(med "$who" "$rate" recv) | $lostp | $cpu | $per | $p50 | $p99 | $(list "$who" "$rate" p99_us) | $added | $stuck | $r |"
+    echo "| $label | $name | $sent | $(med "$who" "$rate" recv) | $lostp | $cpu | $per | $waited | $p50 | $p99 | $(list "$who" "$rate" p99_us) | $added | $stuck | $r |"
   done
 done
 echo
