@@ -46,8 +46,11 @@ static int rl_bind(struct relay *r, uint16_t port, int *fd)
 	return 0;
 }
 
-/* An even port P with P (and P+1 unless MUX) free; under r->mu. */
-static int rl_ports(struct relay *r, struct rl_leg *l, int mux)
+/* An even port P with P and P+1 free; under r->mu. The RTCP port is
+ * bound whatever the leg's SDP says: an offer's a=rtcp-mux is only a
+ * wish until the answer (RFC 5761 s.5.1.1), and a caller whose offer
+ * said rtcp-mux sends its RTCP to P+1 when the answer has none. */
+static int rl_ports(struct relay *r, struct rl_leg *l)
 {
 	uint32_t span = (uint32_t)(r->cfg.port_max - r->cfg.port_min) / 2 + 1;
 
@@ -57,9 +60,7 @@ static int rl_ports(struct relay *r, struct rl_leg *l, int mux)
 		r->next_port = p + 2 > r->cfg.port_max ? r->cfg.port_min : p + 2;
 		if (rl_bind(r, p, &l->fd[0]) < 0)
 			continue;
-		if (mux) {
-			l->fd[1] = -1;
-		} else if (rl_bind(r, p + 1, &l->fd[1]) < 0) {
+		if (rl_bind(r, p + 1, &l->fd[1]) < 0) {
 			close(l->fd[0]);
 			continue;
 		}
@@ -69,16 +70,20 @@ static int rl_ports(struct relay *r, struct rl_leg *l, int mux)
 	return -ENOSPC;
 }
 
-static void rl_leg_set(struct rl_leg *l, const struct relay_leg_params *p)
+static void rl_leg_set(struct rl_sess *s, int leg,
+		       const struct relay_leg_params *p)
 {
+	struct rl_leg *l = &s->leg[leg];
+
 	l->allowed = p->allowed;
 	l->rtcp_mux = p->rtcp_mux;
+	s->answerer = p->answer ? leg : 1 - leg;
 	if (!l->latched[0] && p->sdp.sin_port) {
 		l->peer[0] = p->sdp;
-		if (!l->latched[1]) {
+		if (!l->latched[1]) {   /* a=rtcp, else RTP + 1 (RFC 3605) */
 			l->peer[1] = p->sdp;
-			if (!p->rtcp_mux)
-				l->peer[1].sin_port = htons(ntohs(p->sdp.sin_port) + 1);
+			l->peer[1].sin_port = htons(p->rtcp_port ? p->rtcp_port :
+						    (uint16_t)(ntohs(p->sdp.sin_port) + 1));
 		}
 	}
 }
@@ -124,11 +129,10 @@ int relay_open(struct relay *r, const struct relay_leg_params *a,
 	memset(s->leg, 0, sizeof(s->leg));
 	memset(s->dir, 0, sizeof(s->dir));
 	for (leg = 0; leg < 2 && !err; leg++) {
-		err = rl_ports(r, &s->leg[leg], p[leg]->rtcp_mux);
+		err = rl_ports(r, &s->leg[leg]);
 		if (err && leg == 1) {
 			close(s->leg[0].fd[0]);
-			if (s->leg[0].fd[1] >= 0)
-				close(s->leg[0].fd[1]);
+			close(s->leg[0].fd[1]);
 		}
 	}
 	if (err) {
@@ -136,9 +140,10 @@ int relay_open(struct relay *r, const struct relay_leg_params *a,
 		return err;
 	}
 	for (leg = 0; leg < 2; leg++) {
-		rl_leg_set(&s->leg[leg], p[leg]);
+		rl_leg_set(s, leg, p[leg]);
 		ports[leg] = s->leg[leg].port;
 	}
+	s->answerer = 1;    /* A's SDP is the offer, B's answer is to come */
 	s->used = 1;
 	s->closing = 0;
 	s->gen++;
@@ -174,7 +179,7 @@ int relay_update(struct relay *r, uint64_t id, int leg,
 	pthread_mutex_lock(&r->mu);
 	s = rl_find(r, id);
 	if (s)
-		rl_leg_set(&s->leg[leg], p);
+		rl_leg_set(s, leg, p);
 	pthread_mutex_unlock(&r->mu);
 	return s ? 0 : -ENOENT;
 }

@@ -2,7 +2,9 @@
  * relay: the server's media relay (issue 9: media anchored at the server
  * so that handsets behind NAT can talk). A session joins two legs, A (the
  * caller) and B (the callee); each leg gets an RTP port (even) and its
- * RTCP port (+1) on the relay's address (RFC 3550 s.11, RFC 3605). A
+ * RTCP port (+1) on the relay's address (RFC 3550 s.11, RFC 3605), both
+ * bound whatever the SDP says; RTCP to a leg goes muxed on its RTP port
+ * only as the two SDPs negotiated rtcp-mux (RFC 5761 s.5.1.1). A
  * packet that reaches leg X's port is forwarded, byte for byte, from leg
  * Y's matching port to Y's peer: SSRC, sequence numbers, payload types
  * and SRTP (RFC 3711) are never touched, so end-to-end encryption passes
@@ -39,7 +41,10 @@ struct relay_config {
 struct relay_leg_params {
 	struct sockaddr_in sdp;     /* RTP address from the SDP (port 0: unknown) */
 	struct in_addr allowed;     /* only this IP may latch (INADDR_ANY: any) */
-	int rtcp_mux;               /* RFC 5761: RTCP on the RTP port */
+	int rtcp_mux;               /* RFC 5761: its SDP has a=rtcp-mux */
+	uint16_t rtcp_port;         /* RFC 3605 a=rtcp port (0: RTP port + 1) */
+	int answer;                 /* 1: the SDP answers the other leg's
+				     * offer, 0: an offer (RFC 3264) */
 };
 
 /* One direction: packets that reach leg `from`'s ports. */

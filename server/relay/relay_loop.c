@@ -114,6 +114,22 @@ static void rl_seq(struct rl_leg *l, struct relay_dir *d, const uint8_t *p,
 	l->max_seq = seq;
 }
 
+/*
+ * Whether RTCP to leg OUT goes muxed, on its RTP port (RFC 5761 s.5.1.1).
+ * The relay passes a=rtcp-mux through as it is, so the two ends negotiate
+ * it with each other: an offer's a=rtcp-mux is a wish, granted only if
+ * the answer has it too (baresip 1.0 answers without it: then neither
+ * side muxes, and the caller listens for RTCP on its RTCP port). The
+ * answerer's own a=rtcp-mux is taken at its word even when the offer had
+ * none (it says where it listens). The answerer: B after the INVITE's
+ * offer, then whoever answers a re-INVITE or UPDATE (relay_leg_params).
+ */
+static int rl_mux(const struct rl_sess *s, int out)
+{
+	return s->leg[out].rtcp_mux &&
+	       (s->leg[1 - out].rtcp_mux || s->answerer == out);
+}
+
 /* One received datagram on session S, leg FROM, socket K. */
 static void rl_packet(struct relay *r, struct rl_sess *s, int from, int k,
 		      struct io_uring_recvmsg_out *o, int res, unsigned bid,
@@ -136,9 +152,8 @@ static void rl_packet(struct relay *r, struct rl_sess *s, int from, int k,
 	    ((const uint8_t *)payload)[1] <= 223)
 		dk = 1;
 	/* A muxed side gets its RTCP from our RTP socket at its RTP address,
-	 * the one it latched (behind a NAT its SDP's is unreachable); its
-	 * RTCP socket may exist, opened before its answer said rtcp-mux. */
-	sk = dk == 1 && !out->rtcp_mux && out->fd[1] >= 0 ? 1 : 0;
+	 * the one it latched (behind a NAT its SDP's is unreachable). */
+	sk = dk == 1 && !rl_mux(s, 1 - from) ? 1 : 0;
 	if (!in->latched[k]) {
 		if (in->allowed.s_addr != INADDR_ANY &&
 		    in->allowed.s_addr != src->sin_addr.s_addr) {

@@ -18,12 +18,12 @@
 enum { K_RECV = 0, K_SEND = 1, K_EFD = 2, K_CANCEL = 3 };
 
 struct rl_leg {
-	int fd[2];                  /* RTP, RTCP (-1 with rtcp-mux) */
+	int fd[2];                  /* RTP, RTCP (both, whatever rtcp-mux) */
 	uint16_t port;
 	struct sockaddr_in peer[2]; /* where packets TO this leg go */
 	int latched[2];
 	struct in_addr allowed;
-	int rtcp_mux;
+	int rtcp_mux;               /* its latest SDP had a=rtcp-mux */
 	/* RTP sequence tracking for loss (RFC 3550 A.3, simplified) */
 	int seq_init;
 	uint16_t max_seq;
@@ -36,6 +36,7 @@ struct rl_sess {
 	relay_end_fn end;
 	void *arg;
 	struct rl_leg leg[2];
+	int answerer;               /* the leg whose SDP came last (rl_mux) */
 	struct relay_dir dir[2];
 	uint64_t born_ns;
 };

@@ -230,15 +230,17 @@ void call_relay_stop(struct sipd_shared *sh);
 int call_media_offer(struct call *c, const struct sip_msg *m);
 /* Ends C's relay session (if any). */
 void call_media_close(struct call *c);
-/* SDP in M from leg FROM (0 caller, 1 callee; signalling address SIG):
- * the relay follows it and *OUT (malloc'd) is M rewritten for the other
- * side (without our top Via when DROP_VIA). 0, -ENOENT (no SDP or no
- * session: send M as it is), -EBADMSG, -errno. */
+/* SDP in M (a response: an answer) from leg FROM (0 caller, 1 callee;
+ * signalling address SIG): the relay follows it and *OUT (malloc'd) is M
+ * rewritten for the other side (without our top Via when DROP_VIA). 0,
+ * -ENOENT (no SDP or no session: send M as it is), -EBADMSG, -errno.
+ * call_media_sdp: the same for a body alone, an offer unless ANSWER. */
 int call_media_msg(struct call *c, int from, const struct sip_msg *m,
 		   const union sipd_addr *sig, int drop_via, char **out,
 		   size_t *olen);
-int call_media_sdp(struct call *c, int from, const char *body, size_t len,
-		   const union sipd_addr *sig, char **out, size_t *outlen);
+int call_media_sdp(struct call *c, int from, int answer, const char *body,
+		   size_t len, const union sipd_addr *sig, char **out,
+		   size_t *outlen);
 int call_replace_body(const struct sip_msg *m, int drop_via, const char *body,
 		      size_t blen, char **out, size_t *olen);
 

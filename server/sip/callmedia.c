@@ -180,25 +180,31 @@ static int media_addr(const struct sdp_desc *d, int i, struct sockaddr_in *out)
 }
 
 static int leg_params(const struct sdp_desc *d, int i,
-		      const union sipd_addr *sig, struct relay_leg_params *p)
+		      const union sipd_addr *sig, int answer,
+		      struct relay_leg_params *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->answer = answer;
 	if (media_addr(d, i, &p->sdp))
 		return -EAFNOSUPPORT;
 	if (sig->sa.sa_family == AF_INET)
 		p->allowed = sig->sin.sin_addr;
 	p->rtcp_mux = d->media[i].rtcp_mux;
+	if (d->media[i].has_rtcp)   /* RFC 3605; its address is not used */
+		p->rtcp_port = (uint16_t)d->media[i].rtcp_port;
 	return 0;
 }
 
 /*
  * The body SDP (LEN) written by leg FROM (0 caller, 1 callee, whose
- * signalling address is SIG): leg FROM follows its new address and the
- * body is rewritten for the other side, into a malloc'd *OUT. 0, -EBADMSG
- * (malformed), -ENOENT (no relay session, or no audio stream: unchanged).
+ * signalling address is SIG), an offer or (ANSWER) an answer: leg FROM
+ * follows its new address and the body is rewritten for the other side,
+ * into a malloc'd *OUT. 0, -EBADMSG (malformed), -ENOENT (no relay
+ * session, or no audio stream: unchanged).
  */
-int call_media_sdp(struct call *c, int from, const char *body, size_t len,
-		   const union sipd_addr *sig, char **out, size_t *outlen)
+int call_media_sdp(struct call *c, int from, int answer, const char *body,
+		   size_t len, const union sipd_addr *sig, char **out,
+		   size_t *outlen)
 {
 	struct sdp_desc *d = c->w->calls->sdp;
 	struct sdp_rewrite_spec rw;
@@ -212,7 +218,7 @@ int call_media_sdp(struct call *c, int from, const char *body, size_t len,
 	if (sdp_parse(body, len, d))
 		return -EBADMSG;
 	i = first_audio(d);
-	if (i < 0 || leg_params(d, i, sig, &p))
+	if (i < 0 || leg_params(d, i, sig, answer, &p))
 		return -ENOENT;
 	err = relay_update(c->w->sh->relay, c->relay_id, from, &p);
 	if (err)
@@ -250,7 +256,7 @@ int call_media_offer(struct call *c, const struct sip_msg *m)
 		return -1;
 	}
 	if (!w->sh->relay || (i = first_audio(d)) < 0 ||
-	    leg_params(d, i, &c->up.addr, &a))
+	    leg_params(d, i, &c->up.addr, 0, &a))
 		return 0; /* no relay, no audio, or IPv6: end to end */
 	memset(&b, 0, sizeof(b));
 	b.sdp.sin_family = AF_INET;
@@ -269,7 +275,7 @@ int call_media_offer(struct call *c, const struct sip_msg *m)
 		goto busy;
 	}
 	metrics_gauge_add(METRICS_RELAY_SESSIONS, 1);
-	err = call_media_sdp(c, 0, m->body.p, m->body.len, &c->up.addr,
+	err = call_media_sdp(c, 0, 0, m->body.p, m->body.len, &c->up.addr,
 			     &c->body_out, &c->body_out_len);
 	if (err) {
 		call_media_close(c);
@@ -336,7 +342,7 @@ int call_media_msg(struct call *c, int from, const struct sip_msg *m,
 
 	if (!m->body.len || !ctype_sdp(m))
 		return -ENOENT;
-	err = call_media_sdp(c, from, m->body.p, m->body.len, sig, &sdp,
+	err = call_media_sdp(c, from, 1, m->body.p, m->body.len, sig, &sdp,
 			     &slen);
 	if (err)
 		return err;

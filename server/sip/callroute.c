@@ -377,8 +377,9 @@ void call_route_handle(struct sipd_reply *r)
 	/* a new offer or answer (re-INVITE, UPDATE, ACK): the relay
 	 * follows the side that wrote it */
 	if (m->body.len)
-		call_media_sdp(c, from_caller ? 0 : 1, m->body.p, m->body.len,
-			       &r->peer->addr, &sdp, &p.body_len);
+		call_media_sdp(c, from_caller ? 0 : 1,
+			       m->method_id == SIP_METHOD_ACK, m->body.p,
+			       m->body.len, &r->peer->addr, &sdp, &p.body_len);
 	p.body = sdp;
 	err = call_build_fwd(w, m, &p, &b, &len);
 	free(sdp);

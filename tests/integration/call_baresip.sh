@@ -12,7 +12,8 @@
 #   1. baresip dials the handset (daemon --answer auto): answered; baresip
 #      reports SRTP and Opus both ways; the daemon's end-of-call
 #      statistics say codec=opus and an SRTP suite, packets sent and
-#      received; the relay's end-of-call line counts packets both ways;
+#      received, and an RTT from RTCP (baresip's report blocks on our SRs);
+#      the relay's end-of-call line counts packets both ways;
 #      each side's recording is not silent and matches what the other
 #      sent;
 #   2. `dataline call BARESIP --duration 8`, baresip answering
@@ -134,14 +135,19 @@ relayed() {
   check "$T: $2 RTP through the relay both ways (${a:-0} and ${b:-0} packets, >= $MIN_PKTS each)" \
     test "${a:-0}" -ge "$MIN_PKTS" -a "${b:-0}" -ge "$MIN_PKTS"
 }
-# stats NAME LINE: a call's statistics (ours): Opus, SRTP, packets both ways
+# stats NAME LINE: a call's statistics (ours): Opus, SRTP, packets both
+# ways, and a round-trip time from RTCP (rtt=-1ms: none), which needs our
+# SR to reach baresip and its report block on us (LSR, DLSR) to come back
 stats() {
-  local s r u
+  local s r u t
   s=$(field sent "$2") r=$(field received "$2") u=$(field suite "$2")
+  t=$(field rtt "$2"); t=${t%ms}
   check "$T: $1 the handset's side: codec opus, SRTP (${u%)})" \
     grep -Eq 'codec=opus .*suite=(AES_CM_128_HMAC_SHA1_80|AEAD_AES_128_GCM)' <<<"$2"
   check "$T: $1 the handset sent and received RTP (${s:-0} / ${r:-0} >= $MIN_PKTS)" \
     test "${s:-0}" -ge "$MIN_PKTS" -a "${r:-0}" -ge "$MIN_PKTS"
+  check "$T: $1 the handset has an RTT from baresip's RTCP (rtt=${t:-none} ms >= 0)" \
+    ge "${t:--1}" 0
 }
 bs_srtp_opus() { # the baresip log since line $1: SRTP and Opus both ways
   tail -n +"$1" "$SRV_DIR/baresip.log" | grep -aq 'SRTP is Enabled' &&

@@ -3,7 +3,8 @@
  * its io_uring thread: RTP and RTCP forwarded both ways byte for byte (an
  * SRTP-like payload untouched), latching onto the port a phone really
  * sends from (NAT), a stranger's packets dropped once latched, an
- * allowed-IP rule, sequence gaps counted as loss, rtcp-mux, the end of a
+ * allowed-IP rule, sequence gaps counted as loss, rtcp-mux (also offered
+ * and declined, RFC 5761 s.5.1.1), a=rtcp (RFC 3605), the end of a
  * session by close, by media timeout and by relay_free, and the port
  * range running out. Ports 28700-28799.
  */
@@ -229,6 +230,7 @@ static void test_mux_after_answer_nat(void **state)
 	assert_int_equal(relay_open(r, &pa, &pb, NULL, NULL, &id, ports), 0);
 	pb = leg(28758, "0.0.0.0");     /* the answer: behind NAT, muxed */
 	pb.rtcp_mux = 1;
+	pb.answer = 1;
 	assert_int_equal(relay_update(r, id, 1, &pb), 0);
 	send_to(b, ports[1], pkt, rtp(pkt, 1, 2, sizeof(pkt)));   /* B latches */
 	assert_int_equal(recv_one(a, got, sizeof(got), 2000, NULL), (ssize_t)sizeof(pkt));
@@ -244,6 +246,55 @@ static void test_mux_after_answer_nat(void **state)
 	close(a);
 	close(a_rtcp);
 	close(b);
+}
+
+/*
+ * RFC 5761 s.5.1.1: the caller offers rtcp-mux, the callee's answer has
+ * none (baresip 1.0 by default), so neither side multiplexes: the caller
+ * sends its RTCP to leg A's RTCP port (RTP + 1, which must be open though
+ * the offer said rtcp-mux) and gets the callee's RTCP on its own RTCP
+ * port, not on its RTP port. The answer's a=rtcp (RFC 3605) names the
+ * callee's RTCP port (not RTP + 1 here).
+ */
+static void test_mux_declined(void **state)
+{
+	struct relay *r = mk(28700, 28739, 30);
+	struct relay_leg_params pa = leg(28780, "127.0.0.1"), pb = leg(0, "0.0.0.0");
+	int a = udp_on(28780), a_rtcp = udp_on(28781), b = udp_on(28782),
+	    b_rtcp = udp_on(28785);
+	uint8_t pkt[64], got[256];
+	struct relay_stats st;
+	uint16_t ports[2], from;
+	uint64_t id;
+
+	(void)state;
+	pa.rtcp_mux = 1;                /* the offer */
+	assert_int_equal(relay_open(r, &pa, &pb, NULL, NULL, &id, ports), 0);
+	pb = leg(28782, "127.0.0.1");   /* the answer: no rtcp-mux */
+	pb.rtcp_port = 28785;
+	pb.answer = 1;
+	assert_int_equal(relay_update(r, id, 1, &pb), 0);
+	send_to(a, ports[0], pkt, rtp(pkt, 1, 3, sizeof(pkt)));
+	assert_int_equal(recv_one(b, got, sizeof(got), 2000, NULL), (ssize_t)sizeof(pkt));
+	send_to(b, ports[1], pkt, rtp(pkt, 1, 4, sizeof(pkt)));
+	assert_int_equal(recv_one(a, got, sizeof(got), 2000, NULL), (ssize_t)sizeof(pkt));
+	/* A's RTCP, on leg A's RTCP port, reaches B's a=rtcp port */
+	send_to(a_rtcp, ports[0] + 1, "\x80\xc8\x00\x01\x00\x00\x00\x01", 8);
+	assert_int_equal(recv_one(b_rtcp, got, sizeof(got), 2000, &from), 8);
+	assert_int_equal(from, ports[1] + 1);
+	/* B's RTCP reaches A's RTCP port, and nothing comes to A's RTP port */
+	send_to(b_rtcp, ports[1] + 1, "\x80\xc8\x00\x01\x00\x00\x00\x02", 8);
+	assert_int_equal(recv_one(a_rtcp, got, sizeof(got), 2000, &from), 8);
+	assert_int_equal(from, ports[0] + 1);
+	assert_int_equal(recv_one(a, got, sizeof(got), 300, NULL), -1);
+	assert_int_equal(relay_stats_get(r, id, &st), 0);
+	assert_int_equal(st.dir[0].packets, 2);            /* RTP + RTCP */
+	assert_int_equal(st.dir[1].packets, 2);
+	relay_free(r);
+	close(a);
+	close(a_rtcp);
+	close(b);
+	close(b_rtcp);
 }
 
 static void test_timeout_and_free(void **state)
@@ -302,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_forward_latch_strangers),
 		cmocka_unit_test(test_allowed_ip_and_mux),
 		cmocka_unit_test(test_mux_after_answer_nat),
+		cmocka_unit_test(test_mux_declined),
 		cmocka_unit_test(test_timeout_and_free),
 		cmocka_unit_test(test_ports_run_out),
 	};
