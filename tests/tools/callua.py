@@ -60,6 +60,8 @@ class UA:
         self.tcp = a.tcp
         self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM
                                if a.tcp else socket.SOCK_DGRAM)
+        if a.tcp:   # a fixed port reused within TIME_WAIT of a last run
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.s.bind((h, int(p)))
         if a.tcp:
             self.s.connect(self.srv)
