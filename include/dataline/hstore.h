@@ -34,7 +34,7 @@
 #include "dataline/e164.h"
 
 #define HSTORE_FILE "messages.db"	/* its name in the state directory */
-#define HSTORE_SCHEMA_VERSION 1		/* PRAGMA user_version this code writes */
+#define HSTORE_SCHEMA_VERSION 2		/* PRAGMA user_version this code writes */
 #define HSTORE_ID_MAX 256		/* a Message-ID: 1..255 bytes + NUL */
 #define HSTORE_TYPE_MAX 128		/* a content type: 1..127 bytes + NUL */
 #define HSTORE_STATUS_MAX 128		/* last status, truncated to fit */
@@ -176,6 +176,47 @@ int hstore_inbox_list(struct hstore *h, enum hstore_order order,
 		      size_t limit, size_t offset, struct hstore_in **out,
 		      size_t *n);
 void hstore_inbox_free(struct hstore_in *v, size_t n);
+
+/* ------------------------------------------- delivery notifications */
+
+/*
+ * A delivery notification (RFC 5438 IMDN "delivered") this handset owes
+ * the sender of a text it stored. It is written in the same transaction
+ * as the text, so a text answered 2xx always has its notification on
+ * disk; it stays until the server took it (2xx) or refused it for good.
+ */
+#define HSTORE_DATETIME_MAX 64
+struct hstore_notice {
+	int64_t id;
+	char peer[E164_MAX];			/* the text's sender */
+	char text_id[HSTORE_ID_MAX];		/* the text's imdn.Message-ID */
+	char notice_id[HSTORE_ID_MAX];		/* the notification's own */
+	char datetime[HSTORE_DATETIME_MAX];	/* the text's DateTime */
+	int64_t attempts;
+	int64_t next_at;
+};
+
+/*
+ * hstore_inbox_add(), and in the same transaction a notification owed to
+ * T's sender for T (DATETIME: the text's CPIM DateTime, NULL or "": NOW),
+ * given a Message-ID of its own. A duplicate text (-EEXIST, *ID set)
+ * still records the notification if none is pending for it: the sender
+ * asked again, so it has not seen one.
+ */
+int hstore_inbox_add_notify(struct hstore *h, const struct hstore_text *t,
+			    const char *datetime, int64_t now, int64_t *id);
+/* Notifications due at DUE (next_at <= DUE), oldest first, at most LIMIT;
+ * free the array with free(). */
+int hstore_notice_due(struct hstore *h, int64_t due, size_t limit,
+		      struct hstore_notice **out, size_t *n);
+/* The earliest next_at of all notifications; -ENOENT: none. */
+int hstore_notice_next(struct hstore *h, int64_t *next_at);
+/* Notification ID is done with (sent, or refused for good). */
+int hstore_notice_delete(struct hstore *h, int64_t id);
+/* One more attempt of ID failed: the next at NEXT_AT. */
+int hstore_notice_retry(struct hstore *h, int64_t id, int64_t next_at);
+/* How many notifications are pending. */
+int hstore_notice_count(struct hstore *h, int64_t *n);
 
 /* ----------------------------------------------------------- contacts */
 

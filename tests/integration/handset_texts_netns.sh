@@ -5,7 +5,9 @@
 # server, B behind a NAT router).
 #   1. B's link is down; `dataline send` on A sends 100 texts, each
 #      answered 202; B's link comes up; B's inbox has all 100, in order,
-#      once each; A's outbox shows the 100 delivered (B's IMDNs).
+#      once each; A's outbox shows the 100 delivered (B's IMDNs), though
+#      the server, restarted with a 30-text burst, refuses B's notifications
+#      over it with 503: B sends them again until each is taken.
 #   2. The server is killed with SIGKILL at random moments during 1,000
 #      texts sent by a D-Bus client (tests/tools/handset_bus.py); after
 #      it: B's inbox holds every text A's outbox saw accepted, exactly
@@ -59,6 +61,12 @@ for i in $(seq -f '%03g' 100); do
     *) echo "# send offline-$i: $out";; esac
 done
 check "handset_texts_netns: 1. 100 texts from A, each answered 202 ($n202)" test $n202 -eq 100
+# B's 100 delivery notifications meet a server that takes 30 at once from
+# one sender, then 20 a second: the rest are refused 503 (Retry-After) and
+# must be sent again, not lost (they are rows in B's store until a 2xx)
+kill -TERM "$SPID"; wait "$SPID" 2>/dev/null; sleep 1
+hs_server_start --text-rate 20 --text-burst 30
+check "handset_texts_netns: 1. server back with a 30-text burst" wait_for 30 registered a
 tt_exec "$TT_B" ip link set b0 up
 tt_exec "$TT_B" ip route replace default via 10.77.0.1
 inbox_bodies() { dl b inbox --json --limit 10000 | jq -r '.[].body'; }
@@ -68,9 +76,17 @@ seq -f 'offline-%03g' 100 > "$DIR/want1"
 inbox_bodies | grep '^offline-' > "$DIR/got1"
 check "handset_texts_netns: 1. B's inbox has all 100, in order, once each" \
   cmp -s "$DIR/want1" "$DIR/got1"
-delivered() { [ "$(dl a outbox --json --limit 10000 |
-  jq '[.[] | select((.body | startswith("offline-")) and .state == "delivered")] | length')" -eq 100 ]; }
+delivered() { [ "$(dl a outbox --json --limit 10000 2>/dev/null |
+  jq '[.[] | select((.body | startswith("offline-")) and .state == "delivered")] | length')" -eq 100 ] 2>/dev/null; }
 check "handset_texts_netns: 1. A's outbox shows 100 delivered" wait_for 90 delivered
+check "handset_texts_netns: 1. ... though B's notifications over the burst were refused 503 and sent again" \
+  grep -q 'delivery notification to .* answered 503: sent again later' "$DIR/daemon-b.log"
+nt_left() { [ "$($PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from notices").fetchone()[0])' "$DIR/b/state/messages.db")" = 0 ]; }
+check "handset_texts_netns: 1. B owes no notification at the end" wait_for 10 nt_left
+kill -TERM "$SPID"; wait "$SPID" 2>/dev/null; sleep 1
+hs_server_start
+check "handset_texts_netns: 1. server back with the usual limits, both registered" \
+  wait_for 30 sh -c "grep -qs '\"registered\"' $DIR/a/state/daemon.json && grep -qs '\"registered\"' $DIR/b/state/daemon.json"
 
 # --- 2. the server killed at random moments during 1,000 texts --------------
 ip netns exec "$TT_A" $BUSC --bus "unix:path=$DIR/a/bus" send-many "$NB" kill 1000 \
@@ -88,8 +104,8 @@ refused_n=$(jq -s '[.[] | select(.error)] | length' "$DIR/send2.jsonl")
 echo "# 2. the D-Bus client: $accepted_n queued, $refused_n refused while not connected"
 check "handset_texts_netns: 2. some texts were queued and some refused (kills hit)" \
   test "$accepted_n" -gt 0
-settled() { [ "$(dl a outbox --json --limit 10000 |
-  jq '[.[] | select(.body | startswith("kill-")) | select(.state == "queued" or .state == "sending")] | length')" -eq 0 ]; }
+settled() { [ "$(dl a outbox --json --limit 10000 2>/dev/null |
+  jq '[.[] | select(.body | startswith("kill-")) | select(.state == "queued" or .state == "sending")] | length')" -eq 0 ] 2>/dev/null; }
 check "handset_texts_netns: 2. A's outbox has nothing pending at the end" wait_for 120 settled
 dl a outbox --json --limit 10000 | jq -r '.[] | select((.body | startswith("kill-")) and (.state == "accepted" or .state == "delivered")) | .body' | sort > "$DIR/want2"
 inb2() { dl b inbox --json --limit 10000 | jq -r '.[].body | select(startswith("kill-"))' | sort > "$DIR/got2"; cmp -s "$DIR/want2" "$DIR/got2"; }
@@ -111,8 +127,8 @@ sleep 1
 hs_daemon_start a --carrier log
 wait $SENDER
 check "handset_texts_netns: 3. A's daemon back and registered" wait_for 30 registered a
-settled3() { [ "$(dl a outbox --json --limit 10000 |
-  jq '[.[] | select(.body | startswith("dkill-")) | select(.state == "queued" or .state == "sending")] | length')" -eq 0 ]; }
+settled3() { [ "$(dl a outbox --json --limit 10000 2>/dev/null |
+  jq '[.[] | select(.body | startswith("dkill-")) | select(.state == "queued" or .state == "sending")] | length')" -eq 0 ] 2>/dev/null; }
 check "handset_texts_netns: 3. after the restart A's outbox sent what was pending" wait_for 60 settled3
 dl a outbox --json --limit 10000 | jq -r '.[] | select(.body | startswith("dkill-")) | .body' | sort > "$DIR/want3"
 inb3() { dl b inbox --json --limit 10000 | jq -r '.[].body | select(startswith("dkill-"))' | sort > "$DIR/got3"; cmp -s "$DIR/want3" "$DIR/got3"; }

@@ -2,7 +2,9 @@
  * test_hstore: the handset's messages.db (include/dataline/hstore.h).
  * Every outbox transition (a table of from x to), delivery reports by
  * Message-ID (unknown, early, twice), pending order and due times, inbox
- * dedup and order with limit/offset, contacts and batch marks, the JSON
+ * dedup and order with limit/offset, delivery notifications owed (stored
+ * with their text, kept once, retried, deleted; a schema 1 file migrated),
+ * contacts and batch marks, the JSON
  * export, bad files (garbage, truncated, another program's database, a
  * schema from the future: refused and left byte for byte as they were),
  * and a crash test: a forked child adds outbox texts and reports each id
@@ -756,6 +758,130 @@ static void test_future_schema(void **state)
 	}
 }
 
+static int nt_add(struct fx *f, const char *peer, const char *mid,
+		  const char *dt, int64_t now, int64_t *id)
+{
+	struct hstore_text t = { .peer = peer, .message_id = mid,
+				 .body = "hi", .body_len = 2 };
+
+	return hstore_inbox_add_notify(f->h, &t, dt, now, id);
+}
+
+static int64_t nt_count(struct fx *f)
+{
+	int64_t n = -1;
+
+	assert_int_equal(hstore_notice_count(f->h, &n), 0);
+	return n;
+}
+
+/* A text and its notification: stored together, kept across a reopen,
+ * not doubled by a duplicate, retried later, deleted when sent. */
+static void test_notice_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	struct hstore_notice *v;
+	char first[HSTORE_ID_MAX];
+	int64_t id, id2 = 0, next = 0;
+	size_t n;
+
+	assert_int_equal(nt_count(f), 0);
+	assert_int_equal(hstore_notice_next(f->h, &next), -ENOENT);
+	assert_int_equal(nt_add(f, PEER, "m1", "2026-01-02T03:04:05Z", 100, &id), 0);
+	reopen(f);
+	assert_int_equal(nt_count(f), 1);
+	assert_int_equal(hstore_notice_due(f->h, 99, 0, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(hstore_notice_due(f->h, 100, 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].peer, PEER);
+	assert_string_equal(v[0].text_id, "m1");
+	assert_string_equal(v[0].datetime, "2026-01-02T03:04:05Z");
+	assert_int_equal(strlen(v[0].notice_id), 32);
+	assert_int_equal(v[0].attempts, 0);
+	assert_int_equal(v[0].next_at, 100);
+	snprintf(first, sizeof(first), "%s", v[0].notice_id);
+	/* the same text again: -EEXIST, the same inbox id, one notification */
+	assert_int_equal(nt_add(f, PEER, "m1", NULL, 101, &id2), -EEXIST);
+	assert_int_equal(id2, id);
+	assert_int_equal(nt_count(f), 1);
+	/* a refusal: tried again at 130, attempts counted */
+	assert_int_equal(hstore_notice_retry(f->h, v[0].id, 130), 0);
+	assert_int_equal(hstore_notice_next(f->h, &next), 0);
+	assert_int_equal(next, 130);
+	free(v);
+	assert_int_equal(hstore_notice_due(f->h, 129, 0, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(hstore_notice_due(f->h, 130, 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].attempts, 1);
+	/* sent: gone; deleting twice says so */
+	assert_int_equal(hstore_notice_delete(f->h, v[0].id), 0);
+	assert_int_equal(hstore_notice_delete(f->h, v[0].id), -ENOENT);
+	assert_int_equal(hstore_notice_retry(f->h, v[0].id, 1), -ENOENT);
+	free(v);
+	assert_int_equal(nt_count(f), 0);
+	/* the sender asks again (it did not see ours): owed again, a new id;
+	 * no DateTime: the time of storing */
+	assert_int_equal(nt_add(f, PEER, "m1", NULL, 0, NULL), -EEXIST);
+	assert_int_equal(hstore_notice_due(f->h, 0, 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_not_equal(v[0].notice_id, first);
+	assert_string_equal(v[0].datetime, "1970-01-01T00:00:00Z");
+	free(v);
+	/* another sender's m1 is another notification; LIMIT holds */
+	assert_int_equal(nt_add(f, PEER2, "m1", "", 0, NULL), 0);
+	assert_int_equal(nt_count(f), 2);
+	assert_int_equal(hstore_notice_due(f->h, 1000, 1, &v, &n), 0);
+	assert_int_equal(n, 1);
+	free(v);
+	/* refused input stores neither row */
+	assert_int_equal(nt_add(f, PEER, NULL, NULL, 1, NULL), -EINVAL);
+	assert_int_equal(nt_add(f, "bob", "m2", NULL, 1, NULL), -EINVAL);
+	{
+		char big[HSTORE_DATETIME_MAX + 1];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(nt_add(f, PEER, "m3", big, 1, NULL), -EINVAL);
+	}
+	assert_int_equal(nt_count(f), 2);
+	{
+		struct hstore_in *in;
+
+		assert_int_equal(hstore_inbox_list(f->h, HSTORE_OLDEST_FIRST, 0, 0,
+						   &in, &n), 0);
+		assert_int_equal(n, 2);
+		hstore_inbox_free(in, n);
+	}
+}
+
+/* A file of schema 1 (before notifications) is migrated, data kept. */
+static void test_notice_migrates_v1(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db;
+	int v = 0;
+
+	in_add(f, PEER, "old", "from v1", 5, NULL);
+	hstore_close(f->h);
+	f->h = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE notices;"
+				      " PRAGMA user_version = 1", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+	assert_int_equal(hstore_schema_version(f->h, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(nt_count(f), 0);
+	assert_int_equal(nt_add(f, PEER, "new", NULL, 6, NULL), 0);
+	assert_int_equal(nt_add(f, PEER, "old", NULL, 6, NULL), -EEXIST);
+	assert_int_equal(nt_count(f), 2);
+}
+
 /* The child: adds texts for ever, writing each id once the add returned. */
 static void crash_child(const char *path, int wfd)
 {
@@ -881,6 +1007,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_future_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notice_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notice_migrates_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_keeps_every_added, setup, teardown),
 	};
 

@@ -69,6 +69,17 @@ static const char *const migrations[HSTORE_SCHEMA_VERSION] = {
 	"  synced INTEGER NOT NULL DEFAULT 0,"
 	"  updated INTEGER NOT NULL);"
 	"CREATE INDEX contacts_name ON contacts(name COLLATE NOCASE, number);",
+	/* 1 -> 2: delivery notifications owed to senders (hstore_notice.c) */
+	"CREATE TABLE notices ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  peer TEXT NOT NULL,"
+	"  text_id TEXT NOT NULL,"
+	"  notice_id TEXT NOT NULL UNIQUE,"
+	"  datetime TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  UNIQUE (peer, text_id));"
+	"CREATE INDEX notices_due ON notices(next_at);",
 };
 
 /* ---------------------------------------------------------- lifecycle */

@@ -29,6 +29,12 @@ enum hs_stmt {
 	HS_CT_MARK,
 	HS_CT_DELETE,
 	HS_CT_LIST,
+	HS_NT_ADD,
+	HS_NT_DUE,
+	HS_NT_NEXT,
+	HS_NT_DELETE,
+	HS_NT_RETRY,
+	HS_NT_COUNT,
 	HS_BEGIN,
 	HS_COMMIT,
 	HS_ROLLBACK,
@@ -40,6 +46,8 @@ enum hs_stmt {
 	"attempts, last_status, next_at"
 #define HS_IN_COLS \
 	"id, peer, message_id, content_type, body, received, read"
+#define HS_NT_COLS \
+	"id, peer, text_id, notice_id, datetime, attempts, next_at"
 #define HS_CT_COLS "id, number, name, source, registered, synced, updated"
 
 struct hstore {

@@ -58,6 +58,18 @@ static const char *const hs_sql[HS__N] = {
 	[HS_CT_LIST] =
 		"SELECT " HS_CT_COLS " FROM contacts"
 		" ORDER BY name COLLATE NOCASE, number LIMIT ?1 OFFSET ?2",
+	[HS_NT_ADD] =
+		"INSERT OR IGNORE INTO notices(peer, text_id, notice_id,"
+		" datetime, attempts, next_at) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+	[HS_NT_DUE] =
+		"SELECT " HS_NT_COLS " FROM notices WHERE next_at <= ?1"
+		" ORDER BY next_at, id LIMIT ?2",
+	[HS_NT_NEXT] = "SELECT min(next_at) FROM notices HAVING count(*) > 0",
+	[HS_NT_DELETE] = "DELETE FROM notices WHERE id = ?1",
+	[HS_NT_RETRY] =
+		"UPDATE notices SET attempts = attempts + 1, next_at = ?2"
+		" WHERE id = ?1",
+	[HS_NT_COUNT] = "SELECT count(*) FROM notices",
 	[HS_BEGIN] = "BEGIN IMMEDIATE",
 	[HS_COMMIT] = "COMMIT",
 	[HS_ROLLBACK] = "ROLLBACK",

@@ -153,10 +153,12 @@ void svc_agent_state(struct svc *s, enum agent_state st)
 	if (st == AGENT_REGISTERED) {
 		s->online = 1;
 		svc_out_kick(s);
+		svc_notice_kick(s);
 		svc_contacts_registered(s);
 	} else if (st != AGENT_REGISTERING) {
 		s->online = 0;
 		svc_out_stop(s);
+		svc_notice_stop(s);
 	}
 }
 
@@ -266,6 +268,9 @@ void svc_free(struct svc *s)
 	svc_out_stop(s);
 	if (s->retry_ev)
 		event_free(s->retry_ev);
+	svc_notice_stop(s);
+	if (s->nt_ev)
+		event_free(s->nt_ev);
 	svc_carrier_stop(s);
 	agent_on_text(s->agent, NULL, NULL);
 	hstore_outbox_free(s->pend, s->npend);

@@ -10,11 +10,10 @@
  * imdn.Message-ID: a text delivered again because our 200 was lost is
  * stored once and answered 200 again.
  *
- * A CPIM text asking for positive-delivery gets an IMDN "delivered"
- * (message/cpim around message/imdn+xml) sent to its sender through the
- * server, also for a duplicate: if the daemon died between storing a text
- * and sending its notification, the server's redelivery makes up for it.
- * The notification is sent before the 200 is written, on the same flow.
+ * A CPIM text asking for positive-delivery is stored together with the
+ * IMDN "delivered" it is owed (one transaction, hstore_notice.c), which
+ * svc_notice.c sends and retries until the server took it; a duplicate
+ * records one again if none is pending, since its sender is still asking.
  *
  * A text/plain text (baresip and other clients without CPIM) has no
  * Message-ID; it is stored under one made from the delivery's Call-ID, so
@@ -32,60 +31,6 @@
 #include "dataline/log.h"
 #include "dataline/sip.h"
 #include "svc_priv.h"
-
-static void in_imdn_done(void *arg, const struct agent_result *res)
-{
-	(void)arg;
-	if (res->status < 200 || res->status >= 300)
-		log_warn("svc: delivery notification answered %d", res->status);
-}
-
-/* Sends an IMDN "delivered" for the text MID (sent at DATETIME) to PEER. */
-static void in_send_imdn(struct svc *s, const char *peer, struct sip_str mid,
-			 struct sip_str datetime)
-{
-	static char xml[1024], body[AGENT_BODY_MAX];
-	char from[304], to[300], now[32], me[300], nmid[33];
-	struct cpim_params p = { 0 };
-	struct agent_text t = { 0 };
-	struct imdn n = { 0 };
-	time_t tt = time(NULL);
-	size_t xlen, blen;
-	struct tm tm;
-	int r;
-
-	gmtime_r(&tt, &tm);
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(me, sizeof(me), "sip:%s@%s", s->number, s->domain);
-	snprintf(from, sizeof(from), "<%s>", me);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", peer, s->domain);
-	n.message_id = mid;
-	n.datetime = sip_str_present(datetime) ? datetime :
-		     (struct sip_str){ now, strlen(now) };
-	n.recipient_uri = (struct sip_str){ me, strlen(me) };
-	n.kind = IMDN_DELIVERY;
-	n.status = IMDN_DELIVERED;
-	if (sip_rand_hex(nmid, sizeof(nmid), 16) < 0 ||
-	    imdn_build(&n, xml, sizeof(xml), &xlen) < 0)
-		return;
-	p.from = from;
-	p.to = to;
-	p.datetime = now;
-	p.message_id = nmid;
-	p.content_type = IMDN_CONTENT_TYPE;
-	p.body = xml;
-	p.body_len = xlen;
-	if (cpim_build(&p, body, sizeof(body), &blen) < 0)
-		return;
-	t.to = peer;
-	t.ctype = "message/cpim";
-	t.body = body;
-	t.body_len = blen;
-	r = agent_text_send(s->agent, &t, in_imdn_done, s, NULL);
-	if (r < 0)
-		log_warn("svc: delivery notification to %s not sent: %s", peer,
-			 strerror(-r));
-}
 
 /* A delivery notification about one of our texts. */
 static int in_report(struct svc *s, const struct cpim_msg *c)
@@ -112,14 +57,18 @@ static int in_report(struct svc *s, const struct cpim_msg *c)
 	return 200;
 }
 
+/* Stores a text; NOTIFY (not NULL: its DateTime, maybe "") records the
+ * delivery notification owed for it in the same commit. */
 static int in_store(struct svc *s, const char *peer, const char *mid,
-		    const char *ctype, const void *body, size_t len)
+		    const char *ctype, const void *body, size_t len,
+		    const char *notify)
 {
 	struct hstore_text t = { .peer = peer, .message_id = mid,
 				 .content_type = ctype, .body = body,
 				 .body_len = len };
 	int64_t id;
-	int r = hstore_inbox_add(s->hs, &t, time(NULL), &id);
+	int r = notify ? hstore_inbox_add_notify(s->hs, &t, notify, time(NULL), &id)
+		       : hstore_inbox_add(s->hs, &t, time(NULL), &id);
 
 	if (r == 0) {
 		log_info("svc: text %lld from %s stored (%zu bytes)", (long long)id,
@@ -143,6 +92,8 @@ static int in_text(void *arg, const struct agent_text_in *t)
 {
 	struct svc *s = arg;
 	char peer[E164_MAX], mid[HSTORE_ID_MAX], ctype[HSTORE_TYPE_MAX];
+	char dt[HSTORE_DATETIME_MAX];
+	const char *notify = NULL;  /* a notification owed: its DateTime */
 	struct cpim_msg c;
 	unsigned want = 0;
 	int r;
@@ -155,7 +106,7 @@ static int in_text(void *arg, const struct agent_text_in *t)
 	if (in_ctype_is(t->ctype, "text/plain")) {
 		snprintf(mid, sizeof(mid), "call-id:%s", t->call_id);
 		snprintf(ctype, sizeof(ctype), "%s", t->ctype);
-		r = in_store(s, peer, mid, ctype, t->body, t->body_len);
+		r = in_store(s, peer, mid, ctype, t->body, t->body_len, NULL);
 		return r == 0 || r == -EEXIST ? 200 : 480;
 	}
 	if (!in_ctype_is(t->ctype, "message/cpim"))
@@ -175,14 +126,20 @@ static int in_text(void *arg, const struct agent_text_in *t)
 	if (sip_str_present(c.imdn_disposition) &&
 	    imdn_disposition_decode(c.imdn_disposition, &want) < 0)
 		want = 0;
-	r = in_store(s, peer, mid, ctype, c.body.p, c.body.len);
+	if ((want & IMDN_WANT_POSITIVE_DELIVERY) &&
+	    sip_str_present(c.imdn_message_id)) {
+		if (sip_str_copy(c.datetime, dt, sizeof(dt)) < 0)
+			dt[0] = '\0';
+		notify = dt;
+	}
+	r = in_store(s, peer, mid, ctype, c.body.p, c.body.len, notify);
 	if (r != 0 && r != -EEXIST) {
 		log_warn("svc: text from %s not stored (%s): answered 480", peer,
 			 strerror(-r));
 		return 480;
 	}
-	if ((want & IMDN_WANT_POSITIVE_DELIVERY) && sip_str_present(c.imdn_message_id))
-		in_send_imdn(s, peer, c.imdn_message_id, c.datetime);
+	if (notify)
+		svc_notice_kick(s);
 	return 200;
 }
 

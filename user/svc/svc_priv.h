@@ -1,8 +1,9 @@
 /*
  * svc_priv: what the files of the handset service share (svc.c: life and
  * the C22 check; svc_out.c: the outbox pump; svc_in.c: texts and reports
- * coming in; svc_carrier.c: carrier sends on a thread; svc_bus*.c: the
- * D-Bus interface).
+ * coming in; svc_notice.c: the delivery notifications we owe;
+ * svc_carrier.c: carrier sends on a thread; svc_bus*.c: the D-Bus
+ * interface).
  */
 #ifndef DATALINE_SVC_PRIV_H
 #define DATALINE_SVC_PRIV_H
@@ -33,6 +34,16 @@ struct svc_sync_waiter {
 	void *arg;
 };
 
+/* A delivery notification in flight (svc_notice.c). */
+#define SVC_NOTICE_WINDOW 4
+struct svc_nslot {
+	struct svc *s;
+	struct agent_req *req;      /* NULL: free */
+	int64_t id, attempts;
+	char peer[E164_MAX];
+	char call_id[HSTORE_ID_MAX + 40];
+};
+
 struct svc {
 	struct event_base *base;
 	struct agent *agent;
@@ -59,6 +70,13 @@ struct svc {
 	char inflight_mid[HSTORE_ID_MAX];
 	struct event *retry_ev;
 	char call_id[HSTORE_ID_MAX + 40];
+
+	/* delivery notifications owed (svc_notice.c): a batch read from
+	 * the store, a few in flight */
+	struct hstore_notice *nt_batch;
+	size_t nt_n, nt_i;
+	struct svc_nslot nt_slot[SVC_NOTICE_WINDOW];
+	struct event *nt_ev;
 
 	/* carrier sends (svc_carrier.c): a thread, a pipe back */
 	pthread_t cthread;
@@ -96,6 +114,10 @@ void svc_out_kick(struct svc *s);
 void svc_out_stop(struct svc *s);
 int svc_out_add(struct svc *s, const char *number, const char *text,
 		size_t len, int64_t *id, char mid[HSTORE_ID_MAX]);
+
+/* svc_notice.c */
+void svc_notice_kick(struct svc *s);
+void svc_notice_stop(struct svc *s);
 
 /* svc_in.c */
 int svc_in_attach(struct svc *s);
